@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+// Forensight: deepfake detection on its own Swift numerical core.
+// The target graph below is the architecture: arrows follow the data flow (docs/ARCHITECTURE.md).
+import PackageDescription
+
+let package = Package(
+    name: "Forensight",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "forensight", targets: ["forensight"]),
+        .library(name: "ForensightTensor", targets: ["ForensightTensor"]),
+        .library(name: "ForensightNN", targets: ["ForensightNN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "ForensightTensor", dependencies: ["CBLAS"]),
+        .target(name: "ForensightNN", dependencies: ["ForensightTensor"]),
+        .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightNN"]),
+        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"]),
+        .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels"]),
+        .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
+        .executableTarget(name: "forensight", dependencies: [
+            "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ForensightTensorTests", dependencies: ["ForensightTensor", "ForensightTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ForensightNNTests", dependencies: ["ForensightNN", "ForensightTraining", "ForensightTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightTraining", "ForensightTestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,55 @@
+import Foundation
+
+/// One row of a benchmark table: our time, the peer's time measured in the same run, and ours/peer.
+public struct BenchRow: Encodable, Sendable {
+    public var name: String
+    public var oursMs: Double
+    public var peerMs: Double?
+    public var peer: String
+    public var note: String
+
+    public init(name: String, oursMs: Double, peerMs: Double?, peer: String, note: String = "") {
+        (self.name, self.oursMs, self.peerMs, self.peer, self.note) = (name, oursMs, peerMs, peer, note)
+    }
+
+    /// ours / peer (below 1 means we are faster).
+    public var ratio: Double? { peerMs.map { oursMs / $0 } }
+
+    enum CodingKeys: String, CodingKey { case name, oursMs = "ours_ms", peerMs = "peer_ms", ratio, peer, note }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode((oursMs * 1000).rounded() / 1000, forKey: .oursMs)
+        try c.encode(peerMs.map { ($0 * 1000).rounded() / 1000 }, forKey: .peerMs)
+        try c.encode(ratio.map { ($0 * 1000).rounded() / 1000 }, forKey: .ratio)
+        try c.encode(peer, forKey: .peer)
+        try c.encode(note, forKey: .note)
+    }
+}
+
+/// Median wall time in milliseconds of `runs` calls after `warmup` untimed calls.
+public func medianMilliseconds(runs: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<warmup { try body() }
+    var times: [Double] = []
+    for _ in 0..<Swift.max(runs, 1) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+/// Renders rows as an aligned text table.
+public func formatTable(_ rows: [BenchRow]) -> String {
+    var lines = [String(format: "%-42@ %10@ %10@ %7@  %@", "benchmark" as NSString, "ours ms" as NSString, "peer ms" as NSString,
+                        "ratio" as NSString, "peer" as NSString)]
+    for r in rows {
+        let peer = r.peerMs.map { String(format: "%10.3f", $0) } ?? String(repeating: " ", count: 9) + "–"
+        let ratio = r.ratio.map { String(format: "%7.3f", $0) } ?? "      –"
+        lines.append(String(format: "%-42@ %10.3f ", r.name as NSString, r.oursMs) + peer + " " + ratio + "  " + r.peer
+                     + (r.note.isEmpty ? "" : "  (\(r.note))"))
+    }
+    return lines.joined(separator: "\n")
+}

@@ -1,0 +1,102 @@
+import ForensightTensor
+import ForensightNN
+
+/// Hyper-parameters of a Vision Transformer (Dosovitskiy et al., 2021, https://arxiv.org/abs/2010.11929).
+public struct ViTConfig: Sendable, Equatable {
+    public var imageSize = 224, patchSize = 16, width = 768, depth = 12, heads = 12, mlpRatio = 4
+    public var classes = 1000
+    public var layerNormEps: Float = 1e-6
+    public var activation: Activation = .gelu
+
+    public init(imageSize: Int = 224, patchSize: Int = 16, width: Int = 768, depth: Int = 12, heads: Int = 12,
+                mlpRatio: Int = 4, classes: Int = 1000, layerNormEps: Float = 1e-6, activation: Activation = .gelu) {
+        (self.imageSize, self.patchSize, self.width, self.depth, self.heads, self.mlpRatio, self.classes, self.layerNormEps, self.activation) =
+            (imageSize, patchSize, width, depth, heads, mlpRatio, classes, layerNormEps, activation)
+    }
+
+    /// ViT-B/16 at 224 px (timm `vit_base_patch16_224`).
+    public static let base16 = ViTConfig()
+    /// Number of patch tokens plus the class token.
+    public var tokens: Int { (imageSize / patchSize) * (imageSize / patchSize) + 1 }
+}
+
+/// Patch embedding: a stride-`patch` convolution, flattened to tokens (timm `patch_embed.proj`).
+public final class PatchEmbed: Module {
+    public let proj: Conv2d
+    public init(_ c: ViTConfig) { proj = Conv2d(3, c.width, kernel: (c.patchSize, c.patchSize), stride: (c.patchSize, c.patchSize)) }
+    /// [B, 3, H, W] → [B, (H/p)(W/p), width].
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = proj(x)
+        return y.flattened(from: 2).transposed(1, 2)
+    }
+}
+
+/// timm attention: fused `qkv` projection, heads split as [3, heads, dim], output `proj`.
+public final class ViTAttention: Module {
+    public let qkv: Linear, proj: Linear
+    public let heads: Int
+    public init(width: Int, heads: Int) { qkv = Linear(width, 3 * width); proj = Linear(width, width); self.heads = heads }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
+        let parts = qkv(x).reshaped([b, n, 3, heads, c / heads]).permuted([2, 0, 3, 1, 4]).split([1, 1, 1], axis: 0)
+        let shape = [b, heads, n, c / heads]
+        let o = Tensor.scaledDotProductAttention(parts[0].reshaped(shape), parts[1].reshaped(shape), parts[2].reshaped(shape))
+        return proj(o.permuted([0, 2, 1, 3]).reshaped([b, n, c]))
+    }
+}
+
+/// timm MLP block: fc1 → activation → fc2.
+public final class ViTMLP: Module {
+    public let fc1: Linear, fc2: Linear
+    public let activation: Activation
+    public init(width: Int, hidden: Int, activation: Activation) { fc1 = Linear(width, hidden); fc2 = Linear(hidden, width); self.activation = activation }
+    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(activation(fc1(x))) }
+}
+
+/// Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)).
+public final class ViTBlock: Module {
+    public let norm1: LayerNorm, attn: ViTAttention, norm2: LayerNorm, mlp: ViTMLP
+    public init(_ c: ViTConfig) {
+        norm1 = LayerNorm(c.width, eps: c.layerNormEps); attn = ViTAttention(width: c.width, heads: c.heads)
+        norm2 = LayerNorm(c.width, eps: c.layerNormEps)
+        mlp = ViTMLP(width: c.width, hidden: c.width * c.mlpRatio, activation: c.activation)
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = x + attn(norm1(x))
+        return h + mlp(norm2(h))
+    }
+}
+
+/// Vision Transformer with timm `state_dict` keys (`patch_embed.proj`, `cls_token`, `pos_embed`, `blocks.N.…`, `norm`,
+/// `head`).
+public final class VisionTransformer: Module {
+    public let config: ViTConfig
+    public let patchEmbed: PatchEmbed
+    public let clsToken: Tensor, posEmbed: Tensor
+    public let blocks: [ViTBlock]
+    public let norm: LayerNorm
+    public let head: Linear
+
+    public init(_ c: ViTConfig = .base16) {
+        config = c
+        patchEmbed = PatchEmbed(c)
+        clsToken = Tensor.zeros([1, 1, c.width], requiresGrad: true)
+        posEmbed = Tensor.randn([1, c.tokens, c.width], std: 0.02, using: &ParameterInit.rng, requiresGrad: true)
+        blocks = (0..<c.depth).map { _ in ViTBlock(c) }
+        norm = LayerNorm(c.width, eps: c.layerNormEps)
+        head = Linear(c.width, c.classes)
+    }
+
+    /// Class-token features after the final norm: [B, 3, H, W] → [B, width].
+    public func features(_ x: Tensor) -> Tensor {
+        let tokens = patchEmbed(x)
+        let b = x.shape[0]
+        var h = Tensor.concatenate([clsToken.expand(to: [b, 1, config.width]), tokens], axis: 1) + posEmbed
+        for block in blocks { h = block(h) }
+        return norm(h).slice(axis: 1, 0..<1).reshaped([b, config.width])
+    }
+
+    /// Logits [B, classes].
+    public func callAsFunction(_ x: Tensor) -> Tensor { head(features(x)) }
+}

@@ -1,0 +1,32 @@
+import Dispatch
+import Foundation
+import CBLAS
+
+/// How many threads parallel loops and OpenBLAS use (defaults to the machine's active cores).
+public enum ComputeThreads {
+    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Number of worker threads.
+    public static var count: Int { current }
+
+    /// Sets the thread count for our loops and for OpenBLAS GEMM.
+    public static func set(_ n: Int) {
+        current = Swift.max(1, n)
+        openblas_set_num_threads(Int32(current))
+    }
+}
+
+/// Runs `body(range)` over `0..<count` split into contiguous chunks on up to `ComputeThreads.count` threads.
+///
+/// Work below `minimumPerThread` items per thread stays on the calling thread.
+@inlinable
+public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+    let threads = Swift.min(ComputeThreads.count, Swift.max(1, count / Swift.max(1, minimumPerThread)))
+    if threads <= 1 || count <= 1 { body(0..<count); return }
+    let chunk = (count + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let start = t * chunk
+        let end = Swift.min(count, start + chunk)
+        if start < end { body(start..<end) }
+    }
+}

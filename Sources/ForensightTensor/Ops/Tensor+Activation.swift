@@ -1,0 +1,122 @@
+import Foundation
+
+/// Pointwise activations and (log-)softmax.
+extension Tensor {
+    /// Swift.max(x, 0).
+    public func relu() -> Tensor {
+        elementwiseMap(self) { Swift.max($0, 0) }.recorded([self]) { g in [broadcastMap(g, self) { $1 > 0 ? $0 : 0 }] }
+    }
+
+    /// Swift.min(Swift.max(x, 0), 6) (MobileNet / EfficientNet-Lite).
+    public func relu6() -> Tensor {
+        elementwiseMap(self) { Swift.min(Swift.max($0, 0), 6) }.recorded([self]) { g in
+            [broadcastMap(g, self) { $1 > 0 && $1 < 6 ? $0 : 0 }]
+        }
+    }
+
+    /// Parametric ReLU: x if x > 0 else a·x, with `weight` of one value per channel (axis 1) or a single value.
+    public func prelu(_ weight: Tensor) -> Tensor {
+        let w = weight.count == 1 || rank < 2 ? weight.reshaped([1]) : weight.reshaped([weight.count] + Array(repeating: 1, count: rank - 2))
+        let out = broadcastMap(self, w) { $0 > 0 ? $0 : $0 * $1 }
+        return out.recorded([self, weight]) { g in
+            let gx = g * broadcastMap(self, w) { $0 > 0 ? 1 : $1 }
+            let gw = (g * elementwiseMap(self) { $0 > 0 ? 0 : $0 }).sum(to: w.shape).reshaped(weight.shape)
+            return [gx, gw]
+        }
+    }
+
+    /// Gaussian error linear unit, exact: x · Φ(x) = x/2 · (1 + erf(x/√2)).
+    public func gelu() -> Tensor {
+        let out = elementwiseMap(self) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
+        return out.recorded([self]) { g in
+            [broadcastMap(g, self) { gy, x in
+                let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
+                let pdf = Foundation.exp(-0.5 * x * x) * 0.39894228040143268
+                return gy * (cdf + x * pdf)
+            }]
+        }
+    }
+
+    /// x · σ(1.702 x) (OpenAI CLIP's QuickGELU).
+    public func quickGelu() -> Tensor {
+        elementwiseMap(self) { $0 / (1 + Foundation.exp(-1.702 * $0)) }.recorded([self]) { g in
+            [broadcastMap(g, self) { gy, x in
+                let s = 1 / (1 + Foundation.exp(-1.702 * x))
+                return gy * (s + 1.702 * x * s * (1 - s))
+            }]
+        }
+    }
+
+    /// x · σ(x) (Swish).
+    public func silu() -> Tensor {
+        elementwiseMap(self) { $0 / (1 + Foundation.exp(-$0)) }.recorded([self]) { g in
+            [broadcastMap(g, self) { gy, x in let s = 1 / (1 + Foundation.exp(-x)); return gy * (s + x * s * (1 - s)) }]
+        }
+    }
+
+    /// Logistic σ(x) = 1 / (1 + e^{−x}).
+    public func sigmoid() -> Tensor {
+        let out = elementwiseMap(self) { 1 / (1 + Foundation.exp(-$0)) }
+        return out.recorded([self]) { g in [broadcastMap(g, out) { $0 * $1 * (1 - $1) }] }
+    }
+
+    /// Hyperbolic tangent.
+    public func tanh() -> Tensor {
+        let out = elementwiseMap(self) { Foundation.tanh($0) }
+        return out.recorded([self]) { g in [broadcastMap(g, out) { $0 * (1 - $1 * $1) }] }
+    }
+
+    /// Softmax along `axis`: e^{x_i − max} / Σ_j e^{x_j − max}.
+    public func softmax(axis: Int = -1) -> Tensor {
+        let ax = self.axis(axis)
+        let out = softmaxKernel(axis: ax, log: false)
+        return out.recorded([self]) { g in
+            // dx = y ⊙ (g − Σ g⊙y)
+            let dot = (g * out).sum(axes: [ax], keepDims: true)
+            return [out * (g - dot)]
+        }
+    }
+
+    /// log-softmax along `axis`: x_i − max − log Σ_j e^{x_j − max}.
+    public func logSoftmax(axis: Int = -1) -> Tensor {
+        let ax = self.axis(axis)
+        let out = softmaxKernel(axis: ax, log: true)
+        return out.recorded([self]) { g in
+            // dx = g − softmax ⊙ Σ g
+            [g - out.exp() * g.sum(axes: [ax], keepDims: true)]
+        }
+    }
+
+    /// Numerically stable (log-)softmax over one axis, viewed as [outer, n, inner].
+    func softmaxKernel(axis ax: Int, log: Bool) -> Tensor {
+        let outer = shape[..<ax].reduce(1, *), n = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
+        let out = Tensor(uninitializedShape: shape)
+        let src = data, dst = out.data
+        parallelChunks(outer * inner, minimumPerThread: Swift.max(1, 8192 / Swift.max(n, 1))) { range in
+            for idx in range {
+                let o = idx / inner, j = idx % inner
+                let s = src + o * n * inner + j, d = dst + o * n * inner + j
+                softmaxRow(s, d, n: n, stride: inner, log: log)
+            }
+        }
+        return out
+    }
+}
+
+/// Softmax of `n` values read at `src[k·stride]` into `dst[k·stride]` (may alias).
+@inline(__always)
+public func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, n: Int, stride: Int, log: Bool, scale: Float = 1) {
+    var m = -Float.infinity
+    for k in 0..<n { m = Swift.max(m, src[k * stride] * scale) }
+    if m == -.infinity { m = 0 }
+    var sum: Float = 0
+    if log {
+        for k in 0..<n { sum += Foundation.exp(src[k * stride] * scale - m) }
+        let lse = m + Foundation.log(sum)
+        for k in 0..<n { dst[k * stride] = src[k * stride] * scale - lse }
+    } else {
+        for k in 0..<n { let e = Foundation.exp(src[k * stride] * scale - m); dst[k * stride] = e; sum += e }
+        let inv = 1 / sum
+        for k in 0..<n { dst[k * stride] *= inv }
+    }
+}

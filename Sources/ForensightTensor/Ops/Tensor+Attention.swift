@@ -1,0 +1,56 @@
+/// Fused scaled-dot-product attention.
+extension Tensor {
+    /// softmax(q·kᵀ·scale + mask)·v over the last two axes (PyTorch `F.scaled_dot_product_attention`).
+    ///
+    /// `q`: [B, H, L, D], `k`: [B, H, S, D], `v`: [B, H, S, Dv]; `mask`: additive, broadcastable to [B, H, L, S], or nil;
+    /// `scale` defaults to 1/√D. Returns [B, H, L, Dv]. The backward pass reuses the stored probabilities.
+    public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil,
+                                                 scale: Float? = nil) -> Tensor {
+        precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention needs [B, H, L, D] tensors")
+        let (b, h, l, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let s = k.shape[2], dv = v.shape[3]
+        precondition(k.shape == [b, h, s, d] && v.shape == [b, h, s, dv], "attention shapes q \(q.shape) k \(k.shape) v \(v.shape)")
+        let alpha = scale ?? 1 / Float(d).squareRoot()
+        let heads = b * h
+        let probs = Tensor(uninitializedShape: [b, h, l, s])
+        for i in 0..<heads {
+            sgemm(transposeA: false, transposeB: true, m: l, n: s, k: d, alpha: alpha, a: q.data + i * l * d, lda: d,
+                  b: k.data + i * s * d, ldb: d, c: probs.data + i * l * s, ldc: s)
+        }
+        let scores: Tensor = mask.map { probs + $0 } ?? probs
+        let p = scores.data, pp = probs.data
+        parallelChunks(heads * l, minimumPerThread: 16) { rows in
+            for r in rows { softmaxRow(p + r * s, pp + r * s, n: s, stride: 1, log: false) }
+        }
+        let out = Tensor(uninitializedShape: [b, h, l, dv])
+        for i in 0..<heads {
+            sgemm(transposeA: false, transposeB: false, m: l, n: dv, k: s, a: probs.data + i * l * s, lda: s,
+                  b: v.data + i * s * dv, ldb: dv, c: out.data + i * l * dv, ldc: dv)
+        }
+        return out.recorded([q, k, v]) { g in
+            let gq = Tensor(uninitializedShape: q.shape), gk = Tensor(uninitializedShape: k.shape)
+            let gv = Tensor(uninitializedShape: v.shape), dp = Tensor(uninitializedShape: [l, s])
+            for i in 0..<heads {
+                let pi = probs.data + i * l * s, gi = g.data + i * l * dv
+                // dV = Pᵀ·dO ; dP = dO·Vᵀ
+                sgemm(transposeA: true, transposeB: false, m: s, n: dv, k: l, a: pi, lda: s, b: gi, ldb: dv,
+                      c: gv.data + i * s * dv, ldc: dv)
+                sgemm(transposeA: false, transposeB: true, m: l, n: s, k: dv, a: gi, lda: dv, b: v.data + i * s * dv, ldb: dv,
+                      c: dp.data, ldc: s)
+                // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale
+                for r in 0..<l {
+                    let prow = pi + r * s, drow = dp.data + r * s
+                    var dot: Float = 0
+                    for j in 0..<s { dot += prow[j] * drow[j] }
+                    for j in 0..<s { drow[j] = prow[j] * (drow[j] - dot) * alpha }
+                }
+                // dQ = dS·K ; dK = dSᵀ·Q
+                sgemm(transposeA: false, transposeB: false, m: l, n: d, k: s, a: dp.data, lda: s, b: k.data + i * s * d, ldb: d,
+                      c: gq.data + i * l * d, ldc: d)
+                sgemm(transposeA: true, transposeB: false, m: s, n: d, k: l, a: dp.data, lda: s, b: q.data + i * l * d, ldb: d,
+                      c: gk.data + i * s * d, ldc: d)
+            }
+            return [gq, gk, gv]
+        }
+    }
+}

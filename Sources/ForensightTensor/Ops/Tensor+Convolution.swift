@@ -1,0 +1,170 @@
+/// Zero padding of a 2-D convolution or pooling window, per side.
+public struct Padding2D: Equatable, Sendable {
+    public var top: Int, bottom: Int, left: Int, right: Int
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        precondition(top >= 0 && bottom >= 0 && left >= 0 && right >= 0, "negative padding")
+        (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
+    }
+    /// The same padding on both sides of each axis (PyTorch `padding=(h, w)`).
+    public static func symmetric(_ h: Int, _ w: Int) -> Padding2D { Padding2D(top: h, bottom: h, left: w, right: w) }
+    /// No padding.
+    public static let zero = Padding2D(top: 0, bottom: 0, left: 0, right: 0)
+    /// TensorFlow "SAME": output extent ⌈in/stride⌉, the odd pixel of padding goes after (bottom/right).
+    public static func same(height: Int, width: Int, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int) = (1, 1)) -> Padding2D {
+        func split(_ input: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
+            let out = (input + s - 1) / s
+            let total = Swift.max((out - 1) * s + (k - 1) * d + 1 - input, 0)
+            return (total / 2, total - total / 2)
+        }
+        let (t, b) = split(height, kernel.0, stride.0, dilation.0), (l, r) = split(width, kernel.1, stride.1, dilation.1)
+        return Padding2D(top: t, bottom: b, left: l, right: r)
+    }
+}
+
+/// Geometry of one 2-D convolution, shared by the kernels and their backward passes.
+struct ConvGeometry {
+    let n: Int, c: Int, h: Int, w: Int, o: Int, kh: Int, kw: Int
+    let sh: Int, sw: Int, dh: Int, dw: Int, groups: Int, pad: Padding2D
+    var oh: Int { (h + pad.top + pad.bottom - dh * (kh - 1) - 1) / sh + 1 }
+    var ow: Int { (w + pad.left + pad.right - dw * (kw - 1) - 1) / sw + 1 }
+    var cg: Int { c / groups }
+    var og: Int { o / groups }
+    var patch: Int { cg * kh * kw }
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad == .zero }
+    var isDepthwise: Bool { groups == c && o == c && groups > 1 }
+}
+
+extension Tensor {
+    /// 2-D cross-correlation (PyTorch `F.conv2d`).
+    ///
+    /// `x`: [N, C, H, W]; `weight`: [O, C/groups, kh, kw]; `bias`: [O] or nil.
+    /// Output [N, O, (H + pt + pb − d(kh−1) − 1)/s + 1, …]. Depthwise convolutions (groups = C = O) use a direct kernel;
+    /// the rest use im2col + GEMM.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                              padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+        precondition(x.rank == 4 && weight.rank == 4, "conv2d: input \(x.shape), weight \(weight.shape)")
+        let geo = ConvGeometry(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], o: weight.shape[0],
+                               kh: weight.shape[2], kw: weight.shape[3], sh: stride.0, sw: stride.1,
+                               dh: dilation.0, dw: dilation.1, groups: groups, pad: padding)
+        precondition(groups > 0 && geo.c % groups == 0 && geo.o % groups == 0 && weight.shape[1] == geo.cg,
+                     "conv2d: \(geo.c) input channels, weight \(weight.shape), groups \(groups)")
+        precondition(geo.oh > 0 && geo.ow > 0, "conv2d: input \(x.shape) too small for kernel \(weight.shape)")
+        if let bias { precondition(bias.shape == [geo.o], "conv2d bias \(bias.shape) for \(geo.o) channels") }
+        let out = geo.isDepthwise ? depthwiseForward(x, weight, geo) : gemmConvForward(x, weight, geo)
+        if let bias { addChannelBias(out, bias) }
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return out.recorded(inputs) { g in
+            let (gx, gw) = geo.isDepthwise
+                ? depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+                : gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+            let gb = bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil
+            return [gx, gw, gb]
+        }
+    }
+
+    /// Adds `bias[c]` to every element of channel c of an [N, C, H, W] tensor, in place.
+    static func addChannelBias(_ out: Tensor, _ bias: Tensor) {
+        let (n, c) = (out.shape[0], out.shape[1]), plane = out.count / Swift.max(n * c, 1)
+        let p = out.data, b = bias.data
+        parallelChunks(n * c, minimumPerThread: Swift.max(1, 8192 / Swift.max(plane, 1))) { r in
+            for i in r { let v = b[i % c]; let d = p + i * plane; for j in 0..<plane { d[j] += v } }
+        }
+    }
+
+    /// Unfolds one image's group `g` into columns [cg·kh·kw, oh·ow].
+    static func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, group: Int) {
+        let (oh, ow) = (geo.oh, geo.ow)
+        parallelChunks(geo.patch, minimumPerThread: Swift.max(1, 4096 / Swift.max(oh * ow, 1))) { rows in
+            for row in rows {
+                let kj = row % geo.kw, ki = (row / geo.kw) % geo.kh, ch = row / (geo.kw * geo.kh) + group * geo.cg
+                let plane = src + ch * geo.h * geo.w
+                let dst = col + row * oh * ow
+                for y in 0..<oh {
+                    let iy = y * geo.sh - geo.pad.top + ki * geo.dh
+                    let d = dst + y * ow
+                    if iy < 0 || iy >= geo.h { d.update(repeating: 0, count: ow); continue }
+                    let line = plane + iy * geo.w
+                    let x0 = kj * geo.dw - geo.pad.left
+                    if geo.sw == 1 && x0 >= 0 && x0 + ow <= geo.w { d.update(from: line + x0, count: ow); continue }
+                    for x in 0..<ow { let ix = x * geo.sw + x0; d[x] = ix >= 0 && ix < geo.w ? line[ix] : 0 }
+                }
+            }
+        }
+    }
+
+    /// Adds columns [cg·kh·kw, oh·ow] back into one image's group `g` (the adjoint of `im2col`).
+    static func col2im(_ col: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, group: Int) {
+        let (oh, ow) = (geo.oh, geo.ow)
+        parallelChunks(geo.cg, minimumPerThread: 1) { chans in
+            for cl in chans {
+                let plane = dst + (cl + group * geo.cg) * geo.h * geo.w
+                for ki in 0..<geo.kh {
+                    for kj in 0..<geo.kw {
+                        let src = col + ((cl * geo.kh + ki) * geo.kw + kj) * oh * ow
+                        for y in 0..<oh {
+                            let iy = y * geo.sh - geo.pad.top + ki * geo.dh
+                            if iy < 0 || iy >= geo.h { continue }
+                            for x in 0..<ow {
+                                let ix = x * geo.sw - geo.pad.left + kj * geo.dw
+                                if ix >= 0 && ix < geo.w { plane[iy * geo.w + ix] += src[y * ow + x] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func gemmConvForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry) -> Tensor {
+        let out = Tensor(uninitializedShape: [geo.n, geo.o, geo.oh, geo.ow])
+        let p = geo.oh * geo.ow
+        let col = geo.isPointwise ? nil : TensorStorage(count: geo.patch * p)
+        for i in 0..<geo.n {
+            for g in 0..<geo.groups {
+                let image = x.data + i * geo.c * geo.h * geo.w
+                let b: UnsafePointer<Float>
+                if let col { im2col(image, col.pointer, geo, group: g); b = UnsafePointer(col.pointer) }
+                else { b = UnsafePointer(image + g * geo.cg * p) }
+                sgemm(transposeA: false, transposeB: false, m: geo.og, n: p, k: geo.patch,
+                      a: weight.data + g * geo.og * geo.patch, lda: geo.patch, b: b, ldb: p,
+                      c: out.data + (i * geo.o + g * geo.og) * p, ldc: p)
+            }
+        }
+        return out
+    }
+
+    static func gemmConvBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor, _ geo: ConvGeometry,
+                                 needX: Bool, needW: Bool) -> (Tensor?, Tensor?) {
+        let p = geo.oh * geo.ow
+        let gx = needX ? Tensor.zeros(x.shape) : nil
+        let gw = needW ? Tensor.zeros(weight.shape) : nil
+        let col = TensorStorage(count: geo.patch * p)
+        for i in 0..<geo.n {
+            for grp in 0..<geo.groups {
+                let gOut = g.data + (i * geo.o + grp * geo.og) * p
+                if let gw {
+                    let image = x.data + i * geo.c * geo.h * geo.w
+                    let b: UnsafePointer<Float>
+                    if geo.isPointwise { b = UnsafePointer(image + grp * geo.cg * p) }
+                    else { im2col(image, col.pointer, geo, group: grp); b = UnsafePointer(col.pointer) }
+                    sgemm(transposeA: false, transposeB: true, m: geo.og, n: geo.patch, k: p, a: gOut, lda: p,
+                          b: b, ldb: p, beta: 1, c: gw.data + grp * geo.og * geo.patch, ldc: geo.patch)
+                }
+                if let gx {
+                    let image = gx.data + i * geo.c * geo.h * geo.w
+                    if geo.isPointwise {
+                        sgemm(transposeA: true, transposeB: false, m: geo.patch, n: p, k: geo.og,
+                              a: weight.data + grp * geo.og * geo.patch, lda: geo.patch, b: gOut, ldb: p,
+                              beta: 1, c: image + grp * geo.cg * p, ldc: p)
+                    } else {
+                        sgemm(transposeA: true, transposeB: false, m: geo.patch, n: p, k: geo.og,
+                              a: weight.data + grp * geo.og * geo.patch, lda: geo.patch, b: gOut, ldb: p,
+                              c: col.pointer, ldc: p)
+                        col2im(col.pointer, image, geo, group: grp)
+                    }
+                }
+            }
+        }
+        return (gx, gw)
+    }
+}

@@ -1,0 +1,161 @@
+/// Pooling and upsampling over the last two axes of [N, C, H, W] tensors.
+extension Tensor {
+    private var planeGeometry: (planes: Int, h: Int, w: Int) {
+        precondition(rank == 4, "expected [N, C, H, W], got \(shape)")
+        return (shape[0] * shape[1], shape[2], shape[3])
+    }
+
+    /// Max pooling (PyTorch `F.max_pool2d`; padding counts as −∞). `ceilMode` rounds the output extent up.
+    public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero, ceilMode: Bool = false) -> Tensor {
+        let (planes, h, w) = planeGeometry
+        let (sh, sw) = stride ?? kernel
+        let oh = Tensor.poolExtent(h, kernel.0, sh, padding.top, padding.bottom, ceilMode)
+        let ow = Tensor.poolExtent(w, kernel.1, sw, padding.left, padding.right, ceilMode)
+        let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
+        var argmax = [Int32](repeating: -1, count: out.count)
+        let src = data, dst = out.data
+        argmax.withUnsafeMutableBufferPointer { am in
+            let am = am.baseAddress!
+            parallelChunks(planes, minimumPerThread: 1) { r in
+                for pl in r {
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            var best = -Float.infinity, bestIndex: Int32 = -1
+                            for i in Swift.max(0, y * sh - padding.top)..<Swift.min(h, y * sh - padding.top + kernel.0) {
+                                for j in Swift.max(0, x * sw - padding.left)..<Swift.min(w, x * sw - padding.left + kernel.1) {
+                                    let v = src[pl * h * w + i * w + j]
+                                    if v > best || bestIndex < 0 { best = v; bestIndex = Int32(i * w + j) }
+                                }
+                            }
+                            dst[(pl * oh + y) * ow + x] = best
+                            am[(pl * oh + y) * ow + x] = bestIndex
+                        }
+                    }
+                }
+            }
+        }
+        let inputShape = shape
+        return out.recorded([self]) { g in
+            let gi = Tensor.zeros(inputShape)
+            for pl in 0..<planes {
+                for k in 0..<(oh * ow) where argmax[pl * oh * ow + k] >= 0 {
+                    gi.data[pl * h * w + Int(argmax[pl * oh * ow + k])] += g.data[pl * oh * ow + k]
+                }
+            }
+            return [gi]
+        }
+    }
+
+    static func poolExtent(_ n: Int, _ k: Int, _ s: Int, _ p0: Int, _ p1: Int, _ ceilMode: Bool) -> Int {
+        let span = n + p0 + p1 - k
+        precondition(span >= 0, "pooling window \(k) larger than padded input \(n + p0 + p1)")
+        var out = (ceilMode ? (span + s - 1) / s : span / s) + 1
+        // PyTorch: the last window must start inside the input or left padding.
+        if ceilMode && (out - 1) * s >= n + p0 { out -= 1 }
+        return out
+    }
+
+    /// Average pooling (PyTorch `F.avg_pool2d`, `count_include_pad=True`).
+    public func avgPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero) -> Tensor {
+        let (sh, sw) = stride ?? kernel
+        let (_, h, w) = planeGeometry
+        let oh = Tensor.poolExtent(h, kernel.0, sh, padding.top, padding.bottom, false)
+        let ow = Tensor.poolExtent(w, kernel.1, sw, padding.left, padding.right, false)
+        return windowAverage(oh: oh, ow: ow) { y, x in
+            let i0 = y * sh - padding.top, j0 = x * sw - padding.left
+            return (Swift.max(0, i0)..<Swift.min(h, i0 + kernel.0), Swift.max(0, j0)..<Swift.min(w, j0 + kernel.1), kernel.0 * kernel.1)
+        }
+    }
+
+    /// Adaptive average pooling to `outputSize` (PyTorch bins: ⌊i·H/oh⌋ ..< ⌈(i+1)·H/oh⌉).
+    public func adaptiveAvgPool2d(_ outputSize: (Int, Int)) -> Tensor {
+        let (_, h, w) = planeGeometry
+        let (oh, ow) = outputSize
+        return windowAverage(oh: oh, ow: ow) { y, x in
+            let rows = (y * h / oh)..<(((y + 1) * h + oh - 1) / oh), cols = (x * w / ow)..<(((x + 1) * w + ow - 1) / ow)
+            return (rows, cols, rows.count * cols.count)
+        }
+    }
+
+    /// Mean over windows given by `window(y, x) -> (rows, cols, divisor)`; gradient spreads evenly back.
+    private func windowAverage(oh: Int, ow: Int, window: @escaping (Int, Int) -> (Range<Int>, Range<Int>, Int)) -> Tensor {
+        let (planes, h, w) = planeGeometry
+        let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
+        let src = data, dst = out.data
+        parallelChunks(planes, minimumPerThread: 1) { r in
+            for pl in r {
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        let (rows, cols, divisor) = window(y, x)
+                        var acc: Float = 0
+                        for i in rows { for j in cols { acc += src[pl * h * w + i * w + j] } }
+                        dst[(pl * oh + y) * ow + x] = acc / Float(Swift.max(divisor, 1))
+                    }
+                }
+            }
+        }
+        let inputShape = shape
+        return out.recorded([self]) { g in
+            let gi = Tensor.zeros(inputShape)
+            for pl in 0..<planes {
+                for y in 0..<oh {
+                    for x in 0..<ow {
+                        let (rows, cols, divisor) = window(y, x)
+                        let v = g.data[(pl * oh + y) * ow + x] / Float(Swift.max(divisor, 1))
+                        for i in rows { for j in cols { gi.data[pl * h * w + i * w + j] += v } }
+                    }
+                }
+            }
+            return [gi]
+        }
+    }
+
+    /// Nearest-neighbour upsampling to `size` (PyTorch `mode="nearest"`: source index ⌊dst · in/out⌋).
+    public func upsampleNearest(_ size: (Int, Int)) -> Tensor {
+        let (_, h, w) = planeGeometry
+        // PyTorch computes the scale in float32: src = min(⌊dst · Float(in/out)⌋, in − 1).
+        let sy = Float(h) / Float(size.0), sx = Float(w) / Float(size.1)
+        return separableResample(size, rowTaps: { [(Swift.min(Int(Float($0) * sy), h - 1), 1)] },
+                                 colTaps: { [(Swift.min(Int(Float($0) * sx), w - 1), 1)] })
+    }
+
+    /// Bilinear upsampling/downsampling to `size` (PyTorch `mode="bilinear"`, `align_corners` as given, no antialias).
+    public func upsampleBilinear(_ size: (Int, Int), alignCorners: Bool = false) -> Tensor {
+        let (_, h, w) = planeGeometry
+        func taps(_ n: Int, _ out: Int, _ i: Int) -> [(Int, Float)] {
+            var src: Float
+            if alignCorners { src = out > 1 ? Float(i) * Float(n - 1) / Float(out - 1) : 0 }
+            else { src = Swift.max((Float(i) + 0.5) * Float(n) / Float(out) - 0.5, 0) }
+            let i0 = Swift.min(Int(src), n - 1), i1 = Swift.min(i0 + 1, n - 1)
+            let f = src - Float(i0)
+            return [(i0, 1 - f), (i1, f)]
+        }
+        return separableResample(size, rowTaps: { taps(h, size.0, $0) }, colTaps: { taps(w, size.1, $0) })
+    }
+
+    /// Resampling whose output pixel (y, x) = Σ rowTap · colTap · input; the backward pass scatters with the same weights.
+    private func separableResample(_ size: (Int, Int), rowTaps: (Int) -> [(Int, Float)], colTaps: (Int) -> [(Int, Float)]) -> Tensor {
+        let (planes, h, w) = planeGeometry
+        let (oh, ow) = size
+        let rt = (0..<oh).map(rowTaps), ct = (0..<ow).map(colTaps)
+        let out = Tensor.zeros([shape[0], shape[1], oh, ow])
+        let src = data, dst = out.data
+        parallelChunks(planes, minimumPerThread: 1) { r in
+            for pl in r {
+                for y in 0..<oh { for (i, wy) in rt[y] where wy != 0 {
+                    for x in 0..<ow { for (j, wx) in ct[x] { dst[(pl * oh + y) * ow + x] += wy * wx * src[pl * h * w + i * w + j] } }
+                } }
+            }
+        }
+        let inputShape = shape
+        return out.recorded([self]) { g in
+            let gi = Tensor.zeros(inputShape)
+            for pl in 0..<planes {
+                for y in 0..<oh { for (i, wy) in rt[y] where wy != 0 {
+                    for x in 0..<ow { for (j, wx) in ct[x] { gi.data[pl * h * w + i * w + j] += wy * wx * g.data[(pl * oh + y) * ow + x] } }
+                } }
+            }
+            return [gi]
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import ForensightBench
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure speed against a peer run in the same process and session.",
+        discussion: "Speeds are reported as ratios (ours / peer) because absolute times drift between runs on shared machines.",
+        subcommands: [Engine.self])
+
+    struct Engine: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "GEMM, convolutions, ViT-B/16 and EfficientNet-Lite0 forward against OpenBLAS and ONNX Runtime.",
+            discussion: """
+            GEMM rows compare our matmul with OpenBLAS's cblas_sgemm called directly. Convolution and model rows build
+            the same graph with the same random weights in ONNX Runtime (python3 scripts/bench/ort_peer.py; needs the
+            PyPI packages onnx, onnxruntime and numpy), check that both outputs agree, and time both with the same
+            thread count. A ratio below 1 means Forensight is faster.
+            """)
+
+        @Flag(help: "Print one JSON object per row (name, ours_ms, peer_ms, ratio, peer, note).")
+        var json = false
+
+        @Option(help: "Threads for both engines.")
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: "Timed runs per row (the median is reported).")
+        var runs = 10
+
+        @Flag(help: "A few small rows only (a smoke test).")
+        var quick = false
+
+        func run() throws {
+            let options = EngineBench.Options(threads: threads, runs: runs, quick: quick)
+            let rows: [BenchRow]
+            do {
+                rows = try EngineBench.run(options) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
+            } catch {
+                fail("\(error)")
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                for row in rows { print(String(decoding: try encoder.encode(row), as: UTF8.self)) }
+            } else {
+                print(formatTable(rows))
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+
+/// The `forensight` command line: thin commands over the library.
+@main
+struct Forensight: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forensight",
+        abstract: "Deepfake detection and a research bench for face-forgery detectors.",
+        discussion: """
+        Every part runs on Forensight's own numerical engine (OpenBLAS for GEMM) on the CPU.
+
+        Examples:
+          forensight bench engine            measure the engine against OpenBLAS and ONNX Runtime
+          forensight bench engine --json     one JSON object per row, for scripts
+        """,
+        version: "0.1.0",
+        subcommands: [Bench.self])
+}
+
+/// Writes a one-line error to stderr and exits with `code`.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("forensight: \(message)\n".utf8))
+    exit(code)
+}
