@@ -27,10 +27,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ForensightTensorTests", dependencies: ["ForensightTensor", "ForensightTestSupport"],
-                    resources: [.copy("Fixtures")]),
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ForensightNNTests", dependencies: ["ForensightNN", "ForensightTraining", "ForensightTestSupport"],
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightTraining", "ForensightTestSupport"]),
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightTraining", "ForensightTestSupport"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -442,8 +442,15 @@ def run(args):
     print(json.dumps(result), flush=True)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 1 too, like every other failure
+        self.print_usage(sys.stderr)
+        print(f"ort_peer: error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="ONNX Runtime peer for forensight bench engine")
+    ap = _Parser(description="ONNX Runtime peer for forensight bench engine")
     ap.add_argument("--model", required=True, choices=sorted(BUILDERS))
     ap.add_argument("--weights", required=True, help=".safetensors with PyTorch key names")
     ap.add_argument("--input", required=True, help="raw little-endian float32 input")
