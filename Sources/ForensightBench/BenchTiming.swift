@@ -43,13 +43,19 @@ public func medianMilliseconds(runs: Int, warmup: Int = 1, _ body: () throws -> 
 
 /// Renders rows as an aligned text table.
 public func formatTable(_ rows: [BenchRow]) -> String {
-    var lines = [String(format: "%-42@ %10@ %10@ %7@  %@", "benchmark" as NSString, "ours ms" as NSString, "peer ms" as NSString,
-                        "ratio" as NSString, "peer" as NSString)]
+    func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
+        let fill = String(repeating: " ", count: Swift.max(0, n - s.count))
+        return right ? fill + s : s + fill
+    }
+    let width = Swift.max(10, rows.map(\.name.count).max() ?? 0)
+    var lines = [pad("benchmark", width) + "  " + pad("ours ms", 10, right: true) + "  " + pad("peer ms", 10, right: true)
+                 + "  " + pad("ratio", 6, right: true) + "  peer"]
     for r in rows {
-        let peer = r.peerMs.map { String(format: "%10.3f", $0) } ?? String(repeating: " ", count: 9) + "–"
-        let ratio = r.ratio.map { String(format: "%7.3f", $0) } ?? "      –"
-        lines.append(String(format: "%-42@ %10.3f ", r.name as NSString, r.oursMs) + peer + " " + ratio + "  " + r.peer
-                     + (r.note.isEmpty ? "" : "  (\(r.note))"))
+        let peer = r.peerMs.map { String(format: "%.3f", $0) } ?? "–"
+        let ratio = r.ratio.map { String(format: "%.3f", $0) } ?? "–"
+        lines.append(pad(r.name, width) + "  " + pad(String(format: "%.3f", r.oursMs), 10, right: true) + "  "
+                     + pad(peer, 10, right: true) + "  " + pad(ratio, 6, right: true) + "  " + r.peer
+                     + (r.note.isEmpty ? "" : " (\(r.note))"))
     }
     return lines.joined(separator: "\n")
 }

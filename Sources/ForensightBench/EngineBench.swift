@@ -12,14 +12,20 @@ public enum EngineBench {
         public var runs: Int
         /// Fewer, smaller rows (for smoke tests).
         public var quick: Bool
-        public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, runs: Int = 10, quick: Bool = false) {
-            (self.threads, self.runs, self.quick) = (threads, runs, quick)
+        /// Whether to run the ONNX Runtime peer (without it, convolution and model rows have no peer column).
+        public var onnxRuntime: Bool
+        /// Only rows whose name contains this text (case-insensitive); all rows when nil.
+        public var filter: String? = nil
+        public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, runs: Int = 10, quick: Bool = false,
+                    onnxRuntime: Bool = true) {
+            (self.threads, self.runs, self.quick, self.onnxRuntime) = (threads, runs, quick, onnxRuntime)
         }
     }
 
     /// Runs every row; `progress` receives a line before each.
     public static func run(_ options: Options, progress: (String) -> Void = { _ in }) throws -> [BenchRow] {
         ComputeThreads.set(options.threads)
+        progress("OpenBLAS kernels \(BLASKernels.coreName), \(options.threads) threads")
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-bench-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -28,7 +34,8 @@ public enum EngineBench {
             ? [("sgemm 256³", 256, 256, 256)]
             : [("sgemm 1024³", 1024, 1024, 1024), ("sgemm ViT-B qkv 1576×768×2304", 1576, 2304, 768),
                ("sgemm ViT-B fc2 1576×3072×768", 1576, 768, 3072), ("sgemm ViT-B proj 197×768×768", 197, 768, 768)]
-        for (name, m, n, k) in gemms {
+        let selected = { (name: String) in options.filter.map { name.lowercased().contains($0.lowercased()) } ?? true }
+        for (name, m, n, k) in gemms where selected(name) {
             progress(name)
             rows.append(gemmRow(name, m: m, n: n, k: k, runs: options.runs))
         }
@@ -38,7 +45,7 @@ public enum EngineBench {
                ConvCase(name: "conv1x1 192→32 @28² b8", c: 192, o: 32, hw: 28, k: 1, stride: 1, groups: 1, batch: 8),
                ConvCase(name: "depthwise3x3 144 @56² s2 b8", c: 144, o: 144, hw: 56, k: 3, stride: 2, groups: 144, batch: 8),
                ConvCase(name: "depthwise5x5 240 @28² b8", c: 240, o: 240, hw: 28, k: 5, stride: 1, groups: 240, batch: 8)]
-        for conv in convs {
+        for conv in convs where selected(conv.name) {
             progress(conv.name)
             rows.append(try convRow(conv, options: options, work: work))
         }
@@ -46,7 +53,7 @@ public enum EngineBench {
             ? [("efficientnet_lite0", "EfficientNet-Lite0", 1)]
             : [("vit_b16", "ViT-B/16", 1), ("vit_b16", "ViT-B/16", 8),
                ("efficientnet_lite0", "EfficientNet-Lite0", 1), ("efficientnet_lite0", "EfficientNet-Lite0", 8)]
-        for (id, label, batch) in models {
+        for (id, label, batch) in models where selected("\(label) forward b\(batch)") {
             progress("\(label) batch \(batch)")
             rows.append(try modelRow(id: id, label: label, batch: batch, options: options, work: work))
         }
@@ -103,6 +110,7 @@ public enum EngineBench {
     /// Saves weights and input, runs the ONNX Runtime peer on them, and checks its output agrees with ours.
     static func compareWithPeer(name: String, module: Module, input: Tensor, output: Tensor, oursMs: Double,
                                 peerArgs: [String], options: Options, work: URL) throws -> BenchRow {
+        guard options.onnxRuntime else { return BenchRow(name: name, oursMs: oursMs, peerMs: nil, peer: "none (--no-onnxruntime)") }
         let weights = work.appendingPathComponent("w.safetensors").path
         let inFile = work.appendingPathComponent("x.bin"), outFile = work.appendingPathComponent("y.bin")
         try module.save(safetensors: weights)

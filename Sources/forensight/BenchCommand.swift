@@ -30,8 +30,15 @@ struct Bench: ParsableCommand {
         @Flag(help: "A few small rows only (a smoke test).")
         var quick = false
 
+        @Option(help: "Only rows whose name contains this text, e.g. --filter ViT.")
+        var filter: String?
+
+        @Flag(inversion: .prefixedNo, help: "Run ONNX Runtime as the peer of convolution and model rows.")
+        var onnxruntime = true
+
         func run() throws {
-            let options = EngineBench.Options(threads: threads, runs: runs, quick: quick)
+            var options = EngineBench.Options(threads: threads, runs: runs, quick: quick, onnxRuntime: onnxruntime)
+            options.filter = filter
             let rows: [BenchRow]
             do {
                 rows = try EngineBench.run(options) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }

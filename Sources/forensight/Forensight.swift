@@ -1,9 +1,17 @@
 import ArgumentParser
 import Foundation
+import ForensightTensor
 
 /// The `forensight` command line: thin commands over the library.
 @main
 struct Forensight: ParsableCommand {
+    static func main() {
+        BLASKernels.relaunchWithFastKernels()
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch { exit(withError: error) }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "forensight",
         abstract: "Deepfake detection and a research bench for face-forgery detectors.",

@@ -6,29 +6,80 @@ import Darwin
 
 /// A 64-byte aligned buffer of `Float32` values owned by one or more tensors.
 ///
-/// Storage is a reference type so that `reshape` and in-place optimizer updates share memory.
+/// Storage is a reference type so that `reshape` and in-place optimizer updates share memory. Large buffers are
+/// recycled through `StoragePool`, so a forward pass that allocates the same activation sizes every call does not
+/// pay page faults every call.
 public final class TensorStorage: @unchecked Sendable {
     /// First element.
     public let pointer: UnsafeMutablePointer<Float>
     /// Number of elements.
     public let count: Int
+    private let capacity: Int
 
     /// Allocates `count` uninitialised elements (use `zeroed:` for zeros).
     public init(count: Int, zeroed: Bool = false) {
         precondition(count >= 0, "negative storage size")
-        var raw: UnsafeMutableRawPointer?
-        let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
-        let status = posix_memalign(&raw, 64, (bytes + 63) & ~63)
-        precondition(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
-        pointer = raw!.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
         self.count = count
+        (pointer, capacity) = StoragePool.shared.take(count)
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
 
-    deinit { free(pointer) }
+    deinit { StoragePool.shared.give(pointer, capacity: capacity) }
 
     /// The elements as a buffer pointer.
     @inlinable public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
+    }
+}
+
+/// Free lists of large float buffers by capacity (rounded up to 1024 elements), bounded in total size.
+final class StoragePool: @unchecked Sendable {
+    static let shared = StoragePool()
+    /// Buffers smaller than this many elements go straight to malloc.
+    static let minimumPooled = 4096
+    /// At most this many bytes are kept idle.
+    static let maximumIdleBytes = 1 << 30
+
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var idleBytes = 0
+    private var mutex = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        if count >= Self.minimumPooled {
+            let capacity = (count + 1023) & ~1023
+            pthread_mutex_lock(&mutex)
+            if let p = free[capacity]?.popLast() {
+                idleBytes -= capacity * 4
+                pthread_mutex_unlock(&mutex)
+                return (p, capacity)
+            }
+            pthread_mutex_unlock(&mutex)
+            return (allocate(capacity), capacity)
+        }
+        return (allocate(Swift.max(count, 1)), Swift.max(count, 1))
+    }
+
+    func give(_ p: UnsafeMutablePointer<Float>, capacity: Int) {
+        if capacity >= Self.minimumPooled {
+            pthread_mutex_lock(&mutex)
+            if idleBytes + capacity * 4 <= Self.maximumIdleBytes {
+                free[capacity, default: []].append(p)
+                idleBytes += capacity * 4
+                pthread_mutex_unlock(&mutex)
+                return
+            }
+            pthread_mutex_unlock(&mutex)
+        }
+        Glibc.free(p)
+    }
+
+    private func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        var raw: UnsafeMutableRawPointer?
+        let bytes = (count * MemoryLayout<Float>.stride + 63) & ~63
+        let status = posix_memalign(&raw, 64, bytes)
+        precondition(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
+        return raw!.bindMemory(to: Float.self, capacity: count)
     }
 }
