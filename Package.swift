@@ -3,6 +3,14 @@
 // The target graph below is the architecture: arrows follow the data flow (docs/ARCHITECTURE.md).
 import PackageDescription
 
+// Numeric kernels use 16-lane SIMD; on x86-64 they need AVX2 + FMA ("haswell" = the x86-64-v3 level: Intel since 2013, AMD since 2015) to be
+// compiled to vector instructions instead of per-lane code.
+#if arch(x86_64)
+let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let vectorISA: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Forensight",
     platforms: [.macOS(.v14)],
@@ -16,10 +24,10 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "ForensightTensor", dependencies: ["CBLAS"]),
-        .target(name: "ForensightNN", dependencies: ["ForensightTensor"]),
+        .target(name: "ForensightTensor", dependencies: ["CBLAS"], swiftSettings: vectorISA),
+        .target(name: "ForensightNN", dependencies: ["ForensightTensor"], swiftSettings: vectorISA),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightNN"]),
-        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"]),
+        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA),
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels"]),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
         .executableTarget(name: "forensight", dependencies: [

@@ -57,10 +57,9 @@ public final class MBConvBlock: Module {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
-        if let expandConv, let bn0 { h = bn0(expandConv(h)).relu6() }
-        h = bn1(depthwiseConv(h)).relu6()
-        h = bn2(projectConv(h))
-        return hasSkip ? h + x : h
+        if let expandConv, let bn0 { h = expandConv.withBatchNorm(bn0, activation: .relu6, h) }
+        h = depthwiseConv.withBatchNorm(bn1, activation: .relu6, h)
+        return projectConv.withBatchNorm(bn2, residual: hasSkip ? x : nil, h)
     }
 }
 
@@ -101,9 +100,9 @@ public final class EfficientNetLite: Module {
 
     /// Feature map before pooling (for heatmaps): [B, 1280, H/32, W/32].
     public func featureMap(_ x: Tensor) -> Tensor {
-        var h = bn0(convStem(x)).relu6()
+        var h = convStem.withBatchNorm(bn0, activation: .relu6, x)
         for block in blocks { h = block(h) }
-        return bn1(convHead(h)).relu6()
+        return convHead.withBatchNorm(bn1, activation: .relu6, h)
     }
 
     /// Logits [B, classes].

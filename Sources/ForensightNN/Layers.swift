@@ -62,13 +62,16 @@ public final class Conv2d: Module {
 
     /// `x`: [N, C, H, W] → [N, O, H', W'].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let pad: Padding2D
+        .conv2d(x, weight: weight, bias: bias, stride: stride, padding: resolvedPadding(for: x), dilation: dilation, groups: groups)
+    }
+
+    /// The per-side padding for input `x` ("same" depends on the input size).
+    public func resolvedPadding(for x: Tensor) -> Padding2D {
         switch padding {
-        case .explicit(let p): pad = p
-        case .same: pad = .same(height: x.shape[2], width: x.shape[3], kernel: (weight.shape[2], weight.shape[3]),
-                                stride: stride, dilation: dilation)
+        case .explicit(let p): p
+        case .same: .same(height: x.shape[2], width: x.shape[3], kernel: (weight.shape[2], weight.shape[3]),
+                          stride: stride, dilation: dilation)
         }
-        return .conv2d(x, weight: weight, bias: bias, stride: stride, padding: pad, dilation: dilation, groups: groups)
     }
 }
 

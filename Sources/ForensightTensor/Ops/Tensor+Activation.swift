@@ -4,12 +4,12 @@ import Foundation
 extension Tensor {
     /// Swift.max(x, 0).
     public func relu() -> Tensor {
-        elementwiseMap(self) { Swift.max($0, 0) }.recorded([self]) { g in [broadcastMap(g, self) { $1 > 0 ? $0 : 0 }] }
+        PointwiseKernel.relu.map(self).recorded([self]) { g in [broadcastMap(g, self) { $1 > 0 ? $0 : 0 }] }
     }
 
     /// Swift.min(Swift.max(x, 0), 6) (MobileNet / EfficientNet-Lite).
     public func relu6() -> Tensor {
-        elementwiseMap(self) { Swift.min(Swift.max($0, 0), 6) }.recorded([self]) { g in
+        PointwiseKernel.relu6.map(self).recorded([self]) { g in
             [broadcastMap(g, self) { $1 > 0 && $1 < 6 ? $0 : 0 }]
         }
     }
@@ -27,7 +27,7 @@ extension Tensor {
 
     /// Gaussian error linear unit, exact: x · Φ(x) = x/2 · (1 + erf(x/√2)).
     public func gelu() -> Tensor {
-        let out = elementwiseMap(self) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
+        let out = PointwiseKernel.gelu.map(self)
         return out.recorded([self]) { g in
             [broadcastMap(g, self) { gy, x in
                 let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
@@ -39,7 +39,7 @@ extension Tensor {
 
     /// x · σ(1.702 x) (OpenAI CLIP's QuickGELU).
     public func quickGelu() -> Tensor {
-        elementwiseMap(self) { $0 / (1 + Foundation.exp(-1.702 * $0)) }.recorded([self]) { g in
+        PointwiseKernel.quickGelu.map(self).recorded([self]) { g in
             [broadcastMap(g, self) { gy, x in
                 let s = 1 / (1 + Foundation.exp(-1.702 * x))
                 return gy * (s + 1.702 * x * s * (1 - s))
@@ -49,20 +49,20 @@ extension Tensor {
 
     /// x · σ(x) (Swish).
     public func silu() -> Tensor {
-        elementwiseMap(self) { $0 / (1 + Foundation.exp(-$0)) }.recorded([self]) { g in
+        PointwiseKernel.silu.map(self).recorded([self]) { g in
             [broadcastMap(g, self) { gy, x in let s = 1 / (1 + Foundation.exp(-x)); return gy * (s + x * s * (1 - s)) }]
         }
     }
 
     /// Logistic σ(x) = 1 / (1 + e^{−x}).
     public func sigmoid() -> Tensor {
-        let out = elementwiseMap(self) { 1 / (1 + Foundation.exp(-$0)) }
+        let out = PointwiseKernel.sigmoid.map(self)
         return out.recorded([self]) { g in [broadcastMap(g, out) { $0 * $1 * (1 - $1) }] }
     }
 
     /// Hyperbolic tangent.
     public func tanh() -> Tensor {
-        let out = elementwiseMap(self) { Foundation.tanh($0) }
+        let out = PointwiseKernel.tanh.map(self)
         return out.recorded([self]) { g in [broadcastMap(g, out) { $0 * (1 - $1 * $1) }] }
     }
 
@@ -103,12 +103,24 @@ extension Tensor {
     }
 }
 
-/// Softmax of `n` values read at `src[k·stride]` into `dst[k·stride]` (may alias).
+/// Softmax of `n` values read at `src[k·stride]` into `dst[k·stride]` (may alias), of `scale·src`.
 @inline(__always)
 public func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, n: Int, stride: Int, log: Bool, scale: Float = 1) {
     var m = -Float.infinity
     for k in 0..<n { m = Swift.max(m, src[k * stride] * scale) }
     if m == -.infinity { m = 0 }
+    if stride == 1 && !log {
+        // Vector path: e^{x·scale − m} in 16 lanes, then one normalising pass.
+        var sum: Float = 0, k = 0
+        let vs = Float16x(repeating: scale), vm = Float16x(repeating: m)
+        while k + 16 <= n { let e = vexp(load16(src + k) * vs - vm); store16(e, dst + k); sum += e.sum(); k += 16 }
+        while k < n { let e = vexp(Float16x(repeating: src[k] * scale - m))[0]; dst[k] = e; sum += e; k += 1 }
+        let inv = 1 / sum
+        k = 0
+        while k + 16 <= n { store16(load16(dst + k) * inv, dst + k); k += 16 }
+        while k < n { dst[k] *= inv; k += 1 }
+        return
+    }
     var sum: Float = 0
     if log {
         for k in 0..<n { sum += Foundation.exp(src[k * stride] * scale - m) }

@@ -3,15 +3,15 @@ import Foundation
 /// Broadcasting arithmetic. Each op's backward sits beside its forward; broadcast gradients are summed back.
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        broadcastMap(a, b, +).recorded([a, b]) { g in [g.sum(to: a.shape), g.sum(to: b.shape)] }
+        (a.shape == b.shape ? BinaryKernel.add.map(a, b) : broadcastMap(a, b, +)).recorded([a, b]) { g in [g.sum(to: a.shape), g.sum(to: b.shape)] }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        broadcastMap(a, b, -).recorded([a, b]) { g in [g.sum(to: a.shape), (-g).sum(to: b.shape)] }
+        (a.shape == b.shape ? BinaryKernel.subtract.map(a, b) : broadcastMap(a, b, -)).recorded([a, b]) { g in [g.sum(to: a.shape), (-g).sum(to: b.shape)] }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        broadcastMap(a, b, *).recorded([a, b]) { g in
+        (a.shape == b.shape ? BinaryKernel.multiply.map(a, b) : broadcastMap(a, b, *)).recorded([a, b]) { g in
             [a.requiresGrad ? (g * b).sum(to: a.shape) : nil, b.requiresGrad ? (g * a).sum(to: b.shape) : nil]
         }
     }
@@ -40,7 +40,7 @@ extension Tensor {
 
     /// e^x.
     public func exp() -> Tensor {
-        let out = elementwiseMap(self) { Foundation.exp($0) }
+        let out = PointwiseKernel.exp.map(self)
         return out.recorded([self]) { g in [g * out] }
     }
 

@@ -39,9 +39,11 @@ extension Tensor {
     ///
     /// `x`: [N, C, H, W]; `weight`: [O, C/groups, kh, kw]; `bias`: [O] or nil.
     /// Output [N, O, (H + pt + pb − d(kh−1) − 1)/s + 1, …]. Depthwise convolutions (groups = C = O) use a direct kernel;
-    /// the rest use im2col + GEMM.
+    /// the rest use im2col + GEMM. An `epilogue` (inference only: nothing may need gradients) applies a per-channel
+    /// affine map, an activation and a residual add in the same pass — e.g. a folded BatchNorm + ReLU6.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
-                              padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+                              padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1,
+                              epilogue: ChannelEpilogue? = nil) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4, "conv2d: input \(x.shape), weight \(weight.shape)")
         let geo = ConvGeometry(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], o: weight.shape[0],
                                kh: weight.shape[2], kw: weight.shape[3], sh: stride.0, sw: stride.1,
@@ -50,15 +52,24 @@ extension Tensor {
                      "conv2d: \(geo.c) input channels, weight \(weight.shape), groups \(groups)")
         precondition(geo.oh > 0 && geo.ow > 0, "conv2d: input \(x.shape) too small for kernel \(weight.shape)")
         if let bias { precondition(bias.shape == [geo.o], "conv2d bias \(bias.shape) for \(geo.o) channels") }
-        let out = geo.isDepthwise ? depthwiseForward(x, weight, geo) : gemmConvForward(x, weight, geo)
-        if let bias { addChannelBias(out, bias) }
+        if let residual = epilogue?.residual { precondition(residual.shape == [geo.n, geo.o, geo.oh, geo.ow], "conv2d residual \(residual.shape)") }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        precondition(epilogue == nil || !GradMode.isEnabled || !inputs.contains(where: \.requiresGrad),
+                     "conv2d epilogues are for inference; run under withoutGrad or without requiresGrad")
+        if geo.isDepthwise { return depthwiseForward(x, weight, geo, bias: bias, epilogue: epilogue).recorded(inputs) { g in
+            let (gx, gw) = depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+            return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
+        } }
+        let out = gemmConvForward(x, weight, geo)
+        if let epilogue {
+            let (scale, shift) = foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
+            ChannelEpilogue(scale: scale, shift: shift, activation: epilogue.activation, residual: epilogue.residual).apply(to: out)
+            return out
+        }
+        if let bias { addChannelBias(out, bias) }
         return out.recorded(inputs) { g in
-            let (gx, gw) = geo.isDepthwise
-                ? depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
-                : gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
-            let gb = bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil
-            return [gx, gw, gb]
+            let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+            return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
         }
     }
 

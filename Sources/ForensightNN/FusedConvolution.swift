@@ -1,0 +1,43 @@
+import ForensightTensor
+
+extension Activation {
+    /// The vector kernel computing this activation, where there is one.
+    public var kernel: PointwiseKernel? {
+        switch self {
+        case .relu: .relu
+        case .relu6: .relu6
+        case .gelu: .gelu
+        case .quickGelu: .quickGelu
+        case .silu: .silu
+        case .sigmoid: .sigmoid
+        case .tanh: .tanh
+        case .identity: nil
+        }
+    }
+}
+
+extension Conv2d {
+    /// activation(bn(conv(x))) (+ residual).
+    ///
+    /// In evaluation with nothing recording gradients, BatchNorm folds into a per-channel scale and shift applied in
+    /// the convolution's own pass together with the activation and the residual add: one pass over the output instead
+    /// of four. Otherwise the layers run one after another (and train as usual).
+    public func withBatchNorm(_ bn: BatchNorm2d, activation: Activation = .identity, residual: Tensor? = nil,
+                              _ x: Tensor) -> Tensor {
+        let recording = GradMode.isEnabled && (x.requiresGrad || namedParameters().contains { $0.1.requiresGrad }
+                                               || bn.namedParameters().contains { $0.1.requiresGrad } || residual?.requiresGrad == true)
+        guard !bn.isTraining, !recording else {
+            let y = activation(bn(self(x)))
+            return residual.map { y + $0 } ?? y
+        }
+        let c = bn.runningMean.count
+        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+        for i in 0..<c {
+            scale[i] = bn.weight.data[i] / (bn.runningVar.data[i] + bn.eps).squareRoot()
+            shift[i] = bn.bias.data[i] - bn.runningMean.data[i] * scale[i]
+        }
+        return Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, padding: resolvedPadding(for: x),
+                             dilation: dilation, groups: groups,
+                             epilogue: ChannelEpilogue(scale: scale, shift: shift, activation: activation.kernel, residual: residual))
+    }
+}
