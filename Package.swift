@@ -38,6 +38,8 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ForensightNNTests", dependencies: ["ForensightNN", "ForensightTraining", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "ForensightModelsTests", dependencies: ["ForensightModels", "ForensightTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightTraining", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
     ],

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup/deps.sh --peer
+bash scripts/setup/weights.sh
 log=$(mktemp)
 if ! swift build -c release --product forensight >"$log" 2>&1; then
   grep -E "error|warning: unre" "$log" >&2 || tail -30 "$log" >&2

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup/deps.sh
+bash scripts/setup/weights.sh
 log=$(mktemp)
 if ! swift build -c release --build-tests >"$log" 2>&1; then
   grep -E "error|warning: unre" "$log" >&2 || tail -30 "$log" >&2

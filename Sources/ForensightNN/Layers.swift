@@ -90,6 +90,7 @@ public final class BatchNorm2d: Module {
     }
 
     override public var bufferKeys: Set<String> { ["running_mean", "running_var", "num_batches_tracked"] }
+    override public var optionalKeys: Set<String> { ["num_batches_tracked"] }
 
     /// `x`: [N, C, ...] → same shape.
     public func callAsFunction(_ x: Tensor) -> Tensor {

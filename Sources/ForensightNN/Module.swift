@@ -26,6 +26,10 @@ open class Module {
     /// Checkpoint keys of tensors that are buffers (saved and loaded, never trained).
     open var bufferKeys: Set<String> { [] }
 
+    /// Checkpoint keys a checkpoint may lack without being reported missing (e.g. BatchNorm's `num_batches_tracked`,
+    /// which many converters drop and PyTorch itself fills in).
+    open var optionalKeys: Set<String> { [] }
+
     /// Stored properties of subclasses, in declaration order (the base class's own state excluded).
     private var storedProperties: [(String, Any)] {
         var chain: [Mirror] = []

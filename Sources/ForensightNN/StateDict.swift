@@ -34,8 +34,12 @@ extension Module {
         let own = stateDict()
         let ownKeys = Set(own.map(\.0))
         report.unexpected = source.keys.filter { !ownKeys.contains($0) }.sorted()
+        let optional = Set(namedModules.flatMap { path, m in m.optionalKeys.map { path.isEmpty ? $0 : "\(path).\($0)" } })
         for (key, tensor) in own {
-            guard let value = source[key] else { report.missing.append(key); continue }
+            guard let value = source[key] else {
+                if !optional.contains(key) { report.missing.append(key) }
+                continue
+            }
             if value.shape != tensor.shape {
                 report.mismatched.append((key, tensor.shape, value.shape))
             }
