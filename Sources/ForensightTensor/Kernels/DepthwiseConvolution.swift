@@ -32,21 +32,28 @@ extension Tensor {
                 for i in 0..<h { (padded + (i + geo.pad.top) * rowStride + geo.pad.left).update(from: src + pl * h * w + i * w, count: w) }
                 for t in 0..<(kh * kw) { taps[t] = wt[c * kh * kw + t] }
                 let o = dst + pl * oh * ow
+                let tp = UnsafePointer<Float>(taps)
                 for y in 0..<oh {
                     var xb = 0
                     while xb < ow {
                         var acc = Float16x(repeating: 0)
                         for ki in 0..<kh {
                             let row = padded + (y * geo.sh + ki * geo.dh) * rowStride + xb * geo.sw
-                            for kj in 0..<kw {
-                                let p = row + kj * geo.dw
-                                let v: Float16x
-                                switch geo.sw {
-                                case 1: v = load16(p)
-                                case 2: v = UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self).evenHalf
-                                default: var g = Float16x(repeating: 0); for j in 0..<16 { g[j] = p[j * geo.sw] }; v = g
+                            let kt = tp + ki * kw
+                            // One loop per stride so the innermost loop has no branch.
+                            switch geo.sw {
+                            case 1: for kj in 0..<kw { acc.addProduct(Float16x(repeating: kt[kj]), load16(row + kj * geo.dw)) }
+                            case 2:
+                                for kj in 0..<kw {
+                                    let pair = UnsafeRawPointer(row + kj * geo.dw).loadUnaligned(as: SIMD32<Float>.self)
+                                    acc.addProduct(Float16x(repeating: kt[kj]), pair.evenHalf)
                                 }
-                                acc += taps[ki * kw + kj] * v
+                            default:
+                                for kj in 0..<kw {
+                                    var g = Float16x(repeating: 0)
+                                    for j in 0..<16 { g[j] = row[kj * geo.dw + j * geo.sw] }
+                                    acc.addProduct(Float16x(repeating: kt[kj]), g)
+                                }
                             }
                         }
                         acc = acc * scale[c] + shift[c]
