@@ -30,3 +30,11 @@ public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Ran
         if start < end { body(start..<end) }
     }
 }
+
+/// Runs `body` with OpenBLAS limited to one thread (for loops that call GEMM from several threads at once).
+public func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+    let previous = openblas_get_num_threads()
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(previous) }
+    return try body()
+}

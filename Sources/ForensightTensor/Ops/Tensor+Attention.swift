@@ -12,6 +12,10 @@ extension Tensor {
         precondition(k.shape == [b, h, s, d] && v.shape == [b, h, s, dv], "attention shapes q \(q.shape) k \(k.shape) v \(v.shape)")
         let alpha = scale ?? 1 / Float(d).squareRoot()
         let heads = b * h
+        let recording = GradMode.isEnabled && (q.requiresGrad || k.requiresGrad || v.requiresGrad)
+        if !recording && heads >= ComputeThreads.count && ComputeThreads.count > 1 {
+            return attentionHeadsInParallel(q, k, v, mask: mask, alpha: alpha)
+        }
         let probs = Tensor(uninitializedShape: [b, h, l, s])
         for i in 0..<heads {
             sgemm(transposeA: false, transposeB: true, m: l, n: s, k: d, alpha: alpha, a: q.data + i * l * d, lda: d,
@@ -52,5 +56,29 @@ extension Tensor {
             }
             return [gq, gk, gv]
         }
+    }
+
+    /// Inference: every (batch, head) pair runs QKᵀ → softmax → ·V on one thread, heads spread over the threads,
+    /// OpenBLAS single-threaded meanwhile (small GEMMs lose more to thread hand-offs than they gain).
+    static func attentionHeadsInParallel(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, alpha: Float) -> Tensor {
+        let (b, h, l, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let s = k.shape[2], dv = v.shape[3], heads = b * h
+        let out = Tensor(uninitializedShape: [b, h, l, dv])
+        let fullMask = mask.map { $0.shape == [b, h, l, s] ? $0 : $0.expand(to: [b, h, l, s]) }
+        withSingleThreadedBLAS {
+            parallelChunks(heads, minimumPerThread: 1) { range in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: l * s)
+                defer { scores.deallocate() }
+                for i in range {
+                    sgemm(transposeA: false, transposeB: true, m: l, n: s, k: d, alpha: alpha, a: q.data + i * l * d, lda: d,
+                          b: k.data + i * s * d, ldb: d, c: scores, ldc: s)
+                    if let fullMask { let mp = fullMask.data + i * l * s; for j in 0..<(l * s) { scores[j] += mp[j] } }
+                    for r in 0..<l { softmaxRow(scores + r * s, scores + r * s, n: s, stride: 1, log: false) }
+                    sgemm(transposeA: false, transposeB: false, m: l, n: dv, k: s, a: scores, lda: s,
+                          b: v.data + i * s * dv, ldb: dv, c: out.data + i * l * dv, ldc: dv)
+                }
+            }
+        }
+        return out
     }
 }
