@@ -24,7 +24,10 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "ForensightTensor", dependencies: ["CBLAS"], swiftSettings: vectorISA),
+        .target(name: "ForensightMedia", dependencies: ["CJPEG", "CPNG"], swiftSettings: vectorISA),
         .target(name: "ForensightNN", dependencies: ["ForensightTensor"], swiftSettings: vectorISA),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightNN"]),
         .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA),
@@ -40,6 +43,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ForensightModelsTests", dependencies: ["ForensightModels", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "ForensightMediaTests", dependencies: ["ForensightMedia"], exclude: ["Fixtures"]),
         .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightTraining", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
     ],

@@ -4,7 +4,7 @@
 #   deps.sh --peer     also the PyPI packages of the benchmark peer (numpy, onnx, onnxruntime)
 set -euo pipefail
 
-apt_packages=(libopenblas-dev ffmpeg)
+apt_packages=(libopenblas-dev libjpeg62-turbo-dev libpng-dev ffmpeg)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

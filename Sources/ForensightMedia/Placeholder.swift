@@ -1,0 +1,1 @@
+// placeholder: media module is being built
