@@ -1,1 +1,0 @@
-// placeholder: media module is being built
