@@ -6,8 +6,17 @@ bash scripts/setup/deps.sh
 bash scripts/setup/weights.sh
 log=$(mktemp)
 if ! swift build -c release --build-tests >"$log" 2>&1; then
-  grep -E "error|warning: unre" "$log" >&2 || tail -30 "$log" >&2
+  grep -E "error" "$log" >&2 || tail -30 "$log" >&2
   echo "build failed (full log: $log)" >&2; exit 1
 fi
-swift test -c release --skip-build 2>&1 | grep -vE "^Test Case '.*' started" 
-exit "${PIPESTATUS[0]}"
+set +e
+swift test -c release --skip-build --disable-swift-testing 2>&1 | grep -vE "^Test Case '.*' (started|passed)" | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line: "tests: N passed, N failed, N skipped".
+summary=$(grep -E "^\s+Executed [0-9]+ tests?, with" "$log" | tail -1)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | sed -E 's/.* with ([0-9]+) failures?.*/\1/')
+skipped=$(echo "$summary" | grep -oE '[0-9]+ tests? skipped' | grep -oE '^[0-9]+' || echo 0)
+echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+exit "$status"

@@ -37,13 +37,7 @@ public final class ViTAttention: Module {
     public let heads: Int
     public init(width: Int, heads: Int) { qkv = Linear(width, 3 * width); proj = Linear(width, width); self.heads = heads }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
-        let parts = qkv(x).reshaped([b, n, 3, heads, c / heads]).permuted([2, 0, 3, 1, 4]).split([1, 1, 1], axis: 0)
-        let shape = [b, heads, n, c / heads]
-        let o = Tensor.scaledDotProductAttention(parts[0].reshaped(shape), parts[1].reshaped(shape), parts[2].reshaped(shape))
-        return proj(o.permuted([0, 2, 1, 3]).reshaped([b, n, c]))
-    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { proj(Tensor.packedSelfAttention(qkv(x), heads: heads)) }
 }
 
 /// timm MLP block: fc1 → activation → fc2.

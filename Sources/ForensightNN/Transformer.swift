@@ -28,12 +28,9 @@ public final class MultiHeadAttention: Module {
         let e = query.shape[2]
         let q: Tensor, k: Tensor, v: Tensor
         if key == nil && value == nil {
-            // One GEMM for q, k, v; then [B, L, 3, H, D] → [3, B, H, L, D].
+            // One GEMM for q, k, v, attended in place.
             let qkv = Tensor.linear(query, weight: inProjWeight, bias: inProjBias)
-            let (b, l) = (query.shape[0], query.shape[1])
-            let parts = qkv.reshaped([b, l, 3, heads, e / heads]).permuted([2, 0, 3, 1, 4]).split([1, 1, 1], axis: 0)
-            (q, k, v) = (parts[0].reshaped([b, heads, l, e / heads]), parts[1].reshaped([b, heads, l, e / heads]),
-                         parts[2].reshaped([b, heads, l, e / heads]))
+            return outProj(Tensor.packedSelfAttention(qkv, heads: heads, mask: mask))
         } else {
             let w = inProjWeight.split([e, e, e], axis: 0), bs = inProjBias?.split([e, e, e], axis: 0)
             q = splitHeads(.linear(query, weight: w[0], bias: bs?[0]))

@@ -68,6 +68,9 @@ final class ReferenceModelTests: XCTestCase {
             for (_, p) in layer.namedParameters() { p.grad = nil }
             let y = layer(x)
             XCTAssertLessThan(scaledMaxDifference(y, all["\(prefix).output"]!), 1e-5, prefix)
+            // The inference path (packed attention, no tape) gives the same output.
+            let fast = withoutGrad { layer(all["input"]!) }
+            XCTAssertLessThan(scaledMaxDifference(fast, all["\(prefix).output"]!), 1e-5, "\(prefix) inference path")
             (y * all["r"]!).sum().backward()
             XCTAssertLessThan(scaledMaxDifference(x.grad!, all["\(prefix).grad.input"]!), 1e-5, prefix)
             for (key, p) in layer.namedParameters() {

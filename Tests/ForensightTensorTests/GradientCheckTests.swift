@@ -172,3 +172,17 @@ final class GradientCheckerTests: XCTestCase {
         XCTAssertGreaterThan(result.maxAbsoluteError, 0.1)
     }
 }
+
+/// The packed self-attention fast path equals the taped composition.
+final class PackedAttentionTests: XCTestCase {
+    func testInferencePathMatchesTapedPath() {
+        var rng = SeededRandom(seed: 5)
+        let qkv = Tensor.randn([2, 7, 3 * 12], using: &rng)
+        let fast = withoutGrad { Tensor.packedSelfAttention(qkv, heads: 3) }
+        let taped = Tensor.packedSelfAttention(qkv.withGrad(), heads: 3)
+        var worst: Float = 0
+        for i in 0..<fast.count { worst = Swift.max(worst, Swift.abs(fast.data[i] - taped.data[i])) }
+        XCTAssertLessThan(worst, 1e-5)
+        XCTAssertEqual(fast.shape, [2, 7, 12])
+    }
+}

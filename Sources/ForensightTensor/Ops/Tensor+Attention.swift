@@ -82,3 +82,43 @@ extension Tensor {
         return out
     }
 }
+
+extension Tensor {
+    /// Multi-head self-attention from a packed projection: `qkv` [B, L, 3·E] laid out as (q | k | v), each split into
+    /// `heads` contiguous groups of E/heads features (PyTorch `in_proj` and timm `qkv` layouts). Returns [B, L, E] with the
+    /// heads concatenated in order.
+    ///
+    /// For inference the heads are read in place through GEMM leading dimensions (no split or permute copies);
+    /// when recording gradients it is the composition of reshape, permute and `scaledDotProductAttention`.
+    public static func packedSelfAttention(_ qkv: Tensor, heads: Int, mask: Tensor? = nil) -> Tensor {
+        precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "packed qkv \(qkv.shape) for \(heads) heads")
+        let (b, l, e) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3)
+        let d = e / heads
+        let recording = GradMode.isEnabled && qkv.requiresGrad
+        if recording || mask != nil {
+            let parts = qkv.reshaped([b, l, 3, heads, d]).permuted([2, 0, 3, 1, 4]).split([1, 1, 1], axis: 0)
+            let shape = [b, heads, l, d]
+            let o = scaledDotProductAttention(parts[0].reshaped(shape), parts[1].reshaped(shape), parts[2].reshaped(shape), mask: mask)
+            return o.permuted([0, 2, 1, 3]).reshaped([b, l, e])
+        }
+        let out = Tensor(uninitializedShape: [b, l, e])
+        let alpha = 1 / Float(d).squareRoot()
+        let src = qkv.data, dst = out.data
+        withSingleThreadedBLAS {
+            parallelChunks(b * heads, minimumPerThread: 1) { range in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: l * l)
+                defer { scores.deallocate() }
+                for i in range {
+                    let (bi, h) = (i / heads, i % heads)
+                    let base = src + bi * l * 3 * e + h * d
+                    sgemm(transposeA: false, transposeB: true, m: l, n: l, k: d, alpha: alpha, a: base, lda: 3 * e,
+                          b: base + e, ldb: 3 * e, c: scores, ldc: l)
+                    for r in 0..<l { softmaxRow(scores + r * l, scores + r * l, n: l, stride: 1, log: false) }
+                    sgemm(transposeA: false, transposeB: false, m: l, n: d, k: l, a: scores, lda: l,
+                          b: base + 2 * e, ldb: 3 * e, c: dst + bi * l * e + h * d, ldc: e)
+                }
+            }
+        }
+        return out
+    }
+}
