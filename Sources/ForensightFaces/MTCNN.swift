@@ -86,11 +86,13 @@ public final class MTCNN {
     /// Stage 1: P-Net over the pyramid, NMS 0.5 per level and 0.7 overall, regression, squaring.
     func proposals(_ img: Tensor) -> [Candidate] {
         let (h, w) = (img.shape[2], img.shape[3])
-        let m = 12 / options.minFaceSize
-        var minl = Float(Swift.min(h, w)) * m, scale = m
+        // The pyramid arithmetic is in double precision, as in the reference (Python floats).
+        let m = 12 / Double(options.minFaceSize)
+        var minl = Double(Swift.min(h, w)) * m, scale64 = m
         var all: [Candidate] = []
         while minl >= 12 {
-            let size = (Int(Float(h) * scale + 1), Int(Float(w) * scale + 1))
+            let size = (Int(Double(h) * scale64 + 1), Int(Double(w) * scale64 + 1))
+            let scale = Float(scale64)
             let (reg, prob) = pnet(Self.normalized(img.adaptiveAvgPool2d(size)))
             var level: [Candidate] = []
             let (hh, ww) = (prob.shape[1], prob.shape[2])
@@ -103,8 +105,8 @@ public final class MTCNN {
                 }
             }
             all += nonMaximumSuppression(level, threshold: 0.5).map { level[$0] }
-            scale *= options.factor
-            minl *= options.factor
+            scale64 *= Double(options.factor)
+            minl *= Double(options.factor)
         }
         all = nonMaximumSuppression(all, threshold: 0.7).map { all[$0] }
         return all.map { b in
