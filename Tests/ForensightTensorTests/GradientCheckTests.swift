@@ -186,3 +186,25 @@ final class PackedAttentionTests: XCTestCase {
         XCTAssertEqual(fast.shape, [2, 7, 12])
     }
 }
+
+/// Ops with a separate inference path (no tape) give the taped path's values.
+final class InferencePathTests: XCTestCase {
+    func assertSame(_ op: (Tensor) -> Tensor, _ shape: [Int], file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SeededRandom(seed: 11)
+        let x = Tensor.randn(shape, using: &rng)
+        let fast = withoutGrad { op(x) }
+        let taped = op(x.withGrad())
+        XCTAssertEqual(fast.shape, taped.shape, file: file, line: line)
+        var worst: Float = 0
+        for i in 0..<fast.count { worst = Swift.max(worst, Swift.abs(fast.data[i] - taped.data[i])) }
+        XCTAssertLessThan(worst, 1e-5, file: file, line: line)
+    }
+
+    func testPoolingPReLUAndConvolutionPaths() {
+        assertSame({ $0.maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true) }, [2, 3, 13, 10])
+        assertSame({ $0.maxPool2d(kernel: (2, 2), stride: (2, 2), padding: .symmetric(1, 1)) }, [1, 2, 7, 9])
+        assertSame({ $0.adaptiveAvgPool2d((5, 3)) }, [2, 3, 13, 10])
+        assertSame({ $0.adaptiveAvgPool2d((24, 24)) }, [1, 3, 31, 50])
+        assertSame({ $0.prelu(Tensor([0.1, -0.3, 0.5])) }, [2, 3, 4, 5])
+    }
+}

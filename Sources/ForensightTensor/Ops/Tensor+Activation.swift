@@ -17,7 +17,21 @@ extension Tensor {
     /// Parametric ReLU: x if x > 0 else a·x, with `weight` of one value per channel (axis 1) or a single value.
     public func prelu(_ weight: Tensor) -> Tensor {
         let w = weight.count == 1 || rank < 2 ? weight.reshaped([1]) : weight.reshaped([weight.count] + Array(repeating: 1, count: rank - 2))
-        let out = broadcastMap(self, w) { $0 > 0 ? $0 : $0 * $1 }
+        let out: Tensor
+        if rank >= 2 && weight.count == shape[1] {
+            // One slope per plane: a branch-free loop per (sample, channel).
+            out = Tensor(uninitializedShape: shape)
+            let (n, c) = (shape[0], shape[1]), plane = count / Swift.max(n * c, 1)
+            let src = data, dst = out.data, slopes = weight.data
+            parallelChunks(n * c, minimumPerThread: Swift.max(1, 16384 / Swift.max(plane, 1))) { r in
+                for idx in r {
+                    let a = slopes[idx % c], s = src + idx * plane, d = dst + idx * plane
+                    for j in 0..<plane { let v = s[j]; d[j] = Swift.max(v, 0) + a * Swift.min(v, 0) }
+                }
+            }
+        } else {
+            out = broadcastMap(self, w) { $0 > 0 ? $0 : $0 * $1 }
+        }
         return out.recorded([self, weight]) { g in
             let gx = g * broadcastMap(self, w) { $0 > 0 ? 1 : $1 }
             let gw = (g * elementwiseMap(self) { $0 > 0 ? 0 : $0 }).sum(to: w.shape).reshaped(weight.shape)

@@ -12,6 +12,10 @@ extension Tensor {
         let oh = Tensor.poolExtent(h, kernel.0, sh, padding.top, padding.bottom, ceilMode)
         let ow = Tensor.poolExtent(w, kernel.1, sw, padding.left, padding.right, ceilMode)
         let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
+        if !(GradMode.isEnabled && requiresGrad) {
+            maxPoolInference(out, kernel: kernel, stride: (sh, sw), padding: padding)
+            return out
+        }
         var argmax = [Int32](repeating: -1, count: out.count)
         let src = data, dst = out.data
         argmax.withUnsafeMutableBufferPointer { am in
@@ -71,6 +75,7 @@ extension Tensor {
     public func adaptiveAvgPool2d(_ outputSize: (Int, Int)) -> Tensor {
         let (_, h, w) = planeGeometry
         let (oh, ow) = outputSize
+        if !(GradMode.isEnabled && requiresGrad) { return separableAdaptiveAverage(outputSize) }
         return windowAverage(oh: oh, ow: ow) { y, x in
             let rows = (y * h / oh)..<(((y + 1) * h + oh - 1) / oh), cols = (x * w / ow)..<(((x + 1) * w + ow - 1) / ow)
             return (rows, cols, rows.count * cols.count)
@@ -157,5 +162,61 @@ extension Tensor {
             }
             return [gi]
         }
+    }
+
+    /// Max pooling without the argmax bookkeeping (nothing records gradients).
+    private func maxPoolInference(_ out: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: Padding2D) {
+        let (planes, h, w) = planeGeometry
+        let (oh, ow) = (out.shape[2], out.shape[3])
+        let src = data, dst = out.data
+        parallelChunks(planes, minimumPerThread: Swift.max(1, 2048 / Swift.max(oh * ow, 1))) { r in
+            for pl in r {
+                let plane = src + pl * h * w, o = dst + pl * oh * ow
+                for y in 0..<oh {
+                    let i0 = Swift.max(0, y * stride.0 - padding.top), i1 = Swift.min(h, y * stride.0 - padding.top + kernel.0)
+                    for x in 0..<ow {
+                        let j0 = Swift.max(0, x * stride.1 - padding.left), j1 = Swift.min(w, x * stride.1 - padding.left + kernel.1)
+                        var best = -Float.infinity
+                        for i in i0..<i1 { let row = plane + i * w; for j in j0..<j1 { best = Swift.max(best, row[j]) } }
+                        o[y * ow + x] = best
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adaptive average pooling as two 1-D passes (rows, then columns): the windows are products of a row range and a
+    /// column range, so the mean factorises. Inference only.
+    private func separableAdaptiveAverage(_ size: (Int, Int)) -> Tensor {
+        let (planes, h, w) = planeGeometry
+        let (oh, ow) = size
+        let cols = (0..<ow).map { x in (x * w / ow)..<(((x + 1) * w + ow - 1) / ow) }
+        let rows = (0..<oh).map { y in (y * h / oh)..<(((y + 1) * h + oh - 1) / oh) }
+        let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
+        let src = data, dst = out.data
+        parallelChunks(planes, minimumPerThread: 1) { r in
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
+            defer { tmp.deallocate() }
+            for pl in r {
+                let plane = src + pl * h * w
+                for i in 0..<h {
+                    let line = plane + i * w, t = tmp + i * ow
+                    for x in 0..<ow {
+                        var acc: Float = 0
+                        for j in cols[x] { acc += line[j] }
+                        t[x] = acc / Float(cols[x].count)
+                    }
+                }
+                let o = dst + pl * oh * ow
+                for y in 0..<oh {
+                    let orow = o + y * ow
+                    for x in 0..<ow { orow[x] = 0 }
+                    for i in rows[y] { let t = tmp + i * ow; for x in 0..<ow { orow[x] += t[x] } }
+                    let inv = 1 / Float(rows[y].count)
+                    for x in 0..<ow { orow[x] *= inv }
+                }
+            }
+        }
+        return out
     }
 }
