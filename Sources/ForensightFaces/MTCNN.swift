@@ -70,9 +70,12 @@ public final class MTCNN {
     /// Faces in `image`, largest first.
     public func detect(_ image: RGBImage) -> [DetectedFace] { detect(imageTensor: Self.tensor(from: image)) }
 
-    /// Faces in a [1, 3, H, W] tensor of 0…255 RGB values, largest first.
-    public func detect(imageTensor img: Tensor) -> [DetectedFace] {
-        withoutGrad {
+    /// Faces in a [1, 3, H, W] tensor of 0…255 RGB values, largest first (with other `options` when given).
+    public func detect(imageTensor img: Tensor, options override: MTCNNOptions? = nil) -> [DetectedFace] {
+        let saved = options
+        if let override { options = override }
+        defer { options = saved }
+        return withoutGrad {
             var boxes = proposals(img)
             if boxes.isEmpty { return [] }
             boxes = refine(img, boxes)
