@@ -46,8 +46,9 @@ public final class FaceExtractor {
         if sampled % options.fullDetectionInterval == 0 || previousFaces.isEmpty {
             faces = detector.detect(imageTensor: img)
         } else {
-            faces = previousFaces.flatMap { redetect(img, around: $0) }
-            if faces.isEmpty { faces = detector.detect(imageTensor: img) }
+            // Every tracked face must be found again in its window; if one is lost, fall back to the full pyramid.
+            let found = previousFaces.map { redetect(img, around: $0) }
+            faces = found.contains(where: \.isEmpty) ? detector.detect(imageTensor: img) : Self.removingDuplicates(found.flatMap { $0 })
         }
         sampled += 1
         let chosen = tracker.select(faces)
@@ -75,5 +76,12 @@ public final class FaceExtractor {
             DetectedFace(box: FaceBox(x1: f.box.x1 + Float(x0), y1: f.box.y1 + Float(y0), x2: f.box.x2 + Float(x0), y2: f.box.y2 + Float(y0)),
                          score: f.score, landmarks: f.landmarks.map { Point(x: $0.x + Float(x0), y: $0.y + Float(y0)) })
         }
+    }
+
+    /// Drops detections overlapping a better-scored one by IoU > 0.5 (search windows of nearby faces overlap).
+    static func removingDuplicates(_ faces: [DetectedFace]) -> [DetectedFace] {
+        var kept: [DetectedFace] = []
+        for f in faces.sorted(by: { $0.score > $1.score }) where !kept.contains(where: { $0.box.iou(f.box) > 0.5 }) { kept.append(f) }
+        return kept
     }
 }
