@@ -55,7 +55,8 @@ DATASETS = os.path.abspath(os.path.join(ROOT, "..", "shared", "datasets"))
 # (dataset-relative video, frame index K, why)
 FRAMES = [
     ("ffpp-c23-mini/original_youtube_c23/033.mp4", 280, "854x480, three faces"),
-    ("ffpp-c23-mini/original_youtube_c23/263.mp4", 0, "720p, two faces"),
+    ("ffpp-c23-mini/original_youtube_c23/263.mp4", 299,
+     "720p, two faces; area order (largest first) differs from probability order"),
     ("ffpp-c23-mini/original_youtube_c23/044.mp4", 100, "720p"),
     ("ffpp-c23-mini/original_youtube_c23/134.mp4", 0,
      "720p; second detection is a weak one (p~0.74, near the 0.7 O-Net threshold)"),
@@ -73,7 +74,7 @@ FRAMES = [
 BASE_PARAMS = {"min_face_size": 20, "thresholds": [0.6, 0.7, 0.7], "factor": 0.709}
 VARIANTS = [  # (frame video, K, parameter overrides)
     ("ffpp-c23-mini/original_youtube_c23/033.mp4", 280, {"min_face_size": 40}),
-    ("ffpp-c23-mini/original_youtube_c23/263.mp4", 0, {"factor": 0.8}),
+    ("ffpp-c23-mini/original_youtube_c23/263.mp4", 299, {"factor": 0.8}),
 ]
 
 FFMPEG_ARGS = ["ffmpeg", "-v", "error", "-nostdin", "-i", "{VIDEO}", "-vf", "select=eq(n\\,{K})",

@@ -1,0 +1,78 @@
+import Foundation
+import ForensightMedia
+
+/// One face crop taken from a file: where it came from and where it is.
+public struct FaceCrop {
+    public var trackID: Int
+    public var frameIndex: Int
+    /// Seconds from the start of the video (0 for images).
+    public var time: Double
+    public var face: DetectedFace
+    public var image: RGBImage
+}
+
+/// Faces found in one image or video.
+public struct MediaFaces {
+    public enum Kind: String, Codable, Sendable { case image, video }
+    public var source: String
+    public var kind: Kind
+    public var frameSize: (width: Int, height: Int)
+    /// Frames looked at.
+    public var frames: Int
+    public var crops: [FaceCrop]
+    /// Number of distinct face tracks.
+    public var tracks: Int
+    public var warnings: [String]
+}
+
+/// Turns any image or video a user has into face crops with tracks.
+public struct MediaFaceReader {
+    public var detector: MTCNN
+    public var extraction: FaceExtractionOptions
+    public var cropper: FaceCropper
+    public var sampling: FrameSampler
+
+    public init(detector: MTCNN, extraction: FaceExtractionOptions = FaceExtractionOptions(), cropper: FaceCropper = FaceCropper(),
+                sampling: FrameSampler = .uniform(count: 32)) {
+        (self.detector, self.extraction, self.cropper, self.sampling) = (detector, extraction, cropper, sampling)
+    }
+
+    /// Whether `path` holds a still image (by its first bytes; everything else is tried as a video).
+    public static func isImage(path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 32)) ?? Data()
+        return ImageFormat.sniff([UInt8](head)) != nil
+    }
+
+    /// Detects, tracks and crops the faces of `path`.
+    ///
+    /// - Parameter progress: called after each frame with (frames done, frames planned or nil).
+    /// - Throws: `MediaError` for files that cannot be read as an image or a video.
+    public func read(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> MediaFaces {
+        let extractor = FaceExtractor(detector: detector, options: extraction)
+        var crops: [FaceCrop] = []
+        func take(_ image: RGBImage, index: Int, time: Double) {
+            for (track, face) in extractor.process(image, frameIndex: index, time: time) {
+                crops.append(FaceCrop(trackID: track, frameIndex: index, time: time, face: face, image: cropper.crop(image, face: face)))
+            }
+        }
+        if Self.isImage(path: path) {
+            let image = try ImageDecoder.decode(path: path)
+            take(image, index: 0, time: 0)
+            progress(1, 1)
+            return MediaFaces(source: path, kind: .image, frameSize: (image.width, image.height), frames: 1, crops: crops,
+                              tracks: extractor.tracks.count, warnings: [])
+        }
+        let reader = try VideoReader(path: path)
+        var frames = 0
+        let summary = try reader.frames(sampling: sampling) { frame in
+            take(frame.image, index: frame.index, time: frame.time)
+            frames += 1
+            progress(frames, nil)
+            return .continue
+        }
+        return MediaFaces(source: path, kind: .video, frameSize: (reader.info.width, reader.info.height), frames: frames,
+                          crops: crops, tracks: extractor.tracks.count, warnings: summary.warnings)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Expands command-line inputs (files and folders) into the media files to process.
+public enum MediaFiles {
+    /// File extensions taken from folders (single files named directly are always taken, whatever their name).
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff",
+                                                 "mp4", "mov", "avi", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "flv", "3gp"]
+
+    /// The files under `inputs`, sorted within each folder, with one `MediaError` per input that cannot be used.
+    ///
+    /// Folders are walked recursively without following symbolic links to folders (so a symlink loop cannot trap
+    /// the walk); hidden files are skipped.
+    public static func collect(_ inputs: [String]) -> (files: [String], problems: [MediaError]) {
+        var files: [String] = [], problems: [MediaError] = []
+        let fm = FileManager.default
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: input, isDirectory: &isDirectory) else {
+                let dangling = (try? fm.destinationOfSymbolicLink(atPath: input)) != nil
+                problems.append(MediaError(.notFound, path: input, reason: dangling ? "broken symbolic link" : "no such file or folder"))
+                continue
+            }
+            guard isDirectory.boolValue else { files.append(input); continue }
+            guard let walker = fm.enumerator(at: URL(fileURLWithPath: input), includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey],
+                                             options: [.skipsHiddenFiles]) else {
+                problems.append(MediaError(.unreadable, path: input, reason: "cannot list the folder"))
+                continue
+            }
+            var found: [String] = []
+            for case let url as URL in walker {
+                let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey])
+                if values?.isSymbolicLink == true {
+                    // A link to a file is taken; a link to a folder is not walked into.
+                    var linkIsDir: ObjCBool = false
+                    if fm.fileExists(atPath: url.path, isDirectory: &linkIsDir), linkIsDir.boolValue { walker.skipDescendants(); continue }
+                } else if values?.isRegularFile != true { continue }
+                if extensions.contains(url.pathExtension.lowercased()) { found.append(url.path) }
+            }
+            if found.isEmpty { problems.append(MediaError(.empty, path: input, reason: "no images or videos in this folder")) }
+            files += found.sorted()
+        }
+        return (files, problems)
+    }
+}

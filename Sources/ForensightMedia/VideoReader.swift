@@ -1,0 +1,119 @@
+import Foundation
+
+/// One decoded frame.
+public struct VideoFrame: Sendable {
+    /// The decoder's frame number counted from the first frame of the file (0-based). After a seek (a range with a
+    /// `start`), ffmpeg only counts from the seek point, so the frames before it are counted as
+    /// `round(time × fps)` of the first delivered frame: exact for constant frame rate, an estimate otherwise (the
+    /// reader warns).
+    public let index: Int
+    /// Presentation time in seconds from the start of the video, from the frame's own timestamp (`pts_time`), so
+    /// variable-frame-rate video gets its real times.
+    public let time: Double
+    /// The frame, upright (rotation applied), `VideoInfo.width × VideoInfo.height`.
+    public let image: RGBImage
+}
+
+/// What a frame consumer wants next.
+public enum FrameAction: Sendable {
+    /// Deliver the next frame.
+    case `continue`
+    /// Stop: the decoder is terminated and reaped at once.
+    case stop
+}
+
+/// What happened during ``VideoReader/frames(sampling:_:)``.
+public struct VideoReadSummary: Sendable {
+    /// Frames handed to the consumer.
+    public let framesDelivered: Int
+    /// For `.uniform`/`.indices`: the frame numbers (from the range start) that were asked of ffmpeg.
+    public let plannedIndices: [Int]?
+    /// True when the consumer returned `.stop`.
+    public let stoppedByConsumer: Bool
+    /// Things the caller should know: fewer frames than planned, decoding errors in a damaged file, estimated
+    /// indices. Empty for a clean read.
+    public let warnings: [String]
+}
+
+/// Decodes a video's frames as upright RGB images by running `ffmpeg` as a subprocess.
+///
+/// The frames stream through a pipe one at a time (`-f rawvideo -pix_fmt rgb24`, exactly `width × height × 3`
+/// bytes each), so memory stays constant however long the video is. Sampling (``FrameSampler``) happens inside
+/// ffmpeg: unselected frames are decoded but never converted nor piped.
+///
+/// ```swift
+/// let reader = try VideoReader(path: "clip.mp4")
+/// try reader.frames(sampling: .uniform(count: 32)) { frame in
+///     detectFaces(in: frame.image)   // frame.index, frame.time
+///     return .continue
+/// }
+/// ```
+public final class VideoReader: Sendable {
+    /// The probed video.
+    public let info: VideoInfo
+
+    /// Probes `path` (see ``VideoProbe/probe(path:countFrames:)`` for the errors thrown).
+    public convenience init(path: String) throws {
+        self.init(info: try VideoProbe.probe(path: path))
+    }
+
+    /// A reader for an already probed video.
+    public init(info: VideoInfo) { self.info = info }
+
+    /// Starts ffmpeg and returns an iterator over the sampled frames. Call `close()` (or drop the iterator) to stop
+    /// early; ffmpeg is terminated and reaped either way.
+    ///
+    /// - Throws: `MediaError` `.toolMissing`, or the probe errors when a uniform plan needs to count frames.
+    public func makeIterator(sampling: FrameSampler = .all) throws -> VideoFrameIterator {
+        let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
+        return try VideoFrameIterator(info: info, sampler: sampling, plan: plan)
+    }
+
+    /// Calls `body` with each sampled frame, in order, until the frames run out or `body` returns `.stop`.
+    ///
+    /// - Throws: what `body` throws; `MediaError` when ffmpeg cannot start or fails before delivering any frame
+    ///   (`.corrupt`, `.truncated`, `.unsupportedFormat`). A file damaged part-way delivers the frames that decode and
+    ///   reports the damage in ``VideoReadSummary/warnings``.
+    @discardableResult
+    public func frames(sampling: FrameSampler = .all, _ body: (VideoFrame) throws -> FrameAction) throws -> VideoReadSummary {
+        let iterator = try makeIterator(sampling: sampling)
+        defer { iterator.close() }
+        var stopped = false
+        while let frame = try iterator.next() {
+            if try body(frame) == .stop { stopped = true; break }
+        }
+        iterator.close()
+        return VideoReadSummary(framesDelivered: iterator.framesDelivered, plannedIndices: iterator.plannedIndices,
+                                stoppedByConsumer: stopped, warnings: iterator.warnings)
+    }
+
+    /// All sampled frames in an array (mind the memory with `.all` on long videos: prefer ``frames(sampling:_:)``).
+    public func readFrames(sampling: FrameSampler) throws -> (frames: [VideoFrame], summary: VideoReadSummary) {
+        var collected: [VideoFrame] = []
+        let summary = try frames(sampling: sampling) { collected.append($0); return .continue }
+        return (collected, summary)
+    }
+
+    /// The frame count a uniform plan is spread over, and where it comes from.
+    ///
+    /// Whole video: the container's count (what DeepfakeBench/OpenCV use), else an exact packet count. A range:
+    /// the frames of a constant-rate grid `k / fps` that fall in `[start, end)`.
+    func uniformBasis(for sampler: FrameSampler) throws -> (count: Int, source: String)? {
+        guard case .uniform = sampler.strategy else { return nil }
+        var count = info.frameCount
+        var source = info.frameCountSource.rawValue
+        if info.frameCountSource == .estimated || info.frameCountSource == .unknown {
+            count = try VideoProbe.countPackets(path: info.path, streamIndex: info.streamIndex)
+            source = VideoInfo.FrameCountSource.packetCount.rawValue
+        }
+        guard sampler.start != nil || sampler.end != nil else { return (count ?? 0, source) }
+        guard info.fps > 0 else {
+            throw MediaError(.unsupportedFormat, path: info.path,
+                             reason: "frame rate unknown, so frames in a time range cannot be planned for uniform sampling")
+        }
+        let videoEnd = info.duration ?? Double(count ?? 0) / info.fps
+        let start = sampler.start ?? 0, end = min(sampler.end ?? videoEnd, videoEnd)
+        let first = Int((start * info.fps - 1e-6).rounded(.up)), last = Int((end * info.fps - 1e-6).rounded(.up))
+        return (max(0, last - first), "time range × fps")
+    }
+}
