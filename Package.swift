@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels"]),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
         .executableTarget(name: "forensight", dependencies: [
-            "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench",
+            "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench", "ForensightMedia", "ForensightFaces",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ForensightTensorTests", dependencies: ["ForensightTensor", "ForensightTestSupport"],

@@ -19,11 +19,12 @@ struct Forensight: ParsableCommand {
         Every part runs on Forensight's own numerical engine (OpenBLAS for GEMM) on the CPU.
 
         Examples:
+          forensight faces clip.mp4 --out crops/   aligned face crops with tracks
           forensight bench engine            measure the engine against OpenBLAS and ONNX Runtime
           forensight bench engine --json     one JSON object per row, for scripts
         """,
         version: "0.1.0",
-        subcommands: [Bench.self])
+        subcommands: [Faces.self, Bench.self])
 }
 
 /// Writes a one-line error to stderr and exits with `code`.
