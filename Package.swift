@@ -33,7 +33,8 @@ let package = Package(
                 swiftSettings: vectorISA),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightNN"]),
         .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA),
-        .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels"]),
+        .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
+                                                        "ForensightFaces"]),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
         .executableTarget(name: "forensight", dependencies: [
             "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench", "ForensightMedia", "ForensightFaces",

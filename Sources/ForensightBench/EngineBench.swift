@@ -115,7 +115,7 @@ public enum EngineBench {
         let inFile = work.appendingPathComponent("x.bin"), outFile = work.appendingPathComponent("y.bin")
         try module.save(safetensors: weights)
         try Data(buffer: UnsafeBufferPointer(start: input.data, count: input.count)).write(to: inFile)
-        let result = try ORTPeer.run(peerArgs + ["--weights", weights, "--input", inFile.path,
+        let result = try PythonPeer.onnxRuntime.run(peerArgs + ["--weights", weights, "--input", inFile.path,
                                                  "--shape", input.shape.map(String.init).joined(separator: ","),
                                                  "--threads", "\(options.threads)", "--runs", "\(options.runs)",
                                                  "--output", outFile.path])

@@ -5,24 +5,37 @@ public struct PeerError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// Runs the ONNX Runtime peer script (`scripts/bench/ort_peer.py`) and returns its JSON line.
-enum ORTPeer {
-    /// Finds the project's `scripts/bench/ort_peer.py` from `FORENSIGHT_ROOT`, the working directory or the executable.
-    static func scriptPath() throws -> String {
+/// Runs a Python peer script of `scripts/bench/` and returns its JSON line.
+struct PythonPeer {
+    /// The script's file name, e.g. `ort_peer.py`.
+    let script: String
+    /// What to install when the peer cannot run.
+    let installHint: String
+
+    static let onnxRuntime = PythonPeer(script: "ort_peer.py", installHint: "pip install onnx onnxruntime numpy")
+    static let facenet = PythonPeer(script: "mtcnn_peer.py",
+                                    installHint: "pip install torch==2.13.0+cpu numpy && pip install --no-deps facenet-pytorch==2.6.0")
+
+    /// The project root: `FORENSIGHT_ROOT`, the working directory, or a parent of the executable.
+    static func projectRoot() -> String? {
         var candidates: [String] = []
         if let root = ProcessInfo.processInfo.environment["FORENSIGHT_ROOT"] { candidates.append(root) }
         candidates.append(FileManager.default.currentDirectoryPath)
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<5 { candidates.append(dir.path); dir = dir.deletingLastPathComponent() }
-        for c in candidates {
-            let p = URL(fileURLWithPath: c).appendingPathComponent("scripts/bench/ort_peer.py").path
-            if FileManager.default.fileExists(atPath: p) { return p }
+        return candidates.first { FileManager.default.fileExists(atPath: URL(fileURLWithPath: $0).appendingPathComponent("scripts/bench").path) }
+    }
+
+    /// Finds the project's `scripts/bench/<script>`.
+    func scriptPath() throws -> String {
+        guard let root = Self.projectRoot() else {
+            throw PeerError(description: "scripts/bench/\(script) not found; run from the project folder or set FORENSIGHT_ROOT")
         }
-        throw PeerError(description: "scripts/bench/ort_peer.py not found; run from the project folder or set FORENSIGHT_ROOT")
+        return URL(fileURLWithPath: root).appendingPathComponent("scripts/bench/\(script)").path
     }
 
     /// Runs the peer with `arguments`; returns the parsed JSON object it printed.
-    static func run(_ arguments: [String]) throws -> [String: Any] {
+    func run(_ arguments: [String]) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", try scriptPath()] + arguments
@@ -35,11 +48,11 @@ enum ORTPeer {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let msg = String(decoding: errData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "unknown error"
-            throw PeerError(description: "ONNX Runtime peer failed: \(msg) (install it with: pip install onnx onnxruntime numpy)")
+            throw PeerError(description: "peer \(script) failed: \(msg) (install it with: \(installHint))")
         }
         guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
               let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw PeerError(description: "ONNX Runtime peer printed no JSON result")
+            throw PeerError(description: "peer \(script) printed no JSON result")
         }
         return obj
     }

@@ -6,7 +6,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed against a peer run in the same process and session.",
         discussion: "Speeds are reported as ratios (ours / peer) because absolute times drift between runs on shared machines.",
-        subcommands: [Engine.self])
+        subcommands: [Engine.self, FacesBenchmark.self])
 
     struct Engine: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -45,13 +45,54 @@ struct Bench: ParsableCommand {
             } catch {
                 fail("\(error)")
             }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                for row in rows { print(String(decoding: try encoder.encode(row), as: UTF8.self)) }
-            } else {
-                print(formatTable(rows))
-            }
+            printRows(rows, json: json)
         }
+    }
+
+    struct FacesBenchmark: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "faces",
+            abstract: "Frame sampling, MTCNN and video-mode face extraction on a 720p clip, against facenet-pytorch.",
+            discussion: """
+            MTCNN runs on the same decoded frames in Forensight and in facenet-pytorch (python3
+            scripts/bench/mtcnn_peer.py; needs torch and facenet-pytorch) with the same settings (minimum face 20,
+            thresholds 0.6/0.7/0.7, factor 0.709) and thread count.
+            """)
+
+        @Option(help: "A clip with faces (default: ../shared/datasets/ffpp-c23-mini/original_youtube_c23/192.mp4, 720p, 9.6 s).")
+        var video: String?
+
+        @Flag(help: "Print one JSON object per row.")
+        var json = false
+
+        @Option(help: "Threads for both sides.")
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: "Timed runs per row (the median is reported).")
+        var runs = 3
+
+        @Flag(inversion: .prefixedNo, help: "Run facenet-pytorch as the peer.")
+        var facenet = true
+
+        func run() throws {
+            let rows: [BenchRow]
+            do {
+                rows = try FacesBench.run(FacesBench.Options(video: video, threads: threads, runs: runs, facenet: facenet)) {
+                    FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
+                }
+            } catch { fail("\(error)") }
+            printRows(rows, json: json)
+        }
+    }
+}
+
+/// Prints benchmark rows as a table or as JSON lines.
+func printRows(_ rows: [BenchRow], json: Bool) {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for row in rows { if let d = try? encoder.encode(row) { print(String(decoding: d, as: UTF8.self)) } }
+    } else {
+        print(formatTable(rows))
     }
 }

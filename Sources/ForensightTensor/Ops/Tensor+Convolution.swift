@@ -1,3 +1,4 @@
+import Dispatch
 /// Zero padding of a 2-D convolution or pooling window, per side.
 public struct Padding2D: Equatable, Sendable {
     public var top: Int, bottom: Int, left: Int, right: Int
@@ -136,9 +137,8 @@ extension Tensor {
                 let b: UnsafePointer<Float>
                 if let col { im2col(image, col.pointer, geo, group: g); b = UnsafePointer(col.pointer) }
                 else { b = UnsafePointer(image + g * geo.cg * p) }
-                sgemm(transposeA: false, transposeB: false, m: geo.og, n: p, k: geo.patch,
-                      a: weight.data + g * geo.og * geo.patch, lda: geo.patch, b: b, ldb: p,
-                      c: out.data + (i * geo.o + g * geo.og) * p, ldc: p)
+                columnParallelSgemm(m: geo.og, n: p, k: geo.patch, a: weight.data + g * geo.og * geo.patch, b: b,
+                                    c: out.data + (i * geo.o + g * geo.og) * p)
             }
         }
         return out
@@ -177,5 +177,25 @@ extension Tensor {
             }
         }
         return (gx, gw)
+    }
+
+    /// C[m×n] = A[m×k]·B[k×n] (row-major, contiguous) with the columns of B and C split over our threads and
+    /// OpenBLAS single-threaded inside: convolution GEMMs have few rows (output channels) and many columns (pixels),
+    /// a shape where OpenBLAS's own threading hands off more than it gains.
+    static func columnParallelSgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+        let threads = ComputeThreads.count
+        guard threads > 1, n >= 256 * threads, m <= 256 else {
+            sgemm(transposeA: false, transposeB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+            return
+        }
+        withSingleThreadedBLAS {
+            let block = ((n + threads - 1) / threads + 15) & ~15
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let start = t * block, count = Swift.min(block, n - start)
+                if count > 0 {
+                    sgemm(transposeA: false, transposeB: false, m: m, n: count, k: k, a: a, lda: k, b: b + start, ldb: n, c: c + start, ldc: n)
+                }
+            }
+        }
     }
 }
