@@ -23,6 +23,9 @@ public struct MediaFaces {
     /// Number of distinct face tracks.
     public var tracks: Int
     public var warnings: [String]
+
+    /// Frames in which at least one face was kept.
+    public var framesWithFaces: Int { Set(crops.map(\.frameIndex)).count }
 }
 
 /// Turns any image or video a user has into face crops with tracks.

@@ -47,7 +47,7 @@ struct Faces: ParsableCommand {
     @Option(help: "Full-image detection every N sampled frames; in between, tracked faces are re-found near their last box. 1 = always full.")
     var fullDetectionEvery = 8
 
-    @Flag(help: "Print one JSON object per input on stdout (source, kind, frames, faces, tracks, error).")
+    @Flag(help: "Print one JSON object per input on stdout (source, kind, frames, frames_with_faces, faces, tracks, error).")
     var json = false
 
     func validate() throws {
@@ -88,7 +88,8 @@ struct Faces: ParsableCommand {
                 for w in result.warnings { note("forensight: \(file): \(w)") }
                 faceCount += result.crops.count
                 done += 1
-                if json { printJSON(["source": file, "kind": result.kind.rawValue, "frames": result.frames, "faces": result.crops.count, "tracks": result.tracks]) }
+                if json { printJSON(["source": file, "kind": result.kind.rawValue, "frames": result.frames, "frames_with_faces": result.framesWithFaces,
+                                           "faces": result.crops.count, "tracks": result.tracks]) }
             } catch {
                 bar.finish()
                 failures += 1
