@@ -174,8 +174,7 @@ public final class MTCNN {
             let x = Swift.max(Int(b.x1), 1), y = Swift.max(Int(b.y1), 1)
             let ex = Swift.min(Int(b.x2), w), ey = Swift.min(Int(b.y2), h)
             guard ey > y - 1, ex > x - 1 else { continue }
-            let patch = img.slice(axis: 2, (y - 1)..<ey).slice(axis: 3, (x - 1)..<ex)
-            patches.append(patch.adaptiveAvgPool2d((size, size)))
+            patches.append(img.regionAdaptiveAverage(rows: (y - 1)..<ey, columns: (x - 1)..<ex, size: (size, size)))
             kept.append(b)
         }
         return (kept, patches.isEmpty ? nil : Tensor.concatenate(patches, axis: 0))

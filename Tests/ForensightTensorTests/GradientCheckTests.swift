@@ -208,3 +208,14 @@ final class InferencePathTests: XCTestCase {
         assertSame({ $0.prelu(Tensor([0.1, -0.3, 0.5])) }, [2, 3, 4, 5])
     }
 }
+
+extension InferencePathTests {
+    func testRegionAveragingEqualsCropThenPool() {
+        var rng = SeededRandom(seed: 12)
+        let x = Tensor.randn([1, 3, 40, 50], using: &rng)
+        let direct = x.regionAdaptiveAverage(rows: 5..<31, columns: 17..<46, size: (24, 24))
+        let viaCrop = withoutGrad { x.slice(axis: 2, 5..<31).slice(axis: 3, 17..<46).adaptiveAvgPool2d((24, 24)) }
+        XCTAssertEqual(direct.shape, [1, 3, 24, 24])
+        for i in 0..<direct.count { XCTAssertEqual(direct.data[i], viaCrop.data[i], accuracy: 1e-5) }
+    }
+}

@@ -188,9 +188,18 @@ extension Tensor {
     /// Adaptive average pooling as two 1-D passes (rows, then columns): the windows are products of a row range and a
     /// column range, so the mean factorises. Inference only.
     private func separableAdaptiveAverage(_ size: (Int, Int)) -> Tensor {
-        let (planes, h, w) = planeGeometry
+        regionAdaptiveAverage(rows: 0..<shape[2], columns: 0..<shape[3], size: size)
+    }
+
+    /// Adaptive average pooling of the window `rows × columns` of every plane to `size`, reading the window in place
+    /// (= crop, then `adaptiveAvgPool2d`, without the copy). Inference only: not recorded on the tape.
+    public func regionAdaptiveAverage(rows region: Range<Int>, columns regionColumns: Range<Int>, size: (Int, Int)) -> Tensor {
+        let (planes, fullH, fullW) = planeGeometry
+        precondition(region.lowerBound >= 0 && region.upperBound <= fullH && regionColumns.lowerBound >= 0 && regionColumns.upperBound <= fullW
+                     && !region.isEmpty && !regionColumns.isEmpty, "region \(region) × \(regionColumns) outside \(shape)")
+        let (h, w) = (region.count, regionColumns.count)
         let (oh, ow) = size
-        let cols = (0..<ow).map { x in (x * w / ow)..<(((x + 1) * w + ow - 1) / ow) }
+        let cols = (0..<ow).map { x in (x * w / ow + regionColumns.lowerBound)..<(((x + 1) * w + ow - 1) / ow + regionColumns.lowerBound) }
         let rows = (0..<oh).map { y in (y * h / oh)..<(((y + 1) * h + oh - 1) / oh) }
         let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
         let src = data, dst = out.data
@@ -198,9 +207,9 @@ extension Tensor {
             let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
             defer { tmp.deallocate() }
             for pl in r {
-                let plane = src + pl * h * w
+                let plane = src + pl * fullH * fullW + region.lowerBound * fullW
                 for i in 0..<h {
-                    let line = plane + i * w, t = tmp + i * ow
+                    let line = plane + i * fullW, t = tmp + i * ow
                     for x in 0..<ow {
                         var acc: Float = 0
                         for j in cols[x] { acc += line[j] }
