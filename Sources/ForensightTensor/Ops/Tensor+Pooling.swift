@@ -169,9 +169,14 @@ extension Tensor {
         let (planes, h, w) = planeGeometry
         let (oh, ow) = (out.shape[2], out.shape[3])
         let src = data, dst = out.data
+        let twoByTwo = kernel == (2, 2) && stride == (2, 2) && padding == .zero
         parallelChunks(planes, minimumPerThread: Swift.max(1, 2048 / Swift.max(oh * ow, 1))) { r in
             for pl in r {
                 let plane = src + pl * h * w, o = dst + pl * oh * ow
+                if twoByTwo && h >= 2 {
+                    Tensor.maxPool2x2(plane, h: h, w: w, o, oh: oh, ow: ow)
+                    continue
+                }
                 for y in 0..<oh {
                     let i0 = Swift.max(0, y * stride.0 - padding.top), i1 = Swift.min(h, y * stride.0 - padding.top + kernel.0)
                     for x in 0..<ow {
@@ -181,6 +186,27 @@ extension Tensor {
                         o[y * ow + x] = best
                     }
                 }
+            }
+        }
+    }
+
+    /// 2×2 stride-2 max pooling of one plane (ceil-mode edges clipped): 16 outputs per step from the even and odd
+    /// lanes of two 32-wide row loads.
+    static func maxPool2x2(_ plane: UnsafePointer<Float>, h: Int, w: Int, _ o: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+        for y in 0..<oh {
+            let r0 = plane + 2 * y * w, r1 = 2 * y + 1 < h ? r0 + w : r0
+            let orow = o + y * ow
+            var x = 0
+            while x + 16 <= ow && 2 * x + 32 <= w {
+                let a = UnsafeRawPointer(r0 + 2 * x).loadUnaligned(as: SIMD32<Float>.self)
+                let b = UnsafeRawPointer(r1 + 2 * x).loadUnaligned(as: SIMD32<Float>.self)
+                store16(vmax(vmax(a.evenHalf, a.oddHalf), vmax(b.evenHalf, b.oddHalf)), orow + x)
+                x += 16
+            }
+            while x < ow {
+                let j = 2 * x, j1 = Swift.min(j + 1, w - 1)
+                orow[x] = Swift.max(Swift.max(r0[j], r0[j1]), Swift.max(r1[j], r1[j1]))
+                x += 1
             }
         }
     }
