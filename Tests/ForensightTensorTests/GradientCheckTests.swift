@@ -74,6 +74,8 @@ final class GradientCheckTests: XCTestCase {
             Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: (2, 2), padding: .symmetric(1, 1), groups: 5)
         }
         check([input([2, 6, 4, 5]), input([3, 6, 1, 1])]) { Tensor.conv2d($0[0], weight: $0[1]) }
+        // Direct kernel (few channels, stride 1, no padding, ≥ 16 output columns; 5 channels = a partial block of 4).
+        check([input([1, 3, 6, 21]), input([5, 3, 3, 3]), input([5])]) { Tensor.conv2d($0[0], weight: $0[1], bias: $0[2]) }
     }
 
     func testPoolingAndResampling() {

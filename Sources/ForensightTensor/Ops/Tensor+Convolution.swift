@@ -61,7 +61,7 @@ extension Tensor {
             let (gx, gw) = depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
             return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
         } }
-        let out = gemmConvForward(x, weight, geo)
+        let out = directConvolutionApplies(geo) ? directConvForward(x, weight, geo) : gemmConvForward(x, weight, geo)
         if let epilogue {
             let (scale, shift) = foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
             ChannelEpilogue(scale: scale, shift: shift, activation: epilogue.activation, residual: epilogue.residual).apply(to: out)
