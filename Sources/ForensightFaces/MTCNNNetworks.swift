@@ -10,6 +10,14 @@ public final class PReLU: Module {
     public let weight: Tensor
     public init(_ channels: Int) { weight = Tensor.full([channels], 0.25, requiresGrad: true) }
     public func callAsFunction(_ x: Tensor) -> Tensor { x.prelu(weight) }
+
+    /// prelu(conv(x)), in one pass over the output when nothing records gradients.
+    public func after(_ conv: Conv2d, _ x: Tensor) -> Tensor {
+        let recording = GradMode.isEnabled && (x.requiresGrad || conv.weight.requiresGrad || weight.requiresGrad)
+        guard !recording else { return self(conv(x)) }
+        return Tensor.conv2d(x, weight: conv.weight, bias: conv.bias, stride: conv.stride, padding: conv.resolvedPadding(for: x),
+                             dilation: conv.dilation, groups: conv.groups, epilogue: ChannelEpilogue(preluSlopes: weight.scalars))
+    }
 }
 
 /// MTCNN proposal network (Zhang et al., 2016, https://arxiv.org/abs/1604.02878): fully convolutional; every output
@@ -23,8 +31,8 @@ public final class PNet: Module {
 
     /// `x`: [N, 3, H, W] normalised → (box regression [N, 4, h, w], face probability [N, h, w]).
     public func callAsFunction(_ x: Tensor) -> (regression: Tensor, probability: Tensor) {
-        var h = prelu1(conv1(x)).maxPool2d(kernel: (2, 2), stride: (2, 2), ceilMode: true)
-        h = prelu3(conv3(prelu2(conv2(h))))
+        var h = prelu1.after(conv1, x).maxPool2d(kernel: (2, 2), stride: (2, 2), ceilMode: true)
+        h = prelu3.after(conv3, prelu2.after(conv2, h))
         let logits = conv4_1(h)
         let p = logits.softmax(axis: 1)
         let (n, hh, ww) = (p.shape[0], p.shape[2], p.shape[3])
@@ -43,9 +51,9 @@ public final class RNet: Module {
 
     /// `x`: [N, 3, 24, 24] → (regression [N, 4], face probability [N]).
     public func callAsFunction(_ x: Tensor) -> (regression: Tensor, probability: Tensor) {
-        var h = prelu1(conv1(x)).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
-        h = prelu2(conv2(h)).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
-        h = prelu4(dense4(flattenWHC(prelu3(conv3(h)))))
+        var h = prelu1.after(conv1, x).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
+        h = prelu2.after(conv2, h).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
+        h = prelu4(dense4(flattenWHC(prelu3.after(conv3, h))))
         let p = dense5_1(h).softmax(axis: 1)
         return (dense5_2(h), p.slice(axis: 1, 1..<2).reshaped([x.shape[0]]))
     }
@@ -63,10 +71,10 @@ public final class ONet: Module {
 
     /// `x`: [N, 3, 48, 48] → (regression [N, 4], landmarks [N, 10] as x1…x5, y1…y5 box fractions, probability [N]).
     public func callAsFunction(_ x: Tensor) -> (regression: Tensor, landmarks: Tensor, probability: Tensor) {
-        var h = prelu1(conv1(x)).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
-        h = prelu2(conv2(h)).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
-        h = prelu3(conv3(h)).maxPool2d(kernel: (2, 2), stride: (2, 2), ceilMode: true)
-        h = prelu5(dense5(flattenWHC(prelu4(conv4(h)))))
+        var h = prelu1.after(conv1, x).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
+        h = prelu2.after(conv2, h).maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)
+        h = prelu3.after(conv3, h).maxPool2d(kernel: (2, 2), stride: (2, 2), ceilMode: true)
+        h = prelu5(dense5(flattenWHC(prelu4.after(conv4, h))))
         let p = dense6_1(h).softmax(axis: 1)
         return (dense6_2(h), dense6_3(h), p.slice(axis: 1, 1..<2).reshaped([x.shape[0]]))
     }

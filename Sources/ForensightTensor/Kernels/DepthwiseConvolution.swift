@@ -22,6 +22,8 @@ extension Tensor {
         let rowStride = w + geo.pad.left + geo.pad.right + 16 * geo.sw + kw * geo.dw + 16
         let src = x.data, dst = out.data, wt = weight.data, residual = epilogue?.residual?.data
         let (scale, shift) = Tensor.foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
+        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+        defer { withExtendedLifetime(slopeStorage) {} }
         parallelChunks(geo.n * geo.c, minimumPerThread: 1) { planes in
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: ph * rowStride)
             defer { padded.deallocate() }
@@ -57,7 +59,7 @@ extension Tensor {
                             }
                         }
                         acc = acc * scale[c] + shift[c]
-                        if let act = epilogue?.activation { acc = act.apply(acc) }
+                        acc = act.apply(acc, channel: c)
                         let m = Swift.min(16, ow - xb), dp = o + y * ow + xb
                         if let residual {
                             let rp = residual + pl * oh * ow + y * ow + xb

@@ -9,11 +9,16 @@ extension Tensor {
 
     /// 16 output columns × 4 output channels per step, accumulated with FMA in registers; the last column block of a
     /// row is shifted left to end at the row's end (recomputing a few outputs instead of reading past the input).
-    static func directConvForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry) -> Tensor {
+    static func directConvForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry, bias: Tensor?,
+                                  epilogue: ChannelEpilogue?) -> Tensor {
+        let (scale, shift) = foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
         let out = Tensor(uninitializedShape: [geo.n, geo.o, geo.oh, geo.ow])
         let (c, h, w, kh, kw, oh, ow, o) = (geo.c, geo.h, geo.w, geo.kh, geo.kw, geo.oh, geo.ow, geo.o)
         let blocks = (o + 3) / 4
         let src = x.data, dst = out.data, wt = weight.data
+        let affine = Tensor(scale + shift, shape: [2 * o])
+        let sp = UnsafePointer(affine.data), tp = UnsafePointer(affine.data + o)
+        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
         parallelChunks(geo.n * blocks * oh, minimumPerThread: 8) { range in
             for job in range {
                 let y = job % oh, ob = (job / oh) % blocks, n = job / (oh * blocks)
@@ -40,14 +45,20 @@ extension Tensor {
                         }
                     }
                     let base = dst + ((n * o + o0) * oh + y) * ow + x0
-                    store16(a0, base)
-                    if count > 1 { store16(a1, base + oh * ow) }
-                    if count > 2 { store16(a2, base + 2 * oh * ow) }
-                    if count > 3 { store16(a3, base + 3 * oh * ow) }
+                    @inline(__always) func finish(_ acc: Float16x, _ i: Int) {
+                        var v = acc * sp[o0 + i] + tp[o0 + i]
+                        v = act.apply(v, channel: o0 + i)
+                        store16(v, base + i * oh * ow)
+                    }
+                    finish(a0, 0)
+                    if count > 1 { finish(a1, 1) }
+                    if count > 2 { finish(a2, 2) }
+                    if count > 3 { finish(a3, 3) }
                     xb = x0 + 16
                 }
             }
         }
+        withExtendedLifetime((affine, slopeStorage)) {}
         return out
     }
 }

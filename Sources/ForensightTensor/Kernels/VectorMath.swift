@@ -108,11 +108,33 @@ public struct ChannelEpilogue {
     public var scale: [Float]?
     public var shift: [Float]?
     public var activation: PointwiseKernel?
+    /// Per-channel PReLU slopes, applied after the affine map (instead of `activation`).
+    public var preluSlopes: [Float]?
     public var residual: Tensor?
 
-    public init(scale: [Float]? = nil, shift: [Float]? = nil, activation: PointwiseKernel? = nil, residual: Tensor? = nil) {
-        (self.scale, self.shift, self.activation, self.residual) = (scale, shift, activation, residual)
+    public init(scale: [Float]? = nil, shift: [Float]? = nil, activation: PointwiseKernel? = nil, preluSlopes: [Float]? = nil,
+                residual: Tensor? = nil) {
+        (self.scale, self.shift, self.activation, self.preluSlopes, self.residual) = (scale, shift, activation, preluSlopes, residual)
     }
+
+    /// The activation part of the epilogue on 16 values of channel `c`.
+    @inline(__always)
+    func activate(_ v: Float16x, channel c: Int) -> Float16x {
+        if let preluSlopes {
+            return vmax(v, Float16x(repeating: 0)) + preluSlopes[c] * vmin(v, Float16x(repeating: 0))
+        }
+        if let activation { return activation.apply(v) }
+        return v
+    }
+
+    /// A copy of the activation part holding raw pointers, for inner loops (no reference counting per call).
+    /// `storage` must outlive its use.
+    func activationKernel() -> (ActivationKernel, Tensor?) {
+        guard let preluSlopes else { return (ActivationKernel(slopes: nil, pointwise: activation), nil) }
+        let t = Tensor(preluSlopes)
+        return (ActivationKernel(slopes: UnsafePointer(t.data), pointwise: nil), t)
+    }
+
 
     /// Applies the epilogue to `n` values of channel `c` at `p`; `residual` points at the matching skip values.
     @inline(__always)
@@ -123,8 +145,7 @@ public struct ChannelEpilogue {
             let m = Swift.min(16, n - i)
             var v = Float16x(repeating: 0)
             if m == 16 { v = load16(p + i) } else { for j in 0..<m { v[j] = p[i + j] } }
-            v = v * s + t
-            if let activation { v = activation.apply(v) }
+            v = activate(v * s + t, channel: c)
             if let r {
                 if m == 16 { v += load16(r + i) } else { for j in 0..<m { v[j] += r[i + j] } }
             }
@@ -140,5 +161,17 @@ public struct ChannelEpilogue {
         parallelChunks(n * c, minimumPerThread: Swift.max(1, 4096 / Swift.max(plane, 1))) { r in
             for i in r { self.apply(base + i * plane, plane, channel: i % c, residual: res.map { UnsafePointer($0 + i * plane) }) }
         }
+    }
+}
+
+/// The activation of a `ChannelEpilogue` in a form cheap to call per 16 values.
+struct ActivationKernel {
+    let slopes: UnsafePointer<Float>?
+    let pointwise: PointwiseKernel?
+
+    @inline(__always) func apply(_ v: Float16x, channel c: Int) -> Float16x {
+        if let slopes { return vmax(v, Float16x(repeating: 0)) + slopes[c] * vmin(v, Float16x(repeating: 0)) }
+        if let pointwise { return pointwise.apply(v) }
+        return v
     }
 }

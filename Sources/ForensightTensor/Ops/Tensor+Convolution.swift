@@ -61,10 +61,20 @@ extension Tensor {
             let (gx, gw) = depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
             return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
         } }
-        let out = directConvolutionApplies(geo) ? directConvForward(x, weight, geo) : gemmConvForward(x, weight, geo)
+        if directConvolutionApplies(geo) && epilogue?.residual == nil {
+            let out = directConvForward(x, weight, geo, bias: bias, epilogue: epilogue)
+            if epilogue != nil { return out }
+            return out.recorded(inputs) { g in
+                let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+                return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
+            }
+        }
+        let out = gemmConvForward(x, weight, geo)
         if let epilogue {
             let (scale, shift) = foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
-            ChannelEpilogue(scale: scale, shift: shift, activation: epilogue.activation, residual: epilogue.residual).apply(to: out)
+            var folded = epilogue
+            (folded.scale, folded.shift) = (scale, shift)
+            folded.apply(to: out)
             return out
         }
         if let bias { addChannelBias(out, bias) }

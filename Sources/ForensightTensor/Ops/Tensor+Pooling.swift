@@ -225,31 +225,41 @@ extension Tensor {
                      && !region.isEmpty && !regionColumns.isEmpty, "region \(region) × \(regionColumns) outside \(shape)")
         let (h, w) = (region.count, regionColumns.count)
         let (oh, ow) = size
-        let cols = (0..<ow).map { x in (x * w / ow + regionColumns.lowerBound)..<(((x + 1) * w + ow - 1) / ow + regionColumns.lowerBound) }
+        // Window bounds and reciprocal sizes, precomputed once.
+        var colStart = [Int](repeating: 0, count: ow), colEnd = colStart, colScale = [Float](repeating: 0, count: ow)
+        for x in 0..<ow {
+            colStart[x] = x * w / ow + regionColumns.lowerBound
+            colEnd[x] = ((x + 1) * w + ow - 1) / ow + regionColumns.lowerBound
+            colScale[x] = 1 / Float(colEnd[x] - colStart[x])
+        }
         let rows = (0..<oh).map { y in (y * h / oh)..<(((y + 1) * h + oh - 1) / oh) }
         let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
-        let src = data, dst = out.data
-        parallelChunks(planes, minimumPerThread: 1) { r in
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)
-            defer { tmp.deallocate() }
-            for pl in r {
-                let plane = src + pl * fullH * fullW + region.lowerBound * fullW
-                for i in 0..<h {
-                    let line = plane + i * fullW, t = tmp + i * ow
+        let tmp = Tensor(uninitializedShape: [planes, h, ow])
+        let src = data, dst = out.data, t = tmp.data
+        // Pass 1: every input row of the region → ow column averages (parallel over all rows of all planes).
+        colStart.withUnsafeBufferPointer { cs in colEnd.withUnsafeBufferPointer { ce in colScale.withUnsafeBufferPointer { sc in
+            parallelChunks(planes * h, minimumPerThread: 64) { r in
+                for job in r {
+                    let (pl, i) = (job / h, job % h)
+                    let line = src + pl * fullH * fullW + (region.lowerBound + i) * fullW, trow = t + job * ow
                     for x in 0..<ow {
                         var acc: Float = 0
-                        for j in cols[x] { acc += line[j] }
-                        t[x] = acc / Float(cols[x].count)
+                        var j = cs[x]
+                        while j < ce[x] { acc += line[j]; j += 1 }
+                        trow[x] = acc * sc[x]
                     }
                 }
-                let o = dst + pl * oh * ow
-                for y in 0..<oh {
-                    let orow = o + y * ow
-                    for x in 0..<ow { orow[x] = 0 }
-                    for i in rows[y] { let t = tmp + i * ow; for x in 0..<ow { orow[x] += t[x] } }
-                    let inv = 1 / Float(rows[y].count)
-                    for x in 0..<ow { orow[x] *= inv }
-                }
+            }
+        } } }
+        // Pass 2: average the rows of each output row's window (parallel over all output rows).
+        parallelChunks(planes * oh, minimumPerThread: 64) { r in
+            for job in r {
+                let (pl, y) = (job / oh, job % oh)
+                let orow = dst + job * ow
+                orow.update(repeating: 0, count: ow)
+                for i in rows[y] { let trow = t + (pl * h + i) * ow; for x in 0..<ow { orow[x] += trow[x] } }
+                let inv = 1 / Float(rows[y].count)
+                for x in 0..<ow { orow[x] *= inv }
             }
         }
         return out
