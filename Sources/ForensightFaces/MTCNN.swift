@@ -84,7 +84,8 @@ public final class MTCNN {
         }
     }
 
-    static func normalized(_ x: Tensor) -> Tensor { (x - 127.5) * 0.0078125 }
+    /// (x − 127.5) · 0.0078125, the networks' input scaling.
+    static func normalized(_ x: Tensor) -> Tensor { x.affine(scale: 0.0078125, shift: -127.5 * 0.0078125) }
 
     /// Stage 1: P-Net over the pyramid, NMS 0.5 per level and 0.7 overall, regression, squaring.
     func proposals(_ img: Tensor) -> [Candidate] {

@@ -27,6 +27,7 @@ final class GradientCheckTests: XCTestCase {
         check([input([2, 1, 4]), input([3, 1])]) { $0[0] * $0[1] }
         check([input([2, 3]), input([3], gap: 0.5)]) { $0[0] / $0[1] }
         check([input([5])]) { -$0[0] * 3 + 2 }
+        check([input([40])]) { $0[0].affine(scale: 0.25, shift: -1) }
         check([input([5], gap: 0.5)]) { 2 / $0[0] - 1 }
         check([input([2, 3]), input([2, 3])]) { Tensor.maximum($0[0], $0[1]) }
         check([input([3, 1])]) { $0[0].expand(to: [2, 3, 4]) }

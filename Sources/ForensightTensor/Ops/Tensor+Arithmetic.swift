@@ -38,6 +38,20 @@ extension Tensor {
         elementwiseMap(a) { s / $0 }.recorded([a]) { g in [g * elementwiseMap(a) { -s / ($0 * $0) }] }
     }
 
+    /// x·scale + shift in one pass (e.g. pixel normalisation).
+    public func affine(scale: Float, shift: Float) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        let src = data, dst = out.data, n = count
+        let (a, b) = (Float16x(repeating: scale), Float16x(repeating: shift))
+        parallelChunks((n + 15) / 16, minimumPerThread: 4096) { r in
+            var i = r.lowerBound * 16
+            let end = Swift.min(n, r.upperBound * 16)
+            while i + 16 <= end { store16(load16(src + i) * a + b, dst + i); i += 16 }
+            while i < end { dst[i] = src[i] * scale + shift; i += 1 }
+        }
+        return out.recorded([self]) { g in [g * scale] }
+    }
+
     /// e^x.
     public func exp() -> Tensor {
         let out = PointwiseKernel.exp.map(self)
