@@ -170,11 +170,16 @@ extension Tensor {
         let (oh, ow) = (out.shape[2], out.shape[3])
         let src = data, dst = out.data
         let twoByTwo = kernel == (2, 2) && stride == (2, 2) && padding == .zero
+        let threeByThree = kernel == (3, 3) && stride == (2, 2) && padding == .zero
         parallelChunks(planes, minimumPerThread: Swift.max(1, 2048 / Swift.max(oh * ow, 1))) { r in
             for pl in r {
                 let plane = src + pl * h * w, o = dst + pl * oh * ow
                 if twoByTwo && h >= 2 {
                     Tensor.maxPool2x2(plane, h: h, w: w, o, oh: oh, ow: ow)
+                    continue
+                }
+                if threeByThree {
+                    Tensor.maxPool3x3Stride2(plane, h: h, w: w, o, oh: oh, ow: ow)
                     continue
                 }
                 for y in 0..<oh {
@@ -206,6 +211,33 @@ extension Tensor {
             while x < ow {
                 let j = 2 * x, j1 = Swift.min(j + 1, w - 1)
                 orow[x] = Swift.max(Swift.max(r0[j], r0[j1]), Swift.max(r1[j], r1[j1]))
+                x += 1
+            }
+        }
+    }
+
+    /// 3×3 stride-2 max pooling of one plane (ceil-mode windows clipped at the edges): per row, the maximum of the
+    /// even lanes, odd lanes and next even lanes of 32-wide loads, then over the window's rows.
+    static func maxPool3x3Stride2(_ plane: UnsafePointer<Float>, h: Int, w: Int, _ o: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+        for y in 0..<oh {
+            let rows = (2 * y)..<Swift.min(2 * y + 3, h)
+            let orow = o + y * ow
+            var x = 0
+            while x + 16 <= ow && 2 * x + 34 <= w {
+                var m = Float16x(repeating: -.infinity)
+                for i in rows {
+                    let p = plane + i * w + 2 * x
+                    let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self)
+                    let b = UnsafeRawPointer(p + 2).loadUnaligned(as: SIMD32<Float>.self)
+                    m = vmax(m, vmax(vmax(a.evenHalf, a.oddHalf), b.evenHalf))
+                }
+                store16(m, orow + x)
+                x += 16
+            }
+            while x < ow {
+                var m = -Float.infinity
+                for i in rows { let r = plane + i * w; for j in (2 * x)..<Swift.min(2 * x + 3, w) { m = Swift.max(m, r[j]) } }
+                orow[x] = m
                 x += 1
             }
         }
