@@ -14,9 +14,10 @@ swift test -c release --skip-build --disable-swift-testing 2>&1 | grep -vE "^Tes
 status=${PIPESTATUS[0]}
 set -e
 # One closing line: "tests: N passed, N failed, N skipped".
-summary=$(grep -E "^\s+Executed [0-9]+ tests?, with" "$log" | tail -1)
-total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.* with ([0-9]+) failures?.*/\1/')
-skipped=$(echo "$summary" | grep -oE '[0-9]+ tests? skipped' | grep -oE '^[0-9]+' || echo 0)
+summary=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1)
+number() { echo "$summary" | grep -oE "[0-9]+ $1" | head -1 | grep -oE '^[0-9]+' || echo 0; }
+total=$(number "tests?,")
+failed=$(number "failures?")
+skipped=$(number "tests? skipped")
 echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 exit "$status"
