@@ -15,20 +15,22 @@ extension ImageDecoder {
     ///
     /// - Parameters:
     ///   - maxPixels: refuse images whose size (from ffprobe) exceeds this.
-    ///   - searchPath: colon-separated directories to find `ffmpeg`/`ffprobe` in; `$PATH` when nil.
+    ///   - searchPath: colon-separated directories to find `ffmpeg`/`ffprobe` in; when nil, `FORENSIGHT_FFMPEG` /
+    ///     `FORENSIGHT_FFPROBE` and then `$PATH` (see `MediaTool`).
     /// - Throws: `MediaError` — `.toolMissing` when ffmpeg or ffprobe is not installed.
     public static func decodeWithFFmpeg(path: String, maxPixels: Int = defaultMaxPixels,
                                         searchPath: String? = nil) throws -> RGBImage {
-        let ffprobe = try locateImageTool("ffprobe", searchPath: searchPath, name: path)
-        let ffmpeg = try locateImageTool("ffmpeg", searchPath: searchPath, name: path)
+        let ffprobe = try MediaTool.ffprobe.executableURL(for: path, searchPath: searchPath)
+        let ffmpeg = try MediaTool.ffmpeg.executableURL(for: path, searchPath: searchPath)
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             throw MediaError(.notFound, path: path, reason: "no such file")
         }
         if isDirectory.boolValue { throw MediaError(.unreadable, path: path, reason: "is a directory, not an image file") }
         let input = "file:" + path
-        let probe = try runImageTool(ffprobe, ["-v", "error", "-select_streams", "v:0", "-show_entries",
-                                               "stream=width,height", "-of", "csv=p=0:s=x", input], name: path)
+        let probe = try MediaTool.ffprobe.run(["-v", "error", "-select_streams", "v:0", "-show_entries",
+                                               "stream=width,height", "-of", "csv=p=0:s=x", input],
+                                              mediaPath: path, executable: ffprobe, timeout: ffmpegTimeoutSeconds)
         let text = String(decoding: probe.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = text.split(separator: "\n").first.map { $0.split(separator: "x").compactMap { Int($0) } } ?? []
         guard probe.status == 0, parts.count == 2, parts[0] > 0, parts[1] > 0 else {
@@ -36,8 +38,9 @@ extension ImageDecoder {
         }
         let (width, height) = (parts[0], parts[1])
         try checkPixelLimit(width: width, height: height, maxPixels: maxPixels, name: path)
-        let decoded = try runImageTool(ffmpeg, ["-nostdin", "-v", "error", "-i", input, "-frames:v", "1",
-                                                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], name: path)
+        let decoded = try MediaTool.ffmpeg.run(["-nostdin", "-v", "error", "-i", input, "-frames:v", "1",
+                                                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                                               mediaPath: path, executable: ffmpeg, timeout: ffmpegTimeoutSeconds)
         guard decoded.status == 0 else {
             throw MediaError(.corrupt, path: path, reason: "ffmpeg cannot decode the image: \(decoded.errorSummary(or: "exit status \(decoded.status)"))")
         }
@@ -63,78 +66,5 @@ extension ImageDecoder {
         } catch let error as MediaError {
             throw MediaError(error.kind, path: name, reason: error.reason, hint: error.hint)
         }
-    }
-}
-
-/// What one tool run produced.
-private struct ImageToolOutput {
-    var status: Int32
-    var stdout: Data
-    var stderr: Data
-
-    /// The first line ffmpeg printed on stderr, or `fallback`.
-    func errorSummary(or fallback: String) -> String {
-        let line = String(decoding: stderr, as: UTF8.self).split(separator: "\n").first.map(String.init)
-        return line?.trimmingCharacters(in: .whitespaces) ?? fallback
-    }
-}
-
-private func locateImageTool(_ tool: String, searchPath: String?, name: String) throws -> String {
-    let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for directory in path.split(separator: ":") where !directory.isEmpty {
-        let candidate = directory.hasSuffix("/") ? "\(directory)\(tool)" : "\(directory)/\(tool)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    throw MediaError(.toolMissing, path: name, reason: "\(tool) is needed to decode this image format but was not found",
-                     hint: "install ffmpeg: apt-get install ffmpeg")
-}
-
-/// Runs `executable` with `arguments`, collecting stdout and stderr concurrently (so neither pipe can fill and
-/// block the child), and kills the child after `ImageDecoder.ffmpegTimeoutSeconds`.
-private func runImageTool(_ executable: String, _ arguments: [String], name: String) throws -> ImageToolOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let stdoutPipe = Pipe(), stderrPipe = Pipe()
-    process.standardOutput = stdoutPipe
-    process.standardError = stderrPipe
-    process.standardInput = FileHandle.nullDevice
-    do {
-        try process.run()
-    } catch {
-        throw MediaError(.toolMissing, path: name, reason: "cannot run \(executable): \(error.localizedDescription)",
-                         hint: "install ffmpeg: apt-get install ffmpeg")
-    }
-    let stderrBox = ImageToolStderr()
-    let stderrDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        stderrBox.data = stderrPipe.fileHandleForReading.readDataToEndOfFile()
-        stderrDone.signal()
-    }
-    let timedOut = ImageToolFlag()
-    let watchdog = DispatchWorkItem {
-        guard process.isRunning else { return }
-        timedOut.value = true
-        process.terminate()
-    }
-    DispatchQueue.global().asyncAfter(deadline: .now() + ImageDecoder.ffmpegTimeoutSeconds, execute: watchdog)
-    let stdout = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    stderrDone.wait()
-    if timedOut.value {
-        throw MediaError(.corrupt, path: name,
-                         reason: "\(URL(fileURLWithPath: executable).lastPathComponent) took longer than \(Int(ImageDecoder.ffmpegTimeoutSeconds)) s and was stopped")
-    }
-    return ImageToolOutput(status: process.terminationStatus, stdout: stdout, stderr: stderrBox.data)
-}
-
-private final class ImageToolStderr: @unchecked Sendable { var data = Data() }
-private final class ImageToolFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored = false
-    var value: Bool {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
     }
 }

@@ -19,9 +19,9 @@ public enum MediaTool: String, Sendable, CaseIterable {
     /// - Parameter mediaPath: the media file being processed, used only to fill the error's `path`.
     /// - Throws: `MediaError` `.toolMissing` (with the install hint) when neither the override nor `PATH` yields an
     ///   executable file.
-    public func executableURL(for mediaPath: String = "") throws -> URL {
+    public func executableURL(for mediaPath: String = "", searchPath: String? = nil) throws -> URL {
         let environment = ProcessInfo.processInfo.environment
-        if let override = environment[environmentVariable], !override.isEmpty {
+        if searchPath == nil, let override = environment[environmentVariable], !override.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: override) else {
                 throw MediaError(.toolMissing, path: mediaPath,
                                  reason: "\(environmentVariable)=\(override) is not an executable file",
@@ -29,7 +29,7 @@ public enum MediaTool: String, Sendable, CaseIterable {
             }
             return URL(fileURLWithPath: override)
         }
-        for directory in (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+        for directory in (searchPath ?? environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
             let candidate = String(directory) + "/" + rawValue
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
@@ -37,7 +37,8 @@ public enum MediaTool: String, Sendable, CaseIterable {
                 return URL(fileURLWithPath: candidate)
             }
         }
-        throw MediaError(.toolMissing, path: mediaPath, reason: "\(rawValue) not found on PATH", hint: Self.installHint)
+        throw MediaError(.toolMissing, path: mediaPath, reason: "\(rawValue) not found on \(searchPath == nil ? "PATH" : searchPath!)",
+                         hint: Self.installHint)
     }
 
     /// Whether the tool can be found (tests use this to skip).
@@ -56,15 +57,23 @@ struct ToolOutput {
 
     /// stderr as text.
     var errorText: String { String(decoding: stderr, as: UTF8.self) }
+
+    /// The first line the tool printed on stderr, or `fallback`.
+    func errorSummary(or fallback: String) -> String {
+        errorText.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? fallback
+    }
 }
 
 extension MediaTool {
     /// Runs the tool to completion, draining stdout and stderr concurrently (no pipe can fill up and stall it).
     ///
+    /// - Parameters:
+    ///   - executable: the executable to run (default: found by `executableURL(for:)`).
+    ///   - timeout: seconds after which the tool is terminated and `.corrupt` is thrown (none when nil).
     /// - Throws: `.toolMissing` when the executable cannot be found or launched.
-    func run(_ arguments: [String], mediaPath: String) throws -> ToolOutput {
+    func run(_ arguments: [String], mediaPath: String, executable: URL? = nil, timeout: Double? = nil) throws -> ToolOutput {
         let process = Process()
-        process.executableURL = try executableURL(for: mediaPath)
+        process.executableURL = try executable ?? executableURL(for: mediaPath)
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -79,17 +88,35 @@ extension MediaTool {
             errorBox.data = err.fileHandleForReading.readDataToEndOfFile()
             drained.signal()
         }
+        let timedOut = DataBox()
+        let watchdog = DispatchWorkItem {
+            guard process.isRunning else { return }
+            timedOut.data = Data([1])
+            process.terminate()
+        }
+        if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog) }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
         process.waitUntilExit()
+        watchdog.cancel()
         try? out.fileHandleForReading.close()
         try? err.fileHandleForReading.close()
+        if !timedOut.data.isEmpty {
+            throw MediaError(.corrupt, path: mediaPath, reason: "\(rawValue) took longer than \(Int(timeout ?? 0)) s and was stopped")
+        }
         return ToolOutput(status: process.terminationStatus, stdout: output, stderr: errorBox.data)
     }
 }
 
 /// A buffer handed from a draining thread to its waiter (the semaphore orders the accesses).
-private final class DataBox: @unchecked Sendable { var data = Data() }
+private final class DataBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = Data()
+    var data: Data {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}
 
 /// Facts about the installed ffmpeg that change which options are valid, looked up once per executable.
 enum FFmpegCapabilities {

@@ -121,6 +121,7 @@ final class ImageDecoderTests: XCTestCase {
         let error = S.expectMediaError(.toolMissing) {
             try ImageDecoder.decodeWithFFmpeg(path: S.fixturePath("source.bmp"), searchPath: "/nonexistent-bin")
         }
-        XCTAssertEqual(error?.hint, "install ffmpeg: apt-get install ffmpeg")
+        XCTAssertEqual(error?.hint, MediaTool.installHint)
+        XCTAssertTrue(error?.hint?.contains("apt-get install ffmpeg") == true)
     }
 }
