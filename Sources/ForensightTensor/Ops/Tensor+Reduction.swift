@@ -25,9 +25,9 @@ extension Tensor {
     /// Σ over `axes` (all axes when nil).
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let list = Set((axes ?? Array(0..<rank)).map { axis($0) }).sorted(by: >)
-        var out = self.detach()
+        var out = self
         for ax in list { out = out.sumKeepingAxis(ax) }
-        if out === self || list.isEmpty { out = detached() }
+        if list.isEmpty { out = detached() }   // never share storage with the input
         let kept = out.shape
         let result = keepDims ? out : Tensor(storage: out.storage, shape: shape.enumerated().filter { !list.contains($0.offset) }.map(\.element))
         let inputShape = shape
