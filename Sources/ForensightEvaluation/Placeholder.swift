@@ -1,1 +1,0 @@
-// Metrics, protocols and reports live here.
