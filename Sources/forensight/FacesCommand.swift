@@ -144,7 +144,7 @@ final class ManifestWriter {
 
     init(path: String) {
         self.path = path
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         handle = FileHandle(forWritingAtPath: path)
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }

@@ -28,13 +28,11 @@ extension Tensor {
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: ph * rowStride)
             defer { padded.deallocate() }
             padded.initialize(repeating: 0, count: ph * rowStride)
-            var taps = [Float](repeating: 0, count: kh * kw)
             for pl in planes {
                 let c = pl % geo.c
                 for i in 0..<h { (padded + (i + geo.pad.top) * rowStride + geo.pad.left).update(from: src + pl * h * w + i * w, count: w) }
-                for t in 0..<(kh * kw) { taps[t] = wt[c * kh * kw + t] }
                 let o = dst + pl * oh * ow
-                let tp = UnsafePointer<Float>(taps)
+                let tp = UnsafePointer(wt + c * kh * kw)   // this channel's kh × kw taps
                 for y in 0..<oh {
                     var xb = 0
                     while xb < ow {
