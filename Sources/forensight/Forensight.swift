@@ -24,7 +24,7 @@ struct Forensight: ParsableCommand {
           forensight bench engine --json     one JSON object per row, for scripts
         """,
         version: "0.1.0",
-        subcommands: [Faces.self, Bench.self])
+        subcommands: [Faces.self, Import.self, Prepare.self, Bench.self])
 }
 
 /// Writes a one-line error to stderr and exits with `code`.
