@@ -16,6 +16,8 @@ public enum EngineBench {
         public var onnxRuntime: Bool
         /// Only rows whose name contains this text (case-insensitive); all rows when nil.
         public var filter: String? = nil
+        /// Alternating ours/peer timing rounds for the ONNX Runtime rows.
+        public var rounds = 3
         public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, runs: Int = 10, quick: Bool = false,
                     onnxRuntime: Bool = true) {
             (self.threads, self.runs, self.quick, self.onnxRuntime) = (threads, runs, quick, onnxRuntime)
@@ -81,10 +83,10 @@ public enum EngineBench {
         let conv = Conv2d(cc.c, cc.o, kernel: cc.k, stride: cc.stride, padding: cc.k / 2, groups: cc.groups)
         var rng = SeededRandom(seed: 4)
         let x = Tensor.randn([cc.batch, cc.c, cc.hw, cc.hw], using: &rng)
-        var out = Tensor.zeros([1])
-        let ours = withoutGrad { medianMilliseconds(runs: options.runs) { out = conv(x) } }
+        let out = withoutGrad { conv(x) }
         let peerArgs = ["--model", "conv", "--stride", "\(cc.stride)", "--pad", "\(cc.k / 2)", "--groups", "\(cc.groups)"]
-        return try compareWithPeer(name: cc.name, module: conv, input: x, output: out, oursMs: ours,
+        return try compareWithPeer(name: cc.name, module: conv, input: x, output: out,
+                                   measureOurs: { withoutGrad { medianMilliseconds(runs: options.runs) { _ = conv(x) } } },
                                    peerArgs: peerArgs, options: options, work: work)
     }
 
@@ -101,26 +103,43 @@ public enum EngineBench {
         model.eval()
         var rng = SeededRandom(seed: 5)
         let x = Tensor.randn([batch, 3, 224, 224], using: &rng)
-        var out = Tensor.zeros([1])
-        let ours = withoutGrad { medianMilliseconds(runs: options.runs) { out = forward(x) } }
-        return try compareWithPeer(name: "\(label) forward b\(batch)", module: model, input: x, output: out, oursMs: ours,
+        let out = withoutGrad { forward(x) }
+        return try compareWithPeer(name: "\(label) forward b\(batch)", module: model, input: x, output: out,
+                                   measureOurs: { withoutGrad { medianMilliseconds(runs: options.runs) { _ = forward(x) } } },
                                    peerArgs: ["--model", id], options: options, work: work)
     }
 
     /// Saves weights and input, runs the ONNX Runtime peer on them, and checks its output agrees with ours.
-    static func compareWithPeer(name: String, module: Module, input: Tensor, output: Tensor, oursMs: Double,
+    ///
+    /// Ours and the peer are timed in alternating rounds (`options.rounds`), each round giving one median per side;
+    /// the row reports the median over rounds, so a drift of the machine's speed hits both sides alike.
+    static func compareWithPeer(name: String, module: Module, input: Tensor, output: Tensor, measureOurs: () -> Double,
                                 peerArgs: [String], options: Options, work: URL) throws -> BenchRow {
-        guard options.onnxRuntime else { return BenchRow(name: name, oursMs: oursMs, peerMs: nil, peer: "none (--no-onnxruntime)") }
+        guard options.onnxRuntime else {
+            return BenchRow(name: name, oursMs: measureOurs(), peerMs: nil, peer: "none (--no-onnxruntime)")
+        }
         let weights = work.appendingPathComponent("w.safetensors").path
         let inFile = work.appendingPathComponent("x.bin"), outFile = work.appendingPathComponent("y.bin")
         try module.save(safetensors: weights)
         try Data(buffer: UnsafeBufferPointer(start: input.data, count: input.count)).write(to: inFile)
-        let result = try PythonPeer.onnxRuntime.run(peerArgs + ["--weights", weights, "--input", inFile.path,
-                                                 "--shape", input.shape.map(String.init).joined(separator: ","),
-                                                 "--threads", "\(options.threads)", "--runs", "\(options.runs)",
-                                                 "--output", outFile.path])
-        guard let peerMs = result["ms_median"] as? Double else { throw PeerError(description: "peer result lacks ms_median") }
-        let peerOut = try Data(contentsOf: outFile)
+        var ours: [Double] = [], peer: [Double] = []
+        for _ in 0..<Swift.max(1, options.rounds) {
+            ours.append(measureOurs())
+            let result = try PythonPeer.onnxRuntime.run(peerArgs + ["--weights", weights, "--input", inFile.path,
+                                                     "--shape", input.shape.map(String.init).joined(separator: ","),
+                                                     "--threads", "\(options.threads)", "--runs", "\(options.runs)",
+                                                     "--output", outFile.path])
+            guard let ms = result["ms_median"] as? Double else { throw PeerError(description: "peer result lacks ms_median") }
+            peer.append(ms)
+        }
+        let agree = try agreement(output, peerOutput: outFile, name: name)
+        return BenchRow(name: name, oursMs: median(ours), peerMs: median(peer), peer: "ONNX Runtime \(options.threads) threads",
+                        note: String(format: "outputs agree to %.1e; %d rounds", agree, ours.count))
+    }
+
+    /// max |ours − peer| / max |peer|; throws when above 1e-3 or when the sizes differ.
+    static func agreement(_ output: Tensor, peerOutput file: URL, name: String) throws -> Float {
+        let peerOut = try Data(contentsOf: file)
         guard peerOut.count == output.count * 4 else {
             throw PeerError(description: "\(name): peer output has \(peerOut.count / 4) values, ours \(output.count)")
         }
@@ -131,7 +150,8 @@ public enum EngineBench {
         }
         let agree = maxDiff / scale
         guard agree < 1e-3 else { throw PeerError(description: "\(name): outputs disagree with ONNX Runtime (max diff \(agree) of scale)") }
-        return BenchRow(name: name, oursMs: oursMs, peerMs: peerMs, peer: "ONNX Runtime \(options.threads) threads",
-                        note: String(format: "outputs agree to %.1e", agree))
+        return agree
     }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 }

@@ -24,8 +24,11 @@ struct Bench: ParsableCommand {
         @Option(help: "Threads for both engines.")
         var threads = ProcessInfo.processInfo.activeProcessorCount
 
-        @Option(help: "Timed runs per row (the median is reported).")
-        var runs = 10
+        @Option(help: "Timed runs per row and round (the median is reported).")
+        var runs = 5
+
+        @Option(help: "Alternating rounds of ours and ONNX Runtime per row (the median over rounds is reported).")
+        var rounds = 3
 
         @Flag(help: "A few small rows only (a smoke test).")
         var quick = false
@@ -39,6 +42,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             var options = EngineBench.Options(threads: threads, runs: runs, quick: quick, onnxRuntime: onnxruntime)
             options.filter = filter
+            options.rounds = rounds
             let rows: [BenchRow]
             do {
                 rows = try EngineBench.run(options) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
