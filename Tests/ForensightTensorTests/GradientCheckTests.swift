@@ -226,3 +226,14 @@ extension InferencePathTests {
         for i in 0..<direct.count { XCTAssertEqual(direct.data[i], viaCrop.data[i], accuracy: 1e-5) }
     }
 }
+
+extension InferencePathTests {
+    func testAttentionHeadsInParallelMatchTheTapedPath() {
+        var rng = SeededRandom(seed: 13)
+        let (q, k, v) = (Tensor.randn([2, 3, 5, 4], using: &rng), Tensor.randn([2, 3, 6, 4], using: &rng), Tensor.randn([2, 3, 6, 3], using: &rng))
+        let mask = Tensor.randn([5, 6], using: &rng)
+        let fast = withoutGrad { Tensor.scaledDotProductAttention(q, k, v, mask: mask) }
+        let taped = Tensor.scaledDotProductAttention(q.withGrad(), k, v, mask: mask)
+        for i in 0..<fast.count { XCTAssertEqual(fast.data[i], taped.data[i], accuracy: 1e-5) }
+    }
+}

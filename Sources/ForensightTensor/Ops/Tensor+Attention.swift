@@ -62,24 +62,43 @@ extension Tensor {
     /// OpenBLAS single-threaded meanwhile (small GEMMs lose more to thread hand-offs than they gain).
     static func attentionHeadsInParallel(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, alpha: Float) -> Tensor {
         let (b, h, l, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let s = k.shape[2], dv = v.shape[3], heads = b * h
+        let s = k.shape[2], dv = v.shape[3]
         let out = Tensor(uninitializedShape: [b, h, l, dv])
         let fullMask = mask.map { $0.shape == [b, h, l, s] ? $0 : $0.expand(to: [b, h, l, s]) }
+        let (qp, kp, vp, op) = (q.data, k.data, v.data, out.data)
+        forEachHead(b * h, l: l, s: s, alpha: alpha) { i in
+            HeadOperands(q: qp + i * l * d, ldq: d, k: kp + i * s * d, ldk: d, v: vp + i * s * dv, ldv: dv, d: d, dv: dv,
+                         out: op + i * l * dv, ldo: dv, mask: fullMask.map { UnsafePointer($0.data + i * l * s) })
+        }
+        return out
+    }
+
+    /// Where one head's operands live: q [l, d], k [s, d], v [s, dv] and out [l, dv], each with a leading dimension.
+    struct HeadOperands {
+        let q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int
+        let d: Int, dv: Int
+        let out: UnsafeMutablePointer<Float>, ldo: Int
+        let mask: UnsafePointer<Float>?
+    }
+
+    /// Inference attention over `heads` heads spread over our threads, OpenBLAS single-threaded inside:
+    /// for each head, out = softmax(alpha·q·kᵀ + mask)·v.
+    static func forEachHead(_ heads: Int, l: Int, s: Int, alpha: Float, _ operands: @escaping (Int) -> HeadOperands) {
         withSingleThreadedBLAS {
             parallelChunks(heads, minimumPerThread: 1) { range in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: l * s)
                 defer { scores.deallocate() }
                 for i in range {
-                    sgemm(transposeA: false, transposeB: true, m: l, n: s, k: d, alpha: alpha, a: q.data + i * l * d, lda: d,
-                          b: k.data + i * s * d, ldb: d, c: scores, ldc: s)
-                    if let fullMask { let mp = fullMask.data + i * l * s; for j in 0..<(l * s) { scores[j] += mp[j] } }
+                    let o = operands(i)
+                    sgemm(transposeA: false, transposeB: true, m: l, n: s, k: o.d, alpha: alpha, a: o.q, lda: o.ldq,
+                          b: o.k, ldb: o.ldk, c: scores, ldc: s)
+                    if let mp = o.mask { for j in 0..<(l * s) { scores[j] += mp[j] } }
                     for r in 0..<l { softmaxRow(scores + r * s, scores + r * s, n: s, stride: 1, log: false) }
-                    sgemm(transposeA: false, transposeB: false, m: l, n: dv, k: s, a: scores, lda: s,
-                          b: v.data + i * s * dv, ldb: dv, c: out.data + i * l * dv, ldc: dv)
+                    sgemm(transposeA: false, transposeB: false, m: l, n: o.dv, k: s, a: scores, lda: s,
+                          b: o.v, ldb: o.ldv, c: o.out, ldc: o.ldo)
                 }
             }
         }
-        return out
     }
 }
 
@@ -102,22 +121,12 @@ extension Tensor {
             return o.permuted([0, 2, 1, 3]).reshaped([b, l, e])
         }
         let out = Tensor(uninitializedShape: [b, l, e])
-        let alpha = 1 / Float(d).squareRoot()
-        let src = qkv.data, dst = out.data
-        withSingleThreadedBLAS {
-            parallelChunks(b * heads, minimumPerThread: 1) { range in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: l * l)
-                defer { scores.deallocate() }
-                for i in range {
-                    let (bi, h) = (i / heads, i % heads)
-                    let base = src + bi * l * 3 * e + h * d
-                    sgemm(transposeA: false, transposeB: true, m: l, n: l, k: d, alpha: alpha, a: base, lda: 3 * e,
-                          b: base + e, ldb: 3 * e, c: scores, ldc: l)
-                    for r in 0..<l { softmaxRow(scores + r * l, scores + r * l, n: l, stride: 1, log: false) }
-                    sgemm(transposeA: false, transposeB: false, m: l, n: d, k: l, a: scores, lda: l,
-                          b: base + 2 * e, ldb: 3 * e, c: dst + bi * l * e + h * d, ldc: e)
-                }
-            }
+        let (src, dst) = (UnsafePointer(qkv.data), out.data)
+        forEachHead(b * heads, l: l, s: l, alpha: 1 / Float(d).squareRoot()) { i in
+            let (bi, h) = (i / heads, i % heads)
+            let base = src + bi * l * 3 * e + h * d
+            return HeadOperands(q: base, ldq: 3 * e, k: base + e, ldk: 3 * e, v: base + 2 * e, ldv: 3 * e, d: d, dv: d,
+                                out: dst + bi * l * e + h * d, ldo: e, mask: nil)
         }
         return out
     }
