@@ -50,6 +50,11 @@ public struct FaceCache {
                                               label: sample.label, method: sample.method, dataset: sample.dataset,
                                               videoID: sample.videoID ?? sample.id, identity: sample.identity,
                                               split: sample.split, frameIndex: crop.frameIndex))
+                let toCrop = reader.cropper.transform(for: crop.face)
+                records.samples[records.samples.count - 1].landmarks = crop.face.landmarks.flatMap { p -> [Float] in
+                    let q = toCrop.apply(x: Double(p.x), y: Double(p.y))
+                    return [Float(q.x), Float(q.y)]
+                }
             }
             try records.write(to: temporary + "/faces.jsonl")
             try? fm.removeItem(atPath: final)

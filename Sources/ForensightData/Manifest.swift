@@ -21,6 +21,8 @@ public struct Sample: Codable, Sendable, Equatable, Hashable {
     public var sourceIdentity: String?
     /// For a fake: the `videoID` of the real video it was made from, when the dataset says so.
     public var originalVideoID: String?
+    /// For a face crop: its five landmarks (eyes, nose, mouth corners) in crop pixels, as x0, y0, x1, y1, ….
+    public var landmarks: [Float]?
 
     public init(id: String, path: String, label: Int, method: String? = nil, dataset: String, videoID: String? = nil,
                 identity: String? = nil, split: String? = nil, frameIndex: Int? = nil, sourceIdentity: String? = nil,
@@ -36,7 +38,7 @@ public struct Sample: Codable, Sendable, Equatable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case id, path, label, method, dataset, videoID = "video_id", identity, split, frameIndex = "frame_index"
-        case sourceIdentity = "source_identity", originalVideoID = "original_video_id"
+        case sourceIdentity = "source_identity", originalVideoID = "original_video_id", landmarks
     }
 
     /// Decodes one manifest line; a label other than 0 or 1 is a decoding error at the `label` key.
@@ -56,6 +58,7 @@ public struct Sample: Codable, Sendable, Equatable, Hashable {
         frameIndex = try c.decodeIfPresent(Int.self, forKey: .frameIndex)
         sourceIdentity = try c.decodeIfPresent(String.self, forKey: .sourceIdentity)
         originalVideoID = try c.decodeIfPresent(String.self, forKey: .originalVideoID)
+        landmarks = try c.decodeIfPresent([Float].self, forKey: .landmarks)
     }
 
     /// Writes the nine DESIGN §4 keys always (null when unset, so every line has the same columns), then the two
@@ -73,6 +76,7 @@ public struct Sample: Codable, Sendable, Equatable, Hashable {
         try c.encode(frameIndex, forKey: .frameIndex)
         try c.encodeIfPresent(sourceIdentity, forKey: .sourceIdentity)
         try c.encodeIfPresent(originalVideoID, forKey: .originalVideoID)
+        try c.encodeIfPresent(landmarks, forKey: .landmarks)
     }
 }
 

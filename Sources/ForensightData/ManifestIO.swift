@@ -4,7 +4,7 @@ import Foundation
 extension Manifest {
     /// The manifest as JSON Lines: one compact object per sample, a final newline. Keys come in DESIGN §4 order
     /// (`id, path, label, method, dataset, video_id, identity, split, frame_index`, each present, null when unset),
-    /// then `source_identity` and `original_video_id` when set — the same bytes on every run and platform.
+    /// then `source_identity`, `original_video_id` and `landmarks` (face crops, 2 decimals) when set — the same bytes on every run and platform.
     public func jsonLines() -> Data {
         var text = ""
         text.reserveCapacity(samples.count * 200)
@@ -15,6 +15,7 @@ extension Manifest {
             text += ",\"split\":" + Self.json(s.split) + ",\"frame_index\":" + (s.frameIndex.map(String.init) ?? "null")
             if let v = s.sourceIdentity { text += ",\"source_identity\":" + Self.json(v) }
             if let v = s.originalVideoID { text += ",\"original_video_id\":" + Self.json(v) }
+            if let v = s.landmarks { text += ",\"landmarks\":[" + v.map { String(format: "%.2f", $0) }.joined(separator: ",") + "]" }
             text += "}\n"
         }
         return Data(text.utf8)

@@ -108,3 +108,15 @@ public final class EfficientNetLite: Module {
     /// Logits [B, classes].
     public func callAsFunction(_ x: Tensor) -> Tensor { fc(dropout(features(x))) }
 }
+
+extension EfficientNetLite {
+    /// Freezes the stem and the first `blocks` MBConv blocks: their weights stop learning and their BatchNorms keep
+    /// their running statistics (evaluation mode), so training skips their backward pass entirely.
+    public func freezeStem(blocks count: Int) {
+        let frozen: [Module] = [convStem, bn0] + blocks.prefix(count).map { $0 as Module }
+        for module in frozen {
+            module.eval()
+            for (_, p) in module.namedParameters() { p.requiresGrad = false }
+        }
+    }
+}

@@ -131,6 +131,9 @@ public final class Dropout: Module {
     public init(_ p: Float, seed: UInt64 = 0xD20) { self.p = p; rng = SeededRandom(seed: seed) }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { isTraining ? x.dropout(p, using: &rng) : x }
+
+    /// Restarts the mask stream (trainers reseed per epoch so a resumed run draws the same masks).
+    public func reseed(_ seed: UInt64) { rng = SeededRandom(seed: seed) }
 }
 
 /// Pointwise nonlinearities by name.

@@ -18,7 +18,7 @@ extension Optimizer {
 
 /// Per-parameter state buffers, keyed by identity.
 struct SlotStore {
-    private var slots: [ObjectIdentifier: Tensor] = [:]
+    fileprivate(set) var slots: [ObjectIdentifier: Tensor] = [:]
     mutating func slot(for p: Tensor) -> Tensor {
         if let s = slots[ObjectIdentifier(p)] { return s }
         let s = Tensor.zeros(p.shape); slots[ObjectIdentifier(p)] = s; return s
@@ -64,8 +64,8 @@ public final class Adam: Optimizer {
     public let parameters: [Tensor]
     public var learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool
-    private var m = SlotStore(), v = SlotStore()
-    private var steps: [ObjectIdentifier: Int] = [:]
+    fileprivate var m = SlotStore(), v = SlotStore()
+    fileprivate var steps: [ObjectIdentifier: Int] = [:]
 
     public init(_ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
                 weightDecay: Float = 0, decoupled: Bool = false) {
@@ -108,3 +108,33 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     if scale < 1 { for p in parameters { if let g = p.grad { for i in 0..<g.count { g.data[i] *= scale } } } }
     return norm
 }
+
+extension Adam {
+    /// The optimizer's state as named tensors for a checkpoint: `m.<i>`, `v.<i>` and the step count `t.<i>` of
+    /// parameter i (in `parameters` order) that has taken a step.
+    public func stateTensors() -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (i, p) in parameters.enumerated() {
+            let id = ObjectIdentifier(p)
+            guard let t = steps[id], let mt = m.slots[id], let vt = v.slots[id] else { continue }
+            (out["m.\(i)"], out["v.\(i)"], out["t.\(i)"]) = (mt, vt, Tensor([Float(t)], shape: [1]))
+        }
+        return out
+    }
+
+    /// Restores state written by `stateTensors()` for the same parameter list.
+    public func loadState(_ tensors: [String: Tensor]) throws {
+        for (i, p) in parameters.enumerated() {
+            guard let t = tensors["t.\(i)"], let mt = tensors["m.\(i)"], let vt = tensors["v.\(i)"] else { continue }
+            guard mt.shape == p.shape, vt.shape == p.shape else {
+                throw OptimizerStateError(description: "optimizer state for parameter \(i) has shape \(mt.shape), expected \(p.shape)")
+            }
+            let id = ObjectIdentifier(p)
+            m.slot(for: p).assign(mt); v.slot(for: p).assign(vt)
+            steps[id] = Int(t.data[0])
+        }
+    }
+}
+
+/// An optimizer checkpoint that does not fit the model.
+public struct OptimizerStateError: Error, CustomStringConvertible { public let description: String }

@@ -6,7 +6,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed against a peer run in the same process and session.",
         discussion: "Speeds are reported as ratios (ours / peer) because absolute times drift between runs on shared machines.",
-        subcommands: [Engine.self, FacesBenchmark.self])
+        subcommands: [Engine.self, FacesBenchmark.self, TrainingBenchmark.self])
 
     struct Engine: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -85,6 +85,34 @@ struct Bench: ParsableCommand {
                     FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
                 }
             } catch { fail("\(error)") }
+            printRows(rows, json: json)
+        }
+    }
+
+    struct TrainingBenchmark: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train",
+            abstract: "Training throughput of the default detector's network (EfficientNet-Lite0 step: forward, backward, AdamW).")
+
+        @Option(help: "Images per step.")
+        var batch = 16
+
+        @Option(parsing: .upToNextOption, help: "Input sizes in pixels.")
+        var sizes: [Int] = [224]
+
+        @Option(help: "Freeze the stem and this many MBConv blocks (as `train --freeze`).")
+        var freeze = 0
+
+        @Option(help: "Timed steps per size (the median is reported).")
+        var runs = 3
+
+        @Flag(help: "Print one JSON object per row.")
+        var json = false
+
+        func run() throws {
+            let rows = TrainingBench.run(batch: batch, sizes: sizes, runs: runs, frozenBlocks: freeze) {
+                FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
+            }
             printRows(rows, json: json)
         }
     }

@@ -8,8 +8,18 @@ struct Forensight: ParsableCommand {
     static func main() {
         BLASKernels.relaunchWithFastKernels()
         var command: ParsableCommand
-        do { command = try parseAsRoot() } catch { exit(withError: error) }
-        do { try command.run() } catch { exit(withError: error) }
+        do { command = try parseAsRoot() } catch { exitReporting(error) }
+        do { try command.run() } catch { exitReporting(error) }
+    }
+
+    /// Exits for `error`: usage mistakes (bad or missing arguments) with status 2 and the usage message, everything
+    /// else as ArgumentParser does (help and version with 0, `ExitCode` as given).
+    static func exitReporting(_ error: Error) -> Never {
+        if exitCode(for: error) == .validationFailure {
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+        exit(withError: error)
     }
 
     static let configuration = CommandConfiguration(
@@ -19,12 +29,13 @@ struct Forensight: ParsableCommand {
         Every part runs on Forensight's own numerical engine (OpenBLAS for GEMM) on the CPU.
 
         Examples:
+          forensight detect clip.mp4         REAL / FAKE / NO_FACE for a video, image or folder
           forensight faces clip.mp4 --out crops/   aligned face crops with tracks
           forensight bench engine            measure the engine against OpenBLAS and ONNX Runtime
           forensight bench engine --json     one JSON object per row, for scripts
         """,
         version: "0.1.0",
-        subcommands: [Faces.self, Import.self, Prepare.self, Bench.self])
+        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Bench.self])
 }
 
 /// Writes a one-line error to stderr and exits with `code`.

@@ -22,6 +22,7 @@ final class VideoAggregationTests: XCTestCase {
             .maxOverFacesThenMean: [(0.9 + 0.4 + 0.6) / 3, (0.3 + 0.1) / 2],
             .max: [0.9, 0.3],
             .median: [0.4, 0.2],
+            .confident: [(0.9 + 0.4 + 0.6) / 3, (0.3 + 0.1) / 2],
         ]
         XCTAssertEqual(Set(expected.keys), Set(VideoAggregation.allCases))
         for (rule, scores) in expected {
@@ -35,6 +36,16 @@ final class VideoAggregationTests: XCTestCase {
             // The input order does not matter.
             XCTAssertEqual(try rule.aggregate(records.reversed()), v)
         }
+    }
+
+    func testConfidentRuleKeepsConfidentFrames() throws {
+        // 2 of 5 frame maxima above 0.8: their mean. 9 of 10 below 0.2 is not "more than 90 %"; 10 of 11 is.
+        let fake = [0.95, 0.85, 0.3, 0.1, 0.2].enumerated().map { FrameScore(videoID: "f", frameIndex: $0.offset, score: $0.element, label: 1) }
+        XCTAssertEqual(try VideoAggregation.confident.aggregate(fake).scores[0], 0.9, accuracy: 1e-12)
+        let nineOfTen = (0..<10).map { FrameScore(videoID: "r", frameIndex: $0, score: $0 == 0 ? 0.5 : 0.1, label: 0) }
+        XCTAssertEqual(try VideoAggregation.confident.aggregate(nineOfTen).scores[0], 1.4 / 10, accuracy: 1e-12)
+        let tenOfEleven = (0..<11).map { FrameScore(videoID: "r", frameIndex: $0, score: $0 == 0 ? 0.5 : 0.1, label: 0) }
+        XCTAssertEqual(try VideoAggregation.confident.aggregate(tenOfEleven).scores[0], 0.1, accuracy: 1e-12)
     }
 
     func testLabelConsistencyAndDuplicates() {

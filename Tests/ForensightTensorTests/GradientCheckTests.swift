@@ -74,6 +74,17 @@ final class GradientCheckTests: XCTestCase {
         check([input([2, 5, 8, 7]), input([5, 1, 3, 3]), input([5])]) {
             Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: (2, 2), padding: .symmetric(1, 1), groups: 5)
         }
+        // Depthwise, stride 1 with TensorFlow "same" padding over more than one 16-column block, and dilated.
+        check([input([2, 3, 5, 19]), input([3, 1, 5, 5])]) {
+            Tensor.conv2d($0[0], weight: $0[1], padding: .same(height: 5, width: 19, kernel: (5, 5), stride: (1, 1)), groups: 3)
+        }
+        check([input([1, 2, 6, 18]), input([2, 1, 3, 3]), input([2])]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: (2, 2), padding: .same(height: 6, width: 18, kernel: (3, 3), stride: (2, 2)),
+                          groups: 2)
+        }
+        check([input([1, 2, 7, 8]), input([2, 1, 3, 3])]) {
+            Tensor.conv2d($0[0], weight: $0[1], padding: .symmetric(2, 2), dilation: (2, 2), groups: 2)
+        }
         check([input([2, 6, 4, 5]), input([3, 6, 1, 1])]) { Tensor.conv2d($0[0], weight: $0[1]) }
         // Direct kernel (few channels, stride 1, no padding, ≥ 16 output columns; 5 channels = a partial block of 4).
         check([input([1, 3, 6, 21]), input([5, 3, 3, 3]), input([5])]) { Tensor.conv2d($0[0], weight: $0[1], bias: $0[2]) }

@@ -82,31 +82,61 @@ extension Tensor {
 
     static func depthwiseBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor, _ geo: ConvGeometry,
                                   needX: Bool, needW: Bool) -> (Tensor?, Tensor?) {
-        let (oh, ow, h, w) = (geo.oh, geo.ow, geo.h, geo.w)
-        let gx = needX ? Tensor.zeros(x.shape) : nil
+        let (oh, ow, h, w, kh, kw) = (geo.oh, geo.ow, geo.h, geo.w, geo.kh, geo.kw)
+        let gx = needX ? Tensor(uninitializedShape: x.shape) : nil
         // Per-plane weight gradients, summed over the batch afterwards (no shared writes across threads).
-        let gwPlanes = needW ? Tensor.zeros([geo.n, geo.c, geo.kh * geo.kw]) : nil
+        let gwPlanes = needW ? Tensor.zeros([geo.n, geo.c, kh * kw]) : nil
+        let ph = h + geo.pad.top + geo.pad.bottom + 1
+        let blocks = (ow + 15) / 16
+        let rowStride = w + geo.pad.left + geo.pad.right + 32 * geo.sw + kw * geo.dw + 32
         let src = x.data, gout = g.data, wt = weight.data
         parallelChunks(geo.n * geo.c, minimumPerThread: 1) { planes in
+            // Zero-padded copies: the input (for the weight gradient), the input gradient being accumulated, and one
+            // output-gradient row rounded up to whole 16-lane blocks.
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: ph * rowStride)
+            let gpad = UnsafeMutablePointer<Float>.allocate(capacity: ph * rowStride)
+            let grow = UnsafeMutablePointer<Float>.allocate(capacity: blocks * 16)
+            defer { padded.deallocate(); gpad.deallocate(); grow.deallocate() }
+            padded.initialize(repeating: 0, count: ph * rowStride)
+            grow.initialize(repeating: 0, count: blocks * 16)
+            var taps = [Float](repeating: 0, count: kh * kw)
             for pl in planes {
                 let c = pl % geo.c
-                let inp = src + pl * h * w, go = gout + pl * oh * ow, k = wt + c * geo.kh * geo.kw
-                for ki in 0..<geo.kh {
-                    for kj in 0..<geo.kw {
-                        let cols = validColumns(geo, kj: kj)
-                        if cols.isEmpty { continue }
-                        let xoff = kj * geo.dw - geo.pad.left, s = geo.sw
-                        var acc: Float = 0
-                        let wv = k[ki * geo.kw + kj]
-                        for y in 0..<oh {
-                            let iy = y * geo.sh - geo.pad.top + ki * geo.dh
-                            if iy < 0 || iy >= h { continue }
-                            let row = iy * w + xoff, grow = go + y * ow
-                            if gwPlanes != nil { for xx in cols { acc += grow[xx] * inp[row + xx * s] } }
-                            if let gx { let gi = gx.data + pl * h * w + row; for xx in cols { gi[xx * s] += wv * grow[xx] } }
+                if needW {
+                    for i in 0..<h { (padded + (i + geo.pad.top) * rowStride + geo.pad.left).update(from: src + pl * h * w + i * w, count: w) }
+                }
+                if needX { gpad.initialize(repeating: 0, count: ph * rowStride) }
+                let k = wt + c * kh * kw
+                var accs = [Float16x](repeating: Float16x(repeating: 0), count: kh * kw)
+                for y in 0..<oh {
+                    grow.update(from: gout + pl * oh * ow + y * ow, count: ow)
+                    for ki in 0..<kh {
+                        let rowOffset = (y * geo.sh + ki * geo.dh) * rowStride
+                        for kj in 0..<kw {
+                            let t = ki * kw + kj
+                            let wv = Float16x(repeating: k[t])
+                            for b in 0..<blocks {
+                                let gv = load16(grow + b * 16)
+                                let offset = rowOffset + b * 16 * geo.sw + kj * geo.dw
+                                if geo.sw == 1 {
+                                    if needW { accs[t].addProduct(gv, load16(padded + offset)) }
+                                    if needX { store16(load16(gpad + offset) + wv * gv, gpad + offset) }
+                                } else {
+                                    if needW {
+                                        var xv = Float16x(repeating: 0)
+                                        for j in 0..<16 { xv[j] = padded[offset + j * geo.sw] }
+                                        accs[t].addProduct(gv, xv)
+                                    }
+                                    if needX { for j in 0..<16 { gpad[offset + j * geo.sw] += k[t] * gv[j] } }
+                                }
+                            }
                         }
-                        if let gwPlanes { gwPlanes.data[pl * geo.kh * geo.kw + ki * geo.kw + kj] = acc }
                     }
+                }
+                if let gwPlanes { for t in 0..<kh * kw { taps[t] = accs[t].sum() }
+                    (gwPlanes.data + pl * kh * kw).update(from: taps, count: kh * kw) }
+                if let gx {
+                    for i in 0..<h { (gx.data + pl * h * w + i * w).update(from: gpad + (i + geo.pad.top) * rowStride + geo.pad.left, count: w) }
                 }
             }
         }

@@ -1,0 +1,36 @@
+import ForensightMedia
+
+/// Training-time augmentation of face crops, applied to reals and self-blended fakes alike so that sharpness,
+/// resolution, compression and colour can never tell them apart (DESIGN §5).
+///
+/// In order, each with its probability: horizontal flip (0.5); colour jitter (0.3); one of downscale-upscale
+/// 1.25–3× (0.2), Gaussian blur σ 0.3–1.2 (0.15) or sharpening (0.1); Gaussian noise σ 2–8 (0.15); JPEG quality
+/// 60–100 (0.7); a random crop keeping 88–100 % of the side at a random place (1.0; the detector resizes it).
+public struct FaceAugmentation: Sendable {
+    public init() {}
+
+    public func callAsFunction<R: RandomNumberGenerator>(_ image: RGBImage, using random: inout R) -> RGBImage {
+        var out = image
+        if Bool.random(using: &random) { out = ImageGeometry.flipHorizontal(out) }
+        if chance(0.3, &random) {
+            out = FaceColor.jitter(out, shift: 8, brightness: 0.08, contrast: 0.12, saturation: 0.15, using: &random)
+        }
+        let frequency = Double.random(in: 0..<1, using: &random)
+        if frequency < 0.2 {
+            out = Perturbation.downscale(factor: Double.random(in: 1.25...3, using: &random)).apply(to: out)
+        } else if frequency < 0.35 {
+            out = Perturbation.gaussianBlur(sigma: Double.random(in: 0.3...1.2, using: &random)).apply(to: out)
+        } else if frequency < 0.45 {
+            out = FaceColor.sharpened(out, amount: Float.random(in: 0.2...0.8, using: &random))
+        }
+        if chance(0.15, &random) {
+            out = Perturbation.gaussianNoise(sigma: Double.random(in: 2...8, using: &random), seed: random.next()).apply(to: out)
+        }
+        if chance(0.7, &random) { out = Perturbation.jpeg(quality: Int.random(in: 60...100, using: &random)).apply(to: out) }
+        let side = Int((Double(min(out.width, out.height)) * Double.random(in: 0.88...1, using: &random)).rounded())
+        let x = Int.random(in: 0...(out.width - side), using: &random), y = Int.random(in: 0...(out.height - side), using: &random)
+        return ImageGeometry.crop(out, x: x, y: y, width: side, height: side)
+    }
+
+    private func chance<R: RandomNumberGenerator>(_ p: Double, _ random: inout R) -> Bool { Double.random(in: 0..<1, using: &random) < p }
+}

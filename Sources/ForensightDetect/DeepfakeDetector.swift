@@ -1,0 +1,126 @@
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightModels
+import ForensightMedia
+import ForensightFaces
+
+/// What travels with a detector's weights (stored as JSON in the safetensors metadata key `forensight.card`):
+/// how faces are cut and fed to the network, and how its scores become verdicts.
+public struct DetectorCard: Codable, Sendable, Equatable {
+    /// Card format version.
+    public var schema = 1
+    /// Model identifier, e.g. `sbi-efficientnet-lite0`.
+    public var id: String
+    /// Network: `efficientnet-lite0` (one logit = P(fake) after a sigmoid).
+    public var architecture: String
+    /// Face crop fed to the preprocessor: side, margin and mode as `FaceCropper`.
+    public var cropSize = 256, cropMargin: Float = 1.3, cropMode = CropMode.aligned
+    /// Network input side; crops are resized to it (bilinear).
+    public var inputSize = 224
+    /// Per-channel normalisation on 0...255 pixels: (x − mean) / std.
+    public var mean: [Float] = [127, 127, 127], std: [Float] = [128, 128, 128]
+    /// P(fake) at or above which a face or video is FAKE.
+    public var threshold: Float = 0.5
+    /// Default video-level rule (`VideoAggregation` names).
+    public var aggregation = "max-mean"
+    /// Free text: data, recipe, seed (the full card is models/MODEL_CARD.md).
+    public var notes = ""
+
+    public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
+        case inputSize = "input_size", mean, std, threshold, aggregation, notes
+    }
+
+    /// The cropper this model expects.
+    public var cropper: FaceCropper { FaceCropper(size: cropSize, margin: cropMargin, mode: cropMode) }
+}
+
+/// Errors loading a detector.
+public struct DetectorError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A face-forgery detector: a network plus its card. Scores face crops with P(fake).
+public final class DeepfakeDetector {
+    public let network: EfficientNetLite
+    public var card: DetectorCard
+    /// SHA-256 of the weights file it was loaded from (empty for a fresh network).
+    public private(set) var weightsSHA256 = ""
+
+    /// A fresh network (ImageNet initialisation is loaded by the trainer) with `card`.
+    public init(card: DetectorCard) throws {
+        guard card.architecture == "efficientnet-lite0" else { throw DetectorError("unknown architecture \(card.architecture)") }
+        var config = EfficientNetLiteConfig.lite0
+        config.classes = 1
+        network = EfficientNetLite(config)
+        self.card = card
+    }
+
+    /// Loads weights and card from a safetensors file written by `save(to:)`.
+    public convenience init(path: String) throws {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw DetectorError("\(error)") }
+        guard let json = file.metadata["forensight.card"] else {
+            throw DetectorError("\(path): not a Forensight detector (no forensight.card metadata)")
+        }
+        let card: DetectorCard
+        do { card = try JSONDecoder().decode(DetectorCard.self, from: Data(json.utf8)) } catch {
+            throw DetectorError("\(path): unreadable model card: \(error)")
+        }
+        guard card.schema == 1 else { throw DetectorError("\(path): model card schema \(card.schema) is newer than this forensight") }
+        try self.init(card: card)
+        do {
+            _ = try network.loadStateDict(try file.allTensors(), strict: true)
+        } catch { throw DetectorError("\(path): \(error)") }
+        network.eval()
+        weightsSHA256 = (try? SHA256.hexDigest(ofFile: path)) ?? ""
+    }
+
+    /// Writes weights (`dtype`, fp16 for shipping) and the card.
+    public func save(to path: String, dtype: SafetensorsDType = .f32) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(card), as: UTF8.self)
+        try network.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": json])
+    }
+
+    /// The network input for face crops: [N, 3, inputSize, inputSize], resized and normalised per the card.
+    public func inputTensor(_ faces: [RGBImage]) -> Tensor {
+        let s = card.inputSize
+        let out = Tensor.zeros([faces.count, 3, s, s])
+        for (n, face) in faces.enumerated() {
+            let image = face.width == s && face.height == s ? face : face.resized(width: s, height: s, method: .bilinear)
+            let base = out.data + n * 3 * s * s
+            image.pixels.withUnsafeBufferPointer { px in
+                for c in 0..<3 {
+                    let (m, inv) = (card.mean[c], 1 / card.std[c])
+                    let plane = base + c * s * s
+                    for i in 0..<(s * s) { plane[i] = (Float(px[3 * i + c]) - m) * inv }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Raw logits for a prepared input batch (no gradient recording).
+    public func logits(_ input: Tensor) -> [Float] {
+        withoutGrad { network(input) }.scalars
+    }
+
+    /// P(fake) for each face crop, in batches of `batchSize`.
+    public func probabilities(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(faces.count)
+        var start = 0
+        while start < faces.count {
+            let batch = Array(faces[start..<min(start + batchSize, faces.count)])
+            out += logits(inputTensor(batch)).map { 1 / (1 + Foundation.exp(-$0)) }
+            start += batchSize
+        }
+        return out
+    }
+}

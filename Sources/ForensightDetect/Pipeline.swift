@@ -1,0 +1,73 @@
+import Foundation
+import ForensightMedia
+import ForensightFaces
+import ForensightEvaluation
+
+/// The one path from a media file to a verdict (DESIGN §2): sample frames → find, track and align faces → P(fake)
+/// per face-frame → aggregate per face and per input → REAL / FAKE / NO_FACE.
+public struct Pipeline {
+    public let detector: DeepfakeDetector
+    public var reader: MediaFaceReader
+    public var aggregation: VerdictAggregation
+    /// Overrides the model's threshold when set.
+    public var threshold: Double?
+
+    /// - Parameters:
+    ///   - frames: frames sampled per video, spread evenly (32, as DeepfakeBench).
+    ///   - selection: faces kept per frame (default: every face at least half the largest's area, tracked).
+    public init(detector: DeepfakeDetector, faceDetector: MTCNN, frames: Int = 32, selection: FaceSelection = .halfOfLargest,
+                aggregation: VerdictAggregation? = nil, threshold: Double? = nil) {
+        self.detector = detector
+        reader = MediaFaceReader(detector: faceDetector, extraction: FaceExtractionOptions(selection: selection),
+                                 cropper: detector.card.cropper, sampling: .uniform(count: frames))
+        self.aggregation = aggregation ?? VerdictAggregation(cardName: detector.card.aggregation) ?? .maxMean
+        self.threshold = threshold
+    }
+
+    /// The threshold in force.
+    public var decisionThreshold: Double { threshold ?? Double(detector.card.threshold) }
+
+    /// The model block of every verdict.
+    public var modelInfo: Verdict.Model {
+        Verdict.Model(id: detector.card.id, sha256: detector.weightsSHA256, threshold: decisionThreshold, inputSize: detector.card.inputSize)
+    }
+
+    /// Scores one image or video. Unreadable files throw `MediaError`; a file without faces gives NO_FACE.
+    ///
+    /// - Parameter progress: called after each decoded frame with (frames done, frames planned or nil).
+    public func analyze(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> Verdict {
+        let started = DispatchTime.now().uptimeNanoseconds
+        func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
+        let media = try reader.read(path: path, progress: progress)
+        let readMs = elapsed(since: started)
+        let modelStarted = DispatchTime.now().uptimeNanoseconds
+        let scores = detector.probabilities(media.crops.map(\.image)).map(Double.init)
+        let modelMs = elapsed(since: modelStarted)
+        let timings = Verdict.Timings(decode: readMs - media.faceSeconds * 1000, faces: media.faceSeconds * 1000, model: modelMs,
+                                      total: elapsed(since: started))
+        var verdict = Verdict(source: path, kind: media.kind.rawValue, verdict: .noFace, probability: nil, aggregation: aggregation.rawValue,
+                              frames: media.frames, framesWithFaces: media.framesWithFaces, faces: [], model: modelInfo,
+                              timingsMs: timings, warnings: media.warnings, error: nil)
+        guard !media.crops.isEmpty else { return verdict }
+
+        let records = zip(media.crops, scores).map { crop, score in
+            FrameScore(videoID: "input", frameIndex: crop.frameIndex, faceID: crop.trackID, score: score, label: 0)
+        }
+        let overall = try aggregation.rule.aggregate(records).scores[0]
+        verdict.probability = overall
+        verdict.verdict = label(overall)
+        let tracks = Dictionary(grouping: zip(media.crops, scores), by: { $0.0.trackID })
+        verdict.faces = tracks.keys.sorted().map { track in
+            let members = tracks[track]!.sorted { $0.0.frameIndex < $1.0.frameIndex }
+            let mean = members.map(\.1).reduce(0, +) / Double(members.count)
+            return Verdict.Face(track: track, verdict: label(mean), probability: mean, frames: members.map { crop, score in
+                let b = crop.face.box
+                return Verdict.FaceFrame(frame: crop.frameIndex, time: crop.time, probability: score, box: [b.x1, b.y1, b.x2, b.y2],
+                                         detectorScore: crop.face.score)
+            })
+        }
+        return verdict
+    }
+
+    func label(_ probability: Double) -> Verdict.Label { probability >= decisionThreshold ? .fake : .real }
+}

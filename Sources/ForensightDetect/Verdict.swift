@@ -1,0 +1,116 @@
+import Foundation
+import ForensightEvaluation
+
+/// The outcome for one input file: the `detect --json` record (schema `forensight.detect/1`, docs/DETECT.md).
+public struct Verdict: Codable, Sendable, Equatable {
+    public static let schemaName = "forensight.detect/1"
+
+    /// REAL / FAKE by the model's threshold; NO_FACE when no face was found; ERROR when the file could not be read.
+    public enum Label: String, Codable, Sendable { case real = "REAL", fake = "FAKE", noFace = "NO_FACE", error = "ERROR" }
+
+    /// One face-frame: a crop of one tracked face in one sampled frame.
+    public struct FaceFrame: Codable, Sendable, Equatable {
+        public var frame: Int
+        public var time: Double
+        public var probability: Double
+        /// Face box in frame pixels: x1, y1, x2, y2.
+        public var box: [Float]
+        public var detectorScore: Float
+        enum CodingKeys: String, CodingKey { case frame, time, probability, box, detectorScore = "detector_score" }
+    }
+
+    /// One tracked face with its own verdict (the mean of its face-frames against the threshold).
+    public struct Face: Codable, Sendable, Equatable {
+        public var track: Int
+        public var verdict: Label
+        public var probability: Double
+        public var frames: [FaceFrame]
+    }
+
+    /// The model that produced the scores.
+    public struct Model: Codable, Sendable, Equatable {
+        public var id: String
+        public var sha256: String
+        public var threshold: Double
+        public var inputSize: Int
+        enum CodingKeys: String, CodingKey { case id, sha256, threshold, inputSize = "input_size" }
+    }
+
+    /// Wall time per stage, milliseconds.
+    public struct Timings: Codable, Sendable, Equatable {
+        public var decode: Double
+        public var faces: Double
+        public var model: Double
+        public var total: Double
+    }
+
+    public var schema = Verdict.schemaName
+    public var source: String
+    /// `image` or `video` (nil when the file could not be read).
+    public var kind: String?
+    public var verdict: Label
+    /// Aggregated P(fake) of the input; nil for NO_FACE and ERROR.
+    public var probability: Double?
+    /// The video-level rule used (`mean`, `max-mean`, `confident`).
+    public var aggregation: String
+    public var frames: Int
+    public var framesWithFaces: Int
+    public var faces: [Face]
+    public var model: Model
+    public var timingsMs: Timings
+    public var warnings: [String]
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, source, kind, verdict, probability, aggregation, frames, framesWithFaces = "frames_with_faces", faces, model
+        case timingsMs = "timings_ms", warnings, error
+    }
+
+    /// Writes every key, `null` where unset, so each record has the same columns.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(source, forKey: .source)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(verdict, forKey: .verdict)
+        try c.encode(probability, forKey: .probability)
+        try c.encode(aggregation, forKey: .aggregation)
+        try c.encode(frames, forKey: .frames)
+        try c.encode(framesWithFaces, forKey: .framesWithFaces)
+        try c.encode(faces, forKey: .faces)
+        try c.encode(model, forKey: .model)
+        try c.encode(timingsMs, forKey: .timingsMs)
+        try c.encode(warnings, forKey: .warnings)
+        try c.encode(error, forKey: .error)
+    }
+
+    /// The record for a file that could not be read.
+    public static func failure(source: String, error: String, model: Model, aggregation: String) -> Verdict {
+        Verdict(source: source, kind: nil, verdict: .error, probability: nil, aggregation: aggregation, frames: 0, framesWithFaces: 0,
+                faces: [], model: model, timingsMs: Timings(decode: 0, faces: 0, model: 0, total: 0), warnings: [], error: error)
+    }
+}
+
+/// How face-frame scores become one score per input (`detect --aggregate`).
+public enum VerdictAggregation: String, CaseIterable, Sendable {
+    /// Mean over every face-frame (DeepfakeBench).
+    case mean
+    /// Per frame the max over its faces, then the mean over frames (SBI; the default).
+    case maxMean = "max-mean"
+    /// Confident frames (DFDC winner): see `VideoAggregation.confident`.
+    case confident
+
+    /// The metric-side rule.
+    public var rule: VideoAggregation {
+        switch self {
+        case .mean: .mean
+        case .maxMean: .maxOverFacesThenMean
+        case .confident: .confident
+        }
+    }
+
+    /// The name `rule` would have in a model card (`max-mean` for the SBI rule).
+    public init?(cardName: String) {
+        self.init(rawValue: cardName == "maxOverFacesThenMean" ? "max-mean" : cardName)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightMedia
+import ForensightData
+import ForensightDetect
+import ForensightEvaluation
+
+/// The recipe of `forensight train --detector sbi` (saved with every checkpoint; a resume must use the same one).
+public struct SelfBlendRecipe: Codable, Sendable, Equatable {
+    public var seed: UInt64 = 0
+    public var epochs = 5
+    /// Reals per step; each brings its self-blended fake, so a step sees twice as many images.
+    public var realsPerStep = 8
+    public var learningRate: Float = 2e-4
+    public var weightDecay: Float = 0.01
+    public var warmupSteps = 100
+    /// Stem and MBConv blocks kept at their ImageNet weights (their backward pass is skipped).
+    public var frozenBlocks = 3
+    public var inputSize = 224
+    /// Validation face crops per video (evenly spaced among those cached).
+    public var validationFramesPerVideo = 16
+    /// Stop an epoch after this many steps (0 = a full pass over the real faces).
+    public var stepsPerEpoch = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case seed, epochs, realsPerStep = "reals_per_step", learningRate = "learning_rate", weightDecay = "weight_decay"
+        case warmupSteps = "warmup_steps", frozenBlocks = "frozen_blocks", inputSize = "input_size"
+        case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
+    }
+}
+
+/// Validation numbers after one epoch.
+public struct ValidationResult: Codable, Sendable, Equatable {
+    /// Frame-level AUC: held-out reals against their self-blends.
+    public var aucSelfBlend: Double
+    /// Frame-level AUC: held-out reals against the dataset's fakes (nil without fakes).
+    public var aucFakes: Double?
+    /// Video-level AUC (max-mean rule): held-out real videos against fake videos (nil without fakes).
+    public var videoAUCFakes: Double?
+    /// The model-selection score: frame-level AUC of reals against self-blends and fakes together.
+    public var score: Double
+
+    enum CodingKeys: String, CodingKey {
+        case aucSelfBlend = "auc_self_blend", aucFakes = "auc_fakes", videoAUCFakes = "video_auc_fakes", score
+    }
+}
+
+/// One line of the training history (`history.jsonl`).
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var steps: Int
+    public var meanLoss: Double
+    public var imagesPerSecond: Double
+    public var seconds: Double
+    public var validation: ValidationResult
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, steps, meanLoss = "mean_loss", imagesPerSecond = "images_per_second", seconds, validation
+    }
+}
+
+/// What the trainer reports while it runs.
+public enum TrainingEvent {
+    case step(epoch: Int, step: Int, of: Int, loss: Double, learningRate: Float)
+    case validating(epoch: Int)
+    case epochDone(EpochRecord, isBest: Bool)
+}
+
+/// Saved between epochs in `<out>/state.json`.
+struct TrainingState: Codable {
+    var recipe: SelfBlendRecipe
+    var epochsDone: Int
+    var globalStep: Int
+    var bestScore: Double?
+    var bestEpoch: Int?
+    enum CodingKeys: String, CodingKey { case recipe, epochsDone = "epochs_done", globalStep = "global_step", bestScore = "best_score", bestEpoch = "best_epoch" }
+}

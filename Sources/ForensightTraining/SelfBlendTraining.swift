@@ -1,0 +1,158 @@
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightMedia
+import ForensightData
+import ForensightDetect
+import ForensightEvaluation
+
+/// Trains a `DeepfakeDetector` on real faces and their self-blended fakes (Shiohara & Yamasaki, CVPR 2022).
+///
+/// Each step takes `realsPerStep` real crops, makes one self-blend of each, augments all of them the same way
+/// (`FaceAugmentation`) and takes one AdamW step on the binary cross-entropy (real 0, fake 1), with a linear warm-up
+/// and cosine decay of the learning rate. After every epoch it validates, writes `last.safetensors`,
+/// `optimizer.safetensors` and `state.json`, and copies the weights to `best.safetensors` when the validation score
+/// improved. Every random draw comes from a generator seeded by (seed, epoch, sample), so a run is reproducible and a
+/// resumed run continues exactly as an uninterrupted one would.
+public final class SelfBlendTrainer {
+    public let recipe: SelfBlendRecipe
+    public let detector: DeepfakeDetector
+    public let output: String
+    let train: [TrainingFace]
+    let validation: ValidationSet
+    let optimizer: Adam
+    let blend = SelfBlend(), augment = FaceAugmentation()
+
+    /// - Parameters:
+    ///   - detector: the network to train, already holding its initial weights.
+    ///   - train: real faces to learn from.
+    ///   - validation: held-out real faces and, optionally, fakes.
+    ///   - output: the run folder (created).
+    public init(recipe: SelfBlendRecipe, detector: DeepfakeDetector, train: [TrainingFace], validation: [TrainingFace], output: String) throws {
+        let reals = train.filter { !$0.sample.isFake }
+        guard reals.count >= recipe.realsPerStep else {
+            throw TrainingError("need at least \(recipe.realsPerStep) real training faces, found \(reals.count)")
+        }
+        guard validation.contains(where: { !$0.sample.isFake }) else { throw TrainingError("no held-out real faces for validation") }
+        (self.recipe, self.detector, self.output, self.train) = (recipe, detector, output, reals)
+        detector.card.inputSize = recipe.inputSize
+        self.validation = ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed)
+        detector.network.train()
+        detector.network.freezeStem(blocks: recipe.frozenBlocks)
+        optimizer = AdamW(detector.network.trainableParameters(), learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    }
+
+    /// Steps per epoch.
+    public var stepsPerEpoch: Int {
+        let full = train.count / recipe.realsPerStep
+        return recipe.stepsPerEpoch > 0 ? min(recipe.stepsPerEpoch, full) : full
+    }
+
+    /// Runs the remaining epochs (all of them, or those after the checkpoint in `output` when `resume` is set) and
+    /// returns the whole history. `stopAfter` ends the run early after that epoch, as an interruption would.
+    public func run(resume: Bool, stopAfter: Int? = nil, report: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
+        var state = TrainingState(recipe: recipe, epochsDone: 0, globalStep: 0, bestScore: nil, bestEpoch: nil)
+        var history: [EpochRecord] = []
+        let statePath = output + "/state.json"
+        if resume, FileManager.default.fileExists(atPath: statePath) {
+            state = try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+            guard state.recipe == recipe else {
+                throw TrainingError("\(output) holds a run with a different recipe; use the same options to resume, or another --out")
+            }
+            _ = try detector.network.load(safetensors: output + "/last.safetensors")
+            try optimizer.loadState(Safetensors.read(path: output + "/optimizer.safetensors"))
+            history = try readHistory()
+        }
+        let schedule = CosineWithWarmup(base: recipe.learningRate, warmupSteps: min(recipe.warmupSteps, recipe.epochs * stepsPerEpoch - 1),
+                                        totalSteps: recipe.epochs * stepsPerEpoch)
+        for epoch in state.epochsDone..<min(recipe.epochs, stopAfter ?? recipe.epochs) {
+            let started = Date()
+            detector.network.train()
+            detector.network.freezeStem(blocks: recipe.frozenBlocks)
+            detector.network.dropout.reseed(mix(recipe.seed, 0xD5, UInt64(epoch)))
+            var order = Array(train.indices)
+            var shuffler = SeededRandom(seed: mix(recipe.seed, 0x5F, UInt64(epoch)))
+            order.shuffle(using: &shuffler)
+            var lossSum = 0.0
+            for step in 0..<stepsPerEpoch {
+                let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
+                let (input, targets) = batch(members, epoch: epoch)
+                optimizer.learningRate = schedule.learningRate(at: state.globalStep)
+                optimizer.zeroGrad()
+                let loss = Tensor.binaryCrossEntropyWithLogits(detector.network(input), targets: targets)
+                loss.backward()
+                clipGradientNorm(optimizer.parameters, maxNorm: 10)
+                optimizer.step()
+                state.globalStep += 1
+                lossSum += Double(loss.item)
+                report(.step(epoch: epoch + 1, step: step + 1, of: stepsPerEpoch, loss: lossSum / Double(step + 1),
+                             learningRate: optimizer.learningRate))
+            }
+            let trainSeconds = Date().timeIntervalSince(started)
+            report(.validating(epoch: epoch + 1))
+            let result = try validation.evaluate(detector)
+            let record = EpochRecord(epoch: epoch + 1, steps: stepsPerEpoch, meanLoss: lossSum / Double(max(stepsPerEpoch, 1)),
+                                     imagesPerSecond: Double(2 * stepsPerEpoch * recipe.realsPerStep) / trainSeconds,
+                                     seconds: Date().timeIntervalSince(started), validation: result)
+            history.append(record)
+            let isBest = state.bestScore.map { result.score > $0 } ?? true
+            if isBest { (state.bestScore, state.bestEpoch) = (result.score, epoch + 1) }
+            state.epochsDone = epoch + 1
+            try checkpoint(state: state, history: history, isBest: isBest)
+            report(.epochDone(record, isBest: isBest))
+        }
+        return history
+    }
+
+    /// Augmented reals and self-blends for one step: input [2k, 3, S, S] (reals first) and targets [2k, 1].
+    func batch(_ members: [Int], epoch: Int) -> (Tensor, Tensor) {
+        var images = [RGBImage?](repeating: nil, count: 2 * members.count)
+        images.withUnsafeMutableBufferPointer { slots in
+            let out = slots
+            DispatchQueue.concurrentPerform(iterations: members.count) { k in
+                let face = train[members[k]]
+                var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(members[k])))
+                let fake = blend(face.image, landmarks: face.landmarks, using: &random).image
+                out[k] = augment(face.image, using: &random)
+                out[members.count + k] = augment(fake, using: &random)
+            }
+        }
+        let targets = Tensor((0..<images.count).map { $0 < members.count ? 0 : 1 }, shape: [images.count, 1])
+        return (detector.inputTensor(images.map { $0! }), targets)
+    }
+
+    func checkpoint(state: TrainingState, history: [EpochRecord], isBest: Bool) throws {
+        try detector.save(to: output + "/last.safetensors.tmp")
+        try Safetensors.write(optimizer.stateTensors(), to: output + "/optimizer.safetensors.tmp")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(state).write(to: URL(fileURLWithPath: output + "/state.json.tmp"))
+        encoder.outputFormatting = [.sortedKeys]
+        let lines = try history.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: output + "/history.jsonl.tmp"))
+        if isBest { try detector.save(to: output + "/best.safetensors.tmp") }
+        // Renames last, so an interrupted checkpoint leaves the previous complete one (state.json goes last).
+        for name in (isBest ? ["best.safetensors"] : []) + ["last.safetensors", "optimizer.safetensors", "history.jsonl", "state.json"] {
+            _ = rename(output + "/" + name + ".tmp", output + "/" + name)
+        }
+    }
+
+    func readHistory() throws -> [EpochRecord] {
+        let path = output + "/history.jsonl"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(EpochRecord.self, from: Data($0.utf8)) }
+    }
+}
+
+/// A stable 64-bit mix of a seed with stream coordinates.
+func mix(_ values: UInt64...) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for v in values {
+        h ^= v &+ 0x9E37_79B9_7F4A_7C15 &+ (h << 6) &+ (h >> 2)
+        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 31
+    }
+    return h
+}

@@ -1,0 +1,76 @@
+import Foundation
+import ForensightMedia
+import ForensightFaces
+import ForensightData
+
+/// One face crop in memory for training or validation, with its five landmarks in crop pixels.
+public struct TrainingFace: Sendable {
+    public var image: RGBImage
+    public var landmarks: [Point]
+    public var sample: Sample
+
+    public init(image: RGBImage, landmarks: [Point], sample: Sample) { (self.image, self.landmarks, self.sample) = (image, landmarks, sample) }
+
+    /// Loads the crops a face-frame manifest lists (written by `prepare`); records without landmarks are an error
+    /// naming the cache, since self-blending needs them.
+    public static func load(_ manifest: Manifest, progress: (Int) -> Void = { _ in }) throws -> [TrainingFace] {
+        var faces: [TrainingFace] = []
+        faces.reserveCapacity(manifest.count)
+        for (i, s) in manifest.enumerated() {
+            guard let values = s.landmarks, values.count == 10 else {
+                throw TrainingError("\(s.path): no landmarks in the face cache record; it was written by an older forensight — delete the cache folder and run again")
+            }
+            let image = try ImageDecoder.decode(path: s.path)
+            faces.append(TrainingFace(image: image, landmarks: (0..<5).map { Point(x: values[2 * $0], y: values[2 * $0 + 1]) }, sample: s))
+            progress(i + 1)
+        }
+        return faces
+    }
+}
+
+/// An error that stops training, with a message for the user.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// How the self-blending recipe divides a dataset (the rule is the same for every dataset layout):
+/// - every fake goes to validation (the detector trains on reals only);
+/// - a real whose person appears in any fake (as target or source) goes to validation, so no validation fake shows a
+///   face or a scene seen in training;
+/// - samples whose manifest split is `val` or `test` go to validation;
+/// - the remaining real videos are split by video id: a seeded `validationFraction` of them go to validation;
+/// - remaining real still images (no video) all train.
+public enum SelfBlendSplit {
+    public static func split(_ manifest: Manifest, validationFraction: Double, seed: UInt64) -> (train: Manifest, validation: Manifest) {
+        var inFakes = Set<String>()
+        for s in manifest where s.isFake {
+            for key in [s.identity, s.sourceIdentity, s.originalVideoID].compactMap({ $0 }) { inFakes.insert("\(s.dataset)/\(key)") }
+        }
+        var train = Manifest(), validation = Manifest()
+        for s in manifest {
+            let person = [s.identity, s.videoID].compactMap { $0 }.map { "\(s.dataset)/\($0)" }
+            if s.isFake || s.split == "val" || s.split == "test" || person.contains(where: inFakes.contains) {
+                validation.samples.append(s)
+            } else if let video = s.videoID, isVideo(s.path), unitHash("\(seed)/\(s.dataset)/\(video)") < validationFraction {
+                validation.samples.append(s)
+            } else {
+                train.samples.append(s)
+            }
+        }
+        return (train, validation)
+    }
+
+    static func isVideo(_ path: String) -> Bool {
+        let ext = (path as NSString).pathExtension.lowercased()
+        return ["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "flv"].contains(ext)
+    }
+
+    /// A stable hash of `text` mapped into [0, 1).
+    static func unitHash(_ text: String) -> Double {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        hash ^= hash >> 33; hash &*= 0xff51_afd7_ed55_8ccd; hash ^= hash >> 33
+        return Double(hash >> 11) / Double(1 << 53)
+    }
+}

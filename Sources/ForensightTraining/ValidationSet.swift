@@ -1,0 +1,94 @@
+import Foundation
+import ForensightTensor
+import ForensightMedia
+import ForensightData
+import ForensightDetect
+import ForensightEvaluation
+
+/// The fixed validation images of a self-blending run: held-out real crops, one self-blend of each (drawn once from
+/// the seed), and the dataset's fakes, at most `framesPerVideo` evenly spaced crops per video.
+struct ValidationSet {
+    var images: [RGBImage] = []
+    /// 0 real, 1 self-blend, 2 dataset fake.
+    var kinds: [Int] = []
+    var videoIDs: [String] = []
+    var frames: [Int] = []
+    var faces: [Int] = []
+
+    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64) {
+        var byVideo: [String: [Int]] = [:]
+        for (i, f) in faces.enumerated() { byVideo[f.sample.dataset + "/" + (f.sample.videoID ?? f.sample.id), default: []].append(i) }
+        let blend = SelfBlend()
+        for video in byVideo.keys.sorted() {
+            let members = byVideo[video]!
+            let picked = members.count <= framesPerVideo ? members
+                : (0..<framesPerVideo).map { members[$0 * members.count / framesPerVideo] }
+            for (k, i) in picked.enumerated() {
+                let face = faces[i]
+                let frame = face.sample.frameIndex ?? 0
+                if face.sample.isFake {
+                    append(face.image, kind: 2, video: video, frame: frame, face: k)
+                } else {
+                    append(face.image, kind: 0, video: video, frame: frame, face: k)
+                    var random = SeededRandom(seed: mix(seed, 0xB1E4D, UInt64(i)))
+                    append(blend(face.image, landmarks: face.landmarks, using: &random).image, kind: 1, video: "self-blend:" + video,
+                           frame: frame, face: k)
+                }
+            }
+        }
+    }
+
+    mutating func append(_ image: RGBImage, kind: Int, video: String, frame: Int, face: Int) {
+        images.append(image); kinds.append(kind); videoIDs.append(video); frames.append(frame); faces.append(face)
+    }
+
+    /// Scores every image with `detector` (evaluation mode) and computes the validation AUCs.
+    func evaluate(_ detector: DeepfakeDetector) throws -> ValidationResult {
+        detector.network.eval()
+        let scores = detector.probabilities(images).map(Double.init)
+        func auc(_ positives: Set<Int>) throws -> Double? {
+            let idx = kinds.indices.filter { kinds[$0] == 0 || positives.contains(kinds[$0]) }
+            let labels = idx.map { kinds[$0] == 0 ? 0 : 1 }
+            guard labels.contains(1) else { return nil }
+            return try Metrics.auc(scores: idx.map { scores[$0] }, labels: labels)
+        }
+        var videoAUC: Double?
+        let fakeIdx = kinds.indices.filter { kinds[$0] != 1 }
+        if fakeIdx.contains(where: { kinds[$0] == 2 }) {
+            let records = fakeIdx.map { FrameScore(videoID: videoIDs[$0], frameIndex: frames[$0], faceID: faces[$0], score: scores[$0],
+                                                   label: kinds[$0] == 2 ? 1 : 0) }
+            let videos = try VideoAggregation.maxOverFacesThenMean.aggregate(records)
+            videoAUC = try Metrics.auc(scores: videos.scores, labels: videos.labels)
+        }
+        return ValidationResult(aucSelfBlend: try auc([1]) ?? .nan, aucFakes: try auc([2]), videoAUCFakes: videoAUC,
+                                score: try auc([1, 2]) ?? .nan)
+    }
+}
+
+extension ValidationSet {
+    /// The video-level (max-mean) threshold maximising Youden's J = TPR − FPR between held-out real videos and fake
+    /// videos (the dataset's fakes and the self-blended copies of the real videos).
+    func youdenThreshold(_ detector: DeepfakeDetector) throws -> Float {
+        detector.network.eval()
+        let scores = detector.probabilities(images).map(Double.init)
+        let records = images.indices.map { FrameScore(videoID: videoIDs[$0], frameIndex: frames[$0], faceID: faces[$0], score: scores[$0],
+                                                      label: kinds[$0] == 0 ? 0 : 1) }
+        let videos = try VideoAggregation.maxOverFacesThenMean.aggregate(records)
+        let roc = try Metrics.rocCurve(scores: videos.scores, labels: videos.labels)
+        // Between the best cut's score and the next lower one, so the threshold does not sit on a validation score.
+        var best = (j: -1.0, threshold: 0.5)
+        for i in roc.thresholds.indices where roc.thresholds[i].isFinite {
+            let j = roc.truePositiveRate[i] - roc.falsePositiveRate[i]
+            let below = i + 1 < roc.thresholds.count ? roc.thresholds[i + 1] : 0
+            if j > best.j { best = (j, (roc.thresholds[i] + below) / 2) }
+        }
+        return Float(best.threshold)
+    }
+}
+
+extension SelfBlendTrainer {
+    /// The decision threshold for `detector` on the validation faces of a run (see `ValidationSet.youdenThreshold`).
+    public static func threshold(for detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> Float {
+        try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed).youdenThreshold(detector)
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import ForensightMedia
+import ForensightFaces
+import ForensightDetect
+
+extension VerdictAggregation: ExpressibleByArgument {}
+
+struct Detect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tell whether the faces in images and videos were manipulated.",
+        discussion: """
+        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by
+        MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input:
+        FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was
+        found. The default model (models/sbi-efficientnet-lite0.safetensors, trained by the project on self-blended
+        images) ships with the program; --model loads another.
+
+        Aggregation over face-frames: max-mean (default; per frame the most suspicious face, then the mean over
+        frames), mean (every face-frame), confident (the mean of confidently fake frames when there are enough of
+        them). A face's own verdict is the mean of its frames.
+
+        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/1,
+        docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported
+        and the run goes on.
+
+        Exit status: 0 when every input got a verdict (for folders: at least one file), 1 when an input could not
+        be read or the model is missing, 2 for usage errors.
+
+        Examples:
+          forensight detect clip.mp4
+          forensight detect photo.jpg --json
+          forensight detect videos/ --csv > verdicts.csv
+        """)
+
+    @Argument(help: "Images, videos or folders of them.")
+    var inputs: [String]
+
+    @Option(help: "Detector weights (default: the shipped model, or $FORENSIGHT_MODEL).")
+    var model: String?
+
+    @Option(help: "How face-frame scores become one score per input: max-mean, mean or confident (default: the model's).")
+    var aggregate: VerdictAggregation?
+
+    @Option(help: "P(fake) at or above which the verdict is FAKE (default: the model's).")
+    var threshold: Double?
+
+    @Option(help: "Frames sampled per video, spread evenly over its length.")
+    var frames = 32
+
+    @Flag(help: "One JSON object per input (schema forensight.detect/1).")
+    var json = false
+
+    @Flag(help: "CSV with a header: source, verdict, probability, faces, frames, frames_with_faces, error.")
+    var csv = false
+
+    func validate() throws {
+        guard !(json && csv) else { throw ValidationError("choose one of --json and --csv") }
+        guard frames > 0 && frames <= 10_000 else { throw ValidationError("--frames must be between 1 and 10000") }
+        if let threshold { guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") } }
+    }
+
+    func run() throws {
+        guard let modelPath = model ?? ModelLocations.defaultModel() else {
+            fail("no detector found: models/\(ModelLocations.defaultModelName) is missing; pass --model FILE or set FORENSIGHT_MODEL")
+        }
+        let detector: DeepfakeDetector
+        do { detector = try DeepfakeDetector(path: modelPath) } catch { fail("\(error)") }
+        let faceDetector: MTCNN
+        do { faceDetector = try MTCNN() } catch { fail("\(error) (run scripts/setup/weights.sh)") }
+        let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, aggregation: aggregate, threshold: threshold)
+
+        let (files, problems) = MediaFiles.collect(inputs)
+        var failures = problems.count, done = 0
+        for p in problems { note("forensight: \(p)") }
+        if csv { print("source,verdict,probability,faces,frames,frames_with_faces,error") }
+        for (n, file) in files.enumerated() {
+            var bar = ProgressBar("detect \(n + 1)/\(files.count) \((file as NSString).lastPathComponent)", total: nil)
+            let verdict: Verdict
+            do {
+                verdict = try pipeline.analyze(path: file) { frame, _ in bar.update(frame, detail: "frames") }
+                done += 1
+            } catch {
+                failures += 1
+                note("forensight: \(error)")
+                verdict = .failure(source: file, error: "\(error)", model: pipeline.modelInfo, aggregation: pipeline.aggregation.rawValue)
+            }
+            bar.finish()
+            for w in verdict.warnings { note("forensight: \(file): \(w)") }
+            emit(verdict)
+        }
+        let onlyFolders = inputs.allSatisfy { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue }
+        if files.isEmpty || (failures > 0 && !(onlyFolders && done > 0)) { throw ExitCode(1) }
+    }
+
+    func emit(_ v: Verdict) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(v) { print(String(decoding: data, as: UTF8.self)) }
+        } else if csv {
+            let fields = [v.source, v.verdict.rawValue, v.probability.map { String(format: "%.4f", $0) } ?? "", String(v.faces.count),
+                          String(v.frames), String(v.framesWithFaces), v.error ?? ""]
+            print(fields.map(Self.csvField).joined(separator: ","))
+        } else {
+            print(Self.summary(v))
+        }
+    }
+
+    /// The readable line: `clip.mp4: FAKE (P(fake) 0.93 ≥ 0.55; 1 face in 32/32 frames; max-mean) 1.4 s`.
+    static func summary(_ v: Verdict) -> String {
+        switch v.verdict {
+        case .error: return "\(v.source): ERROR (\(v.error ?? "unreadable"))"
+        case .noFace:
+            return "\(v.source): NO_FACE (no face in \(v.frames) \(v.frames == 1 ? "frame" : "frames")) " + String(format: "%.1f s", v.timingsMs.total / 1000)
+        case .real, .fake:
+            let p = v.probability ?? 0
+            let comparison = v.verdict == .fake ? "≥" : "<"
+            let faces = v.faces.count == 1 ? "1 face" : "\(v.faces.count) faces"
+            return String(format: "%@: %@ (P(fake) %.2f %@ %.2f; %@ in %d/%d frames; %@) %.1f s", v.source, v.verdict.rawValue, p, comparison,
+                          v.model.threshold, faces, v.framesWithFaces, v.frames, v.aggregation, v.timingsMs.total / 1000)
+        }
+    }
+
+    /// RFC 4180 quoting when a field holds a comma, quote or line break.
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}

@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightMedia
+import ForensightFaces
+import ForensightData
+import ForensightDetect
+import ForensightTraining
+
+/// Detector recipes `train` knows.
+enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {
+    case sbi
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a detector: EfficientNet-Lite0 on real faces and their self-blended fakes (SBI).",
+        discussion: """
+        The datasets are imported as `forensight import` does and split by `SelfBlendSplit`: fakes, reals of a person
+        who appears in a fake, and a seeded --val-fraction of the other real videos are held out for validation;
+        the remaining reals train. Faces are cut once into --cache (resumable, shared with `prepare`). Each step
+        blends a perturbed copy of each real face back into itself inside a landmark-derived mask, augments reals
+        and fakes alike (JPEG, blur, noise, resize, colour, flip), and takes an AdamW step with a cosine schedule.
+        After each epoch: validation AUC of held-out reals against their self-blends and the dataset's fakes, a
+        checkpoint, and best.safetensors when the score improved. A run is deterministic for a seed; --resume
+        continues an interrupted one from its last epoch. See docs/TRAINING.md.
+
+        Examples:
+          forensight train --detector sbi --data ../shared/datasets/ffpp-c23-mini --data ../shared/datasets/utkface-real \\
+              --out runs/sbi --export models/sbi-efficientnet-lite0.safetensors
+          forensight train --detector sbi --data ffpp/ --out runs/sbi --resume
+          forensight train --detector sbi --data ffpp/ --out runs/sbi --preview docs/sbi_examples.png
+        """)
+
+    @Option(help: "The recipe (sbi: self-blended images).")
+    var detector: DetectorRecipe = .sbi
+
+    @Option(help: "A dataset folder or label file (repeat for several).")
+    var data: [String]
+
+    @Option(help: "The run folder: checkpoints, history.jsonl, best.safetensors.")
+    var out: String
+
+    @Option(help: "Face-crop cache shared with `prepare` (default: $FORENSIGHT_CACHE/faces or ~/.cache/forensight/faces).")
+    var cache: String?
+
+    @Option(help: "ImageNet weights to start from (default: the converted EfficientNet-Lite0 from setup).")
+    var initWeights: String?
+
+    @Option(help: "Seed for the split, the shuffling, the self-blends and the augmentation.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Passes over the real training faces.")
+    var epochs = 5
+
+    @Option(help: "Real faces per step (each brings its self-blend).")
+    var realsPerStep = 8
+
+    @Option(help: "Peak learning rate (AdamW).")
+    var learningRate: Float = 2e-4
+
+    @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower).")
+    var frozenBlocks = 3
+
+    @Option(help: "Network input side in pixels.")
+    var inputSize = 224
+
+    @Option(help: "Fraction of the remaining real videos held out for validation.")
+    var valFraction = 0.2
+
+    @Option(help: "Cap on steps per epoch (0: a full pass).")
+    var stepsPerEpoch = 0
+
+    @Flag(help: "Continue the run in --out from its last finished epoch.")
+    var resume = false
+
+    @Option(help: "After training, write the best weights in fp16 with the chosen threshold to this file.")
+    var export: String?
+
+    @Option(help: "Only write a grid of real / mask / self-blend examples to this PNG, then stop.")
+    var preview: String?
+
+    func validate() throws {
+        guard epochs > 0, realsPerStep > 0, learningRate > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
+        guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
+        guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
+        guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
+    }
+
+    func run() throws {
+        var recipe = SelfBlendRecipe()
+        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate)
+        (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
+
+        var manifest = Manifest()
+        for path in data {
+            do { manifest.append(contentsOf: try DatasetLayout.importer(for: path).load(), skippingDuplicateIDs: true) } catch { fail("\(error)") }
+        }
+        let (trainItems, valItems) = SelfBlendSplit.split(manifest, validationFraction: valFraction, seed: seed)
+        note("train: \(trainItems.count) real items; validation: \(valItems.filter { !$0.isFake }.count) real, \(valItems.filter(\.isFake).count) fake items")
+        let faceCache = try openCache()
+        let trainFaces = try loadFaces(trainItems, cache: faceCache, label: "train faces")
+        if let preview {
+            try writePreview(trainFaces, to: preview)
+            return
+        }
+        let valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
+        let model = try initialDetector()
+        let trainer: SelfBlendTrainer
+        do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { fail("\(error)") }
+        note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(2 * realsPerStep) images → \(out)")
+        var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
+        let history: [EpochRecord]
+        do {
+            history = try trainer.run(resume: resume) { event in
+                switch event {
+                case .step(let epoch, let step, _, let loss, let lr):
+                    bar.update(step, detail: String(format: "epoch %d loss %.4f lr %.1e", epoch, loss, lr))
+                case .validating:
+                    bar.finish()
+                case .epochDone(let r, let isBest):
+                    note(String(format: "epoch %d: loss %.4f, %.1f images/s, val AUC self-blend %.4f, fakes %@, video %@%@", r.epoch,
+                                r.meanLoss, r.imagesPerSecond, r.validation.aucSelfBlend,
+                                r.validation.aucFakes.map { String(format: "%.4f", $0) } ?? "–",
+                                r.validation.videoAUCFakes.map { String(format: "%.4f", $0) } ?? "–", isBest ? " (best)" : ""))
+                    bar = ProgressBar("train", total: trainer.stepsPerEpoch)
+                }
+            }
+        } catch { fail("\(error)") }
+        if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, to: export) }
+    }
+
+    func openCache() throws -> FaceCache {
+        let root = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
+        let detector: MTCNN
+        do { detector = try MTCNN() } catch { fail("\(error)") }
+        let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: .largest),
+                                     cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: 32))
+        return FaceCache(root: root, reader: reader)
+    }
+
+    /// Cuts (or finds cached) faces for `items` and loads them with their landmarks.
+    func loadFaces(_ items: Manifest, cache: FaceCache, label: String) throws -> [TrainingFace] {
+        var bar = ProgressBar(label, total: items.count)
+        var failures = 0
+        for (i, sample) in items.enumerated() {
+            if case .failed(let reason) = cache.prepare(sample) { failures += 1; if failures <= 5 { note("forensight: \(reason)") } }
+            bar.update(i + 1)
+        }
+        bar.finish()
+        do {
+            return try TrainingFace.load(try cache.faceManifest(for: items))
+        } catch { fail("\(error)") }
+    }
+
+    func initialDetector() throws -> DeepfakeDetector {
+        var card = DetectorCard(id: "sbi-efficientnet-lite0", architecture: "efficientnet-lite0")
+        card.inputSize = inputSize
+        ParameterInit.seed(seed)    // the fresh head's initial weights follow the seed
+        let detector = try DeepfakeDetector(card: card)
+        let path = initWeights ?? ModelLocations.weightsDirectory + "/efficientnet_lite0.safetensors"
+        do {
+            var weights = try Safetensors.read(path: path)
+            weights["_fc.weight"] = nil; weights["_fc.bias"] = nil   // a fresh one-logit head
+            _ = try detector.network.loadStateDict(weights, strict: false)
+        } catch { fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
+        return detector
+    }
+}

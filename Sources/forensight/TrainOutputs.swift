@@ -1,0 +1,47 @@
+import Foundation
+import ForensightTensor
+import ForensightMedia
+import ForensightData
+import ForensightDetect
+import ForensightTraining
+
+extension Train {
+    /// A grid with one column per example face: the real crop, its blending mask, its self-blend.
+    func writePreview(_ faces: [TrainingFace], to path: String) throws {
+        guard !faces.isEmpty else { fail("no training faces to preview") }
+        let columns = min(6, faces.count), side = 256
+        var grid = RGBImage(width: columns * side, height: 3 * side, fill: (255, 255, 255))
+        let blend = SelfBlend()
+        for c in 0..<columns {
+            let face = faces[c * faces.count / columns]
+            var random = SeededRandom(seed: seed &+ UInt64(c))
+            let result = blend(face.image, landmarks: face.landmarks, using: &random)
+            let real = face.image.resized(width: side, height: side)
+            let fake = result.image.resized(width: side, height: side)
+            var mask = RGBImage(width: face.image.width, height: face.image.height)
+            for i in 0..<mask.pixelCount {
+                let v = UInt8(min(max(result.mask.values[i] * 255, 0), 255))
+                mask.pixels[3 * i] = v; mask.pixels[3 * i + 1] = v; mask.pixels[3 * i + 2] = v
+            }
+            mask = mask.resized(width: side, height: side)
+            for (row, tile) in [real, mask, fake].enumerated() {
+                for y in 0..<side {
+                    let dst = ((row * side + y) * grid.width + c * side) * 3
+                    grid.pixels.replaceSubrange(dst..<(dst + side * 3), with: tile.pixels[(y * side * 3)..<((y + 1) * side * 3)])
+                }
+            }
+        }
+        do { try ImageEncoder.write(grid, to: path) } catch { fail("\(path): \(error)") }
+        note("wrote \(path): \(columns) examples (rows: real, mask, self-blend)")
+    }
+
+    /// Loads the run's best weights, picks the decision threshold on the validation faces and writes fp16 weights.
+    func exportBest(validation: [TrainingFace], recipe: SelfBlendRecipe, to path: String) throws {
+        let best: DeepfakeDetector
+        do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { fail("\(error)") }
+        best.card.threshold = try SelfBlendTrainer.threshold(for: best, validation: validation, recipe: recipe)
+        best.card.notes = "self-blended images, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
+        do { try best.save(to: path, dtype: .f16) } catch { fail("\(path): \(error)") }
+        note(String(format: "exported %@ (fp16, threshold %.4f)", path, best.card.threshold))
+    }
+}

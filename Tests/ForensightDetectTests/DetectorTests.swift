@@ -1,0 +1,126 @@
+import XCTest
+import Foundation
+import ForensightTensor
+import ForensightMedia
+import ForensightFaces
+import ForensightDetect
+
+/// The detector file format, its preprocessing, the pipeline's verdicts and the JSON record.
+final class DetectorTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-detect-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    func smallDetector() throws -> DeepfakeDetector {
+        var card = DetectorCard(id: "test", architecture: "efficientnet-lite0")
+        card.inputSize = 64
+        card.threshold = 0.4
+        let detector = try DeepfakeDetector(card: card)
+        detector.network.eval()
+        return detector
+    }
+
+    func testSHA256KnownAnswers() throws {
+        XCTAssertEqual(SHA256.hexDigest([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hexDigest(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hexDigest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // A million 'a' through the file reader (several 1 MiB pieces are not needed: one read, many blocks).
+        let path = dir.appendingPathComponent("a.bin").path
+        try Data(repeating: 0x61, count: 1_000_000).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try SHA256.hexDigest(ofFile: path), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    func testInputTensorResizesAndNormalises() throws {
+        let detector = try smallDetector()
+        let face = RGBImage(width: 64, height: 64, fill: (255, 127, 0))
+        let x = detector.inputTensor([face, face])
+        XCTAssertEqual(x.shape, [2, 3, 64, 64])
+        XCTAssertEqual(x.data[0], 1, accuracy: 1e-6)                 // (255 − 127) / 128
+        XCTAssertEqual(x.data[64 * 64], 0, accuracy: 1e-6)           // green plane
+        XCTAssertEqual(x.data[2 * 64 * 64], -127 / 128, accuracy: 1e-6)
+        let big = detector.inputTensor([RGBImage(width: 256, height: 256, fill: (255, 127, 0))])
+        XCTAssertEqual(big.shape, [1, 3, 64, 64])
+        XCTAssertEqual(big.data[0], 1, accuracy: 1e-6)
+    }
+
+    func testSaveLoadKeepsCardAndScores() throws {
+        let detector = try smallDetector()
+        var random = SeededRandom(seed: 5)
+        let faces = (0..<3).map { _ in RGBImage(width: 80, height: 80, pixels: (0..<(80 * 80 * 3)).map { _ in UInt8(random.next() % 256) }) }
+        let path32 = dir.appendingPathComponent("d32.safetensors").path, path16 = dir.appendingPathComponent("d16.safetensors").path
+        try detector.save(to: path32)
+        try detector.save(to: path16, dtype: .f16)
+        let expected = detector.probabilities(faces)
+        let loaded32 = try DeepfakeDetector(path: path32), loaded16 = try DeepfakeDetector(path: path16)
+        XCTAssertEqual(loaded32.card, detector.card)
+        XCTAssertEqual(loaded32.probabilities(faces), expected)
+        for (a, b) in zip(loaded16.probabilities(faces), expected) { XCTAssertEqual(a, b, accuracy: 2e-3) }
+        XCTAssertEqual(loaded32.weightsSHA256, try SHA256.hexDigest(ofFile: path32))
+        let size16 = try FileManager.default.attributesOfItem(atPath: path16)[.size] as! Int
+        let size32 = try FileManager.default.attributesOfItem(atPath: path32)[.size] as! Int
+        XCTAssertLessThan(Double(size16), 0.51 * Double(size32))
+    }
+
+    func testFilesThatAreNotDetectorsAreRejected() throws {
+        let plain = dir.appendingPathComponent("plain.safetensors").path
+        try Safetensors.write(["w": Tensor.zeros([2])], to: plain)
+        XCTAssertThrowsError(try DeepfakeDetector(path: plain)) { XCTAssertTrue("\($0)".contains("not a Forensight detector")) }
+        let junk = dir.appendingPathComponent("junk.safetensors").path
+        try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: junk))
+        XCTAssertThrowsError(try DeepfakeDetector(path: junk))
+        XCTAssertThrowsError(try DeepfakeDetector(path: dir.appendingPathComponent("missing.safetensors").path))
+    }
+
+    func pipeline(_ detector: DeepfakeDetector, aggregation: VerdictAggregation? = nil) throws -> Pipeline {
+        do { return Pipeline(detector: detector, faceDetector: try MTCNN(), frames: 4, aggregation: aggregation) } catch { throw XCTSkip("\(error)") }
+    }
+
+    func testImageWithoutAFaceIsNoFace() throws {
+        let path = dir.appendingPathComponent("wall.png").path
+        try ImageEncoder.write(RGBImage(width: 120, height: 90, fill: (90, 120, 150)), to: path)
+        let v = try pipeline(try smallDetector()).analyze(path: path)
+        XCTAssertEqual(v.verdict, .noFace)
+        XCTAssertNil(v.probability)
+        XCTAssertEqual(v.kind, "image")
+        XCTAssertEqual(v.frames, 1)
+        XCTAssertTrue(v.faces.isEmpty)
+    }
+
+    func testUnreadableFileThrowsAMediaError() throws {
+        let path = dir.appendingPathComponent("broken.jpg").path
+        try Data([0xFF, 0xD8, 0xFF, 0x00, 0x01]).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try pipeline(try smallDetector()).analyze(path: path)) { XCTAssertTrue($0 is MediaError, "\($0)") }
+    }
+
+    /// A real face (UTKFace, read in place; skipped when absent): one face, a verdict consistent with the
+    /// threshold, and a JSON record with the documented keys.
+    func testRealFaceGetsAVerdictAndAVersionedRecord() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/datasets/utkface-real/images").standardized.path
+        guard let name = try? FileManager.default.contentsOfDirectory(atPath: folder).sorted().first(where: { $0.hasSuffix(".jpg") }) else {
+            throw XCTSkip("../shared/datasets/utkface-real absent")
+        }
+        let detector = try smallDetector()
+        for aggregation in VerdictAggregation.allCases {
+            let v = try pipeline(detector, aggregation: aggregation).analyze(path: folder + "/" + name)
+            XCTAssertEqual(v.faces.count, 1)
+            let p = try XCTUnwrap(v.probability)
+            XCTAssertEqual(p, v.faces[0].frames[0].probability, accuracy: 1e-12)   // one face-frame: every rule agrees
+            XCTAssertEqual(v.verdict, p >= 0.4 ? .fake : .real)
+            XCTAssertEqual(v.aggregation, aggregation.rawValue)
+        }
+        let v = try pipeline(detector).analyze(path: folder + "/" + name)
+        let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v)) as! [String: Any]
+        XCTAssertEqual(object["schema"] as? String, "forensight.detect/1")
+        XCTAssertEqual(Set(object.keys), ["schema", "source", "kind", "verdict", "probability", "aggregation", "frames", "frames_with_faces",
+                                          "faces", "model", "timings_ms", "warnings", "error"])
+        XCTAssertTrue(object["error"] is NSNull)
+        let model = object["model"] as! [String: Any]
+        XCTAssertEqual(try XCTUnwrap(model["threshold"] as? Double), 0.4, accuracy: 1e-6)
+        XCTAssertEqual(Set((object["timings_ms"] as! [String: Any]).keys), ["decode", "faces", "model", "total"])
+        XCTAssertEqual(try JSONDecoder().decode(Verdict.self, from: try JSONEncoder().encode(v)), v)
+    }
+}

@@ -1,0 +1,98 @@
+import XCTest
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightMedia
+import ForensightFaces
+import ForensightData
+import ForensightDetect
+import ForensightTraining
+
+/// The self-blending trainer: reproducible for a seed, resumable to the same weights, and its data split.
+final class TrainerTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-train-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    func face(_ seed: UInt64, label: Int = 0, video: String) -> TrainingFace {
+        var random = SeededRandom(seed: seed)
+        let pixels = (0..<(96 * 96 * 3)).map { i in UInt8(truncatingIfNeeded: (i / 3 % 96) * 2 + Int(random.next() % 40)) }
+        let landmarks = FaceCropper(size: 96).targetPoints
+        let sample = Sample(id: "\(video)#\(seed)", path: "\(video).png", label: label, dataset: "synthetic", videoID: video, frameIndex: Int(seed))
+        return TrainingFace(image: RGBImage(width: 96, height: 96, pixels: pixels), landmarks: landmarks, sample: sample)
+    }
+
+    var recipe: SelfBlendRecipe {
+        var r = SelfBlendRecipe()
+        (r.seed, r.epochs, r.realsPerStep, r.inputSize, r.stepsPerEpoch, r.warmupSteps, r.frozenBlocks) = (3, 2, 2, 32, 2, 1, 12)
+        return r
+    }
+
+    func train(_ out: String, recipe r: SelfBlendRecipe? = nil, stopAfter: Int? = nil, resume: Bool = false) throws -> (DeepfakeDetector, [EpochRecord]) {
+        let r = r ?? recipe
+        ParameterInit.seed(11)      // the same initial weights for every run
+        let detector = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
+        let trainFaces = (0..<6).map { face(UInt64($0), video: "v\($0 % 3)") }
+        let validation = (10..<14).map { face(UInt64($0), video: "r\($0 % 2)") } + (20..<22).map { face(UInt64($0), label: 1, video: "f") }
+        let trainer = try SelfBlendTrainer(recipe: r, detector: detector, train: trainFaces, validation: validation, output: out)
+        return (detector, try trainer.run(resume: resume, stopAfter: stopAfter))
+    }
+
+    func weights(_ d: DeepfakeDetector) -> [Float] { d.network.stateDict().flatMap { $0.1.scalars } }
+
+    func testSameSeedSameWeightsAndResumeMatchesAnUninterruptedRun() throws {
+        let a = dir.appendingPathComponent("a").path, b = dir.appendingPathComponent("b").path
+        let (full, history) = try train(a)
+        XCTAssertEqual(history.map(\.epoch), [1, 2])
+        XCTAssertTrue(history.allSatisfy { $0.meanLoss.isFinite && (0...1).contains($0.validation.aucSelfBlend) })
+        for file in ["best.safetensors", "last.safetensors", "optimizer.safetensors", "state.json", "history.jsonl"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/" + file), file)
+        }
+        // The same run again gives the same weights.
+        let (again, _) = try train(dir.appendingPathComponent("c").path)
+        XCTAssertEqual(weights(again), weights(full))
+        // One epoch, then "interrupted": a resumed run finishes with the weights of the uninterrupted one.
+        let (_, first) = try train(b, stopAfter: 1)
+        XCTAssertEqual(first.count, 1)
+        var other = recipe
+        other.learningRate *= 2
+        XCTAssertThrowsError(try train(b, recipe: other, resume: true)) { XCTAssertTrue("\($0)".contains("different recipe")) }
+        let (resumed, resumedHistory) = try train(b, resume: true)
+        XCTAssertEqual(resumedHistory.map(\.epoch), [1, 2])
+        XCTAssertEqual(weights(resumed), weights(full))
+    }
+
+    func testSplitKeepsPeopleInFakesOutOfTraining() {
+        var manifest = Manifest()
+        for id in ["000", "001", "002", "003", "004", "005", "006", "007", "008", "009"] {
+            manifest.samples.append(Sample(id: id, path: "/d/\(id).mp4", label: 0, dataset: "ff", videoID: id, identity: id))
+        }
+        manifest.samples.append(Sample(id: "000_001", path: "/d/f/000_001.mp4", label: 1, dataset: "ff", videoID: "000_001", identity: "000",
+                                       sourceIdentity: "001", originalVideoID: "000"))
+        manifest.samples.append(Sample(id: "img", path: "/d/a.jpg", label: 0, dataset: "photos", videoID: "a"))
+        let (train, validation) = SelfBlendSplit.split(manifest, validationFraction: 0.3, seed: 1)
+        XCTAssertEqual(train.count + validation.count, manifest.count)
+        let held = Set(validation.map(\.id)), trained = Set(train.map(\.id))
+        XCTAssertTrue(held.isSuperset(of: ["000", "001", "000_001"]))
+        XCTAssertTrue(trained.contains("img"))
+        XCTAssertFalse(train.contains { $0.isFake })
+        XCTAssertGreaterThan(held.count, 3)                        // some of 002…009 by the fraction
+        XCTAssertEqual(SelfBlendSplit.split(manifest, validationFraction: 0.3, seed: 1).validation, validation)
+        XCTAssertEqual(SelfBlendSplit.split(manifest, validationFraction: 0, seed: 1).validation.count, 3)
+    }
+
+    func testAdamStateRoundTrip() throws {
+        let p = Tensor([1, -2, 3], shape: [3], requiresGrad: true)
+        let opt = AdamW([p], learningRate: 0.1)
+        for _ in 0..<3 { p.grad = Tensor([0.5, -1, 2], shape: [3]); opt.step() }
+        let copy = Tensor(p.scalars, shape: [3], requiresGrad: true)
+        let restored = AdamW([copy], learningRate: 0.1)
+        try restored.loadState(opt.stateTensors())
+        p.grad = Tensor([1, 1, -1], shape: [3]); opt.step()
+        copy.grad = Tensor([1, 1, -1], shape: [3]); restored.step()
+        XCTAssertEqual(copy.scalars, p.scalars)
+    }
+}
