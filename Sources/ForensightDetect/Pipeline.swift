@@ -11,6 +11,8 @@ public struct Pipeline {
     public var aggregation: VerdictAggregation
     /// Overrides the model's threshold when set.
     public var threshold: Double?
+    /// Applied to every face crop before scoring (robustness protocols degrade crops here).
+    public var cropTransform: (@Sendable (RGBImage) -> RGBImage)?
 
     /// - Parameters:
     ///   - frames: frames sampled per video, spread evenly (32, as DeepfakeBench).
@@ -41,7 +43,8 @@ public struct Pipeline {
         let media = try reader.read(path: path, progress: progress)
         let readMs = elapsed(since: started)
         let modelStarted = DispatchTime.now().uptimeNanoseconds
-        let scores = detector.probabilities(media.crops.map(\.image)).map(Double.init)
+        let crops = media.crops.map { cropTransform?($0.image) ?? $0.image }
+        let scores = detector.probabilities(crops).map(Double.init)
         let modelMs = elapsed(since: modelStarted)
         let timings = Verdict.Timings(decode: readMs - media.faceSeconds * 1000, faces: media.faceSeconds * 1000, model: modelMs,
                                       total: elapsed(since: started))

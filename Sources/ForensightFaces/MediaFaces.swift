@@ -36,6 +36,8 @@ public struct MediaFaceReader {
     public var extraction: FaceExtractionOptions
     public var cropper: FaceCropper
     public var sampling: FrameSampler
+    /// Applied to every decoded frame before face detection (robustness protocols degrade frames here).
+    public var frameTransform: (@Sendable (RGBImage) -> RGBImage)?
 
     public init(detector: MTCNN, extraction: FaceExtractionOptions = FaceExtractionOptions(), cropper: FaceCropper = FaceCropper(),
                 sampling: FrameSampler = .uniform(count: 32)) {
@@ -58,7 +60,8 @@ public struct MediaFaceReader {
         let extractor = FaceExtractor(detector: detector, options: extraction)
         var crops: [FaceCrop] = []
         var faceSeconds = 0.0
-        func take(_ image: RGBImage, index: Int, time: Double) {
+        func take(_ decoded: RGBImage, index: Int, time: Double) {
+            let image = frameTransform?(decoded) ?? decoded
             let started = DispatchTime.now().uptimeNanoseconds
             defer { faceSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
             for (track, face) in extractor.process(image, frameIndex: index, time: time) {

@@ -35,7 +35,7 @@ struct Forensight: ParsableCommand {
           forensight bench engine --json     one JSON object per row, for scripts
         """,
         version: "0.1.0",
-        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Bench.self])
+        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Bench.self])
 }
 
 /// Writes a one-line error to stderr and exits with `code`.

@@ -99,6 +99,10 @@ struct Train: ParsableCommand {
         }
         let (trainItems, valItems) = SelfBlendSplit.split(manifest, validationFraction: valFraction, seed: seed)
         note("train: \(trainItems.count) real items; validation: \(valItems.filter { !$0.isFake }.count) real, \(valItems.filter(\.isFake).count) fake items")
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try (trainItems.map(\.id).joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
+        } catch { fail("\(out): \(error)") }
         let faceCache = try openCache()
         let trainFaces = try loadFaces(trainItems, cache: faceCache, label: "train faces")
         if let preview {

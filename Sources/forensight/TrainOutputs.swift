@@ -10,10 +10,18 @@ extension Train {
     func writePreview(_ faces: [TrainingFace], to path: String) throws {
         guard !faces.isEmpty else { fail("no training faces to preview") }
         let columns = min(6, faces.count), side = 256
+        // The same number of examples from each dataset, spread evenly within it.
+        let datasets = Dictionary(grouping: faces.indices, by: { faces[$0].sample.dataset })
+        let names = datasets.keys.sorted()
+        let picked = (0..<columns).map { c -> Int in
+            let members = datasets[names[c % names.count]]!
+            let perDataset = (columns + names.count - 1 - c % names.count) / names.count
+            return members[(c / names.count) * members.count / max(perDataset, 1)]
+        }
         var grid = RGBImage(width: columns * side, height: 3 * side, fill: (255, 255, 255))
         let blend = SelfBlend()
         for c in 0..<columns {
-            let face = faces[c * faces.count / columns]
+            let face = faces[picked[c]]
             var random = SeededRandom(seed: seed &+ UInt64(c))
             let result = blend(face.image, landmarks: face.landmarks, using: &random)
             let real = face.image.resized(width: side, height: side)
@@ -41,7 +49,13 @@ extension Train {
         do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { fail("\(error)") }
         best.card.threshold = try SelfBlendTrainer.threshold(for: best, validation: validation, recipe: recipe)
         best.card.notes = "self-blended images, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
-        do { try best.save(to: path, dtype: .f16) } catch { fail("\(path): \(error)") }
+        do {
+            try best.save(to: path, dtype: .f16)
+            // The samples it learned from, so `evaluate` leaves them out.
+            let ids = (path as NSString).deletingPathExtension + ".training-ids.txt"
+            try? FileManager.default.removeItem(atPath: ids)
+            try FileManager.default.copyItem(atPath: out + "/training-ids.txt", toPath: ids)
+        } catch { fail("\(path): \(error)") }
         note(String(format: "exported %@ (fp16, threshold %.4f)", path, best.card.threshold))
     }
 }

@@ -1,0 +1,136 @@
+import Foundation
+
+/// A report of an `EvaluationResults` file: tables and SVG charts, rendered as one self-contained HTML page and as
+/// Markdown with the charts as SVG files beside it (`forensight report`).
+public struct EvaluationReport {
+    public enum Block {
+        case heading(String)
+        case paragraph(String)
+        case table(header: [String], rows: [[String]])
+        /// A chart: file stem (for Markdown) and the SVG text.
+        case figure(name: String, caption: String, svg: String)
+    }
+
+    public let results: EvaluationResults
+    public private(set) var blocks: [Block] = []
+
+    static let videoRule = "video (maxOverFacesThenMean)"
+
+    public init(_ results: EvaluationResults) {
+        self.results = results
+        build()
+    }
+
+    func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
+
+    /// AUC mean (± sd over runs when there are several).
+    func auc(_ s: EvaluationResults.Summary?) -> String {
+        guard let s else { return "–" }
+        return s.runs > 1 ? String(format: "%.4f ± %.4f", s.aucMean, s.aucStd) : f(s.aucMean)
+    }
+
+    mutating func build() {
+        let modelNames = results.models.map(\.name).uniqued()
+        blocks.append(.heading("Forensight evaluation"))
+        blocks.append(.paragraph("Made by `\(results.command)` (seed \(results.seed), \(results.framesPerVideo) frames per video). "
+            + "Video-level scores use the max-over-faces-then-mean rule (SBI) unless a column says mean (DeepfakeBench); "
+            + "frame level is one score per face crop. Intervals are 95 % bootstrap intervals (1,000 resamples)."))
+        blocks.append(.table(header: ["model", "weights (sha256)", "threshold", "training"],
+                             rows: results.models.map { [$0.name, String($0.sha256.prefix(12)), f($0.threshold), $0.notes] }))
+        blocks.append(.table(header: ["dataset", "real", "fake", "methods"],
+                             rows: results.datasets.map { [$0.name, String($0.real), String($0.fake), $0.methods.joined(separator: ", ")] }))
+
+        blocks.append(.heading("Results (clean)"))
+        var rows: [[String]] = []
+        for model in modelNames {
+            for dataset in results.datasets {
+                for subset in ["all"] + dataset.methods {
+                    guard let video = results.summary(model: model, dataset: dataset.name, subset: subset) else { continue }
+                    let first = results.rows.first { $0.model == model && $0.condition == "clean" && $0.dataset == dataset.name && $0.subset == subset
+                        && $0.report.level.description == Self.videoRule }
+                    let ci = first?.report.confidenceIntervals?["auc"].map { String(format: "[%.3f, %.3f]", $0.lower, $0.upper) } ?? ""
+                    let tpr = first?.report.tprAtFPR.first { $0.target == 0.01 }?.value
+                    rows.append([model, dataset.name, subset, "\(auc(video)) \(ci)",
+                                 auc(results.summary(model: model, dataset: dataset.name, subset: subset, level: "video (mean)")),
+                                 auc(results.summary(model: model, dataset: dataset.name, subset: subset, level: "frame")),
+                                 f(first?.report.averagePrecision), f(first?.report.eer), f(first?.report.accuracy), f(tpr)])
+                }
+            }
+        }
+        blocks.append(.table(header: ["model", "dataset", "fakes", "video AUC", "video AUC (mean)", "frame AUC", "video AP", "video EER",
+                                      "video ACC", "video TPR@1%FPR"], rows: rows))
+        if results.datasets.count > 1 || modelNames.count > 1 {
+            blocks.append(.heading("Cross-dataset matrix (video AUC, clean)"))
+            blocks.append(.table(header: ["model \\ tested on"] + results.datasets.map(\.name),
+                                 rows: modelNames.map { m in [m] + results.datasets.map { auc(results.summary(model: m, dataset: $0.name)) } }))
+        }
+        for dataset in results.datasets { figures(for: dataset, models: modelNames) }
+        robustness(models: modelNames)
+    }
+
+    /// ROC curves, per-method bars and score histograms of one dataset (clean, first run of each model).
+    mutating func figures(for dataset: EvaluationResults.Dataset, models: [String]) {
+        let stem = dataset.name.lowercased().filter { $0.isLetter || $0.isNumber }
+        var roc: [SVGChart.Series] = []
+        for model in models {
+            for subset in ["all"] + (dataset.methods.count > 1 ? dataset.methods : []) {
+                guard let (scores, labels) = videoScores(model: model, condition: "clean", dataset: dataset.name, subset: subset),
+                      let curve = try? Metrics.rocCurve(scores: scores, labels: labels) else { continue }
+                roc.append(.init(name: models.count > 1 ? "\(model) \(subset)" : subset,
+                                 points: zip(curve.falsePositiveRate, curve.truePositiveRate).map { ($0, $1) }))
+            }
+        }
+        guard !roc.isEmpty else { return }
+        blocks.append(.heading(dataset.name))
+        blocks.append(.figure(name: "roc-\(stem)", caption: "ROC curves, video level, \(dataset.name)",
+                              svg: SVGChart(title: "ROC — \(dataset.name) (video level)", xLabel: "false positive rate",
+                                            yLabel: "true positive rate").lines(roc, diagonal: true)))
+        if dataset.methods.count > 1 {
+            let series = models.map { m in (name: m, values: dataset.methods.map { results.summary(model: m, dataset: dataset.name, subset: $0)?.aucMean }) }
+            var chart = SVGChart(title: "Video AUC per method — \(dataset.name)", xLabel: "manipulation method", yLabel: "AUC")
+            chart.yRange = 0...1
+            blocks.append(.figure(name: "methods-\(stem)", caption: "Video AUC per manipulation method", svg: chart.bars(categories: dataset.methods, series: series)))
+        }
+        if let model = models.first, let (scores, labels) = videoScores(model: model, condition: "clean", dataset: dataset.name, subset: "all") {
+            let groups = [(name: "real", values: zip(scores, labels).filter { $0.1 == 0 }.map(\.0)),
+                          (name: "fake", values: zip(scores, labels).filter { $0.1 == 1 }.map(\.0))]
+            blocks.append(.figure(name: "scores-\(stem)", caption: "Video scores, real against fake (\(model))",
+                                  svg: SVGChart(title: "Video P(fake) — \(dataset.name), \(model)", xLabel: "P(fake)", yLabel: "fraction of videos").histogram(groups)))
+        }
+    }
+
+    /// Metric-vs-JPEG-quality curves and a table over every condition.
+    mutating func robustness(models: [String]) {
+        let degraded = results.conditions.filter { $0 != "clean" }
+        guard !degraded.isEmpty else { return }
+        blocks.append(.heading("Robustness (video AUC)"))
+        let columns = models.flatMap { m in results.datasets.map { (m, $0.name) } }
+        blocks.append(.table(header: ["condition"] + columns.map { models.count > 1 ? "\($0.0) on \($0.1)" : $0.1 },
+                             rows: results.conditions.map { c in [c] + columns.map { auc(results.summary(model: $0.0, condition: c, dataset: $0.1)) } }))
+        let qualities = [100, 90, 75, 50, 30].filter { results.conditions.contains("jpeg-q\($0)") }
+        guard qualities.count >= 2 else { return }
+        let series = columns.map { m, d in
+            SVGChart.Series(name: models.count > 1 ? "\(m) \(d)" : d, points: qualities.compactMap { q in
+                results.summary(model: m, condition: "jpeg-q\(q)", dataset: d).map { (Double(q), $0.aucMean) }
+            })
+        }
+        var chart = SVGChart(title: "Video AUC against JPEG quality", xLabel: "JPEG quality (libjpeg scale, applied to full frames)", yLabel: "AUC")
+        (chart.xRange, chart.yRange) = (30...100, 0.4...1)
+        chart.xTicks = qualities.map { (Double($0), String($0)) }
+        blocks.append(.figure(name: "jpeg", caption: "Video AUC against JPEG quality", svg: chart.lines(series, markers: true)))
+    }
+
+    /// Video-level (max-mean) scores and labels of the first run of `model`.
+    func videoScores(model: String, condition: String, dataset: String, subset: String) -> ([Double], [Int])? {
+        guard let run = results.models.firstIndex(where: { $0.name == model }) else { return nil }
+        let chosen = results.items.filter { $0.run == run && $0.condition == condition && $0.dataset == dataset && $0.error == nil && !$0.faces.isEmpty
+            && ($0.label == 0 || subset == "all" || $0.method == subset) }
+        let records = chosen.flatMap { item in item.faces.map { FrameScore(videoID: item.id, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: item.label) } }
+        guard let videos = try? VideoAggregation.maxOverFacesThenMean.aggregate(records), Set(videos.labels).count == 2 else { return nil }
+        return (videos.scores, videos.labels)
+    }
+}
+
+extension Array where Element: Hashable {
+    func uniqued() -> [Element] { var seen = Set<Element>(); return filter { seen.insert($0).inserted } }
+}

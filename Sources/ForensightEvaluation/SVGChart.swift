@@ -1,0 +1,124 @@
+import Foundation
+
+/// Small self-contained SVG charts for reports: lines (ROC curves, metric-vs-quality), grouped bars, histograms.
+/// No scripts, no external fonts or styles, so the files render the same everywhere.
+public struct SVGChart {
+    public struct Series {
+        public var name: String
+        public var points: [(x: Double, y: Double)]
+        public init(name: String, points: [(x: Double, y: Double)]) { (self.name, self.points) = (name, points) }
+    }
+
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var width = 560.0, height = 380.0
+    /// Axis ranges.
+    public var xRange: ClosedRange<Double> = 0...1, yRange: ClosedRange<Double> = 0...1
+    /// Tick labels for the x axis at given positions (defaults to 5 evenly spaced numbers).
+    public var xTicks: [(Double, String)]?
+
+    public init(title: String, xLabel: String, yLabel: String) { (self.title, self.xLabel, self.yLabel) = (title, xLabel, yLabel) }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    let margin = (left: 58.0, right: 150.0, top: 34.0, bottom: 48.0)
+
+    var plotWidth: Double { width - margin.left - margin.right }
+    var plotHeight: Double { height - margin.top - margin.bottom }
+    func px(_ x: Double) -> Double { margin.left + (x - xRange.lowerBound) / (xRange.upperBound - xRange.lowerBound) * plotWidth }
+    func py(_ y: Double) -> Double { margin.top + (1 - (y - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound)) * plotHeight }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func number(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// The frame: background, title, axes with ticks and labels, and a legend for `names`.
+    func frame(legend names: [String]) -> String {
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(Self.number(width / 2 - margin.right / 2 + margin.left / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
+        let (x0, x1, y0, y1) = (px(xRange.lowerBound), px(xRange.upperBound), py(yRange.lowerBound), py(yRange.upperBound))
+        s += "<rect x=\"\(Self.number(x0))\" y=\"\(Self.number(y1))\" width=\"\(Self.number(x1 - x0))\" height=\"\(Self.number(y0 - y1))\" fill=\"none\" stroke=\"#444\"/>\n"
+        let ticks = xTicks ?? (0...4).map { i in
+            let v = xRange.lowerBound + Double(i) / 4 * (xRange.upperBound - xRange.lowerBound)
+            return (v, String(format: "%g", (v * 100).rounded() / 100))
+        }
+        for (v, label) in ticks {
+            s += "<line x1=\"\(Self.number(px(v)))\" y1=\"\(Self.number(y0))\" x2=\"\(Self.number(px(v)))\" y2=\"\(Self.number(y0 + 5))\" stroke=\"#444\"/>"
+            s += "<text x=\"\(Self.number(px(v)))\" y=\"\(Self.number(y0 + 18))\" text-anchor=\"middle\">\(Self.escape(label))</text>\n"
+        }
+        for i in 0...4 {
+            let v = yRange.lowerBound + Double(i) / 4 * (yRange.upperBound - yRange.lowerBound)
+            s += "<line x1=\"\(Self.number(x0))\" y1=\"\(Self.number(py(v)))\" x2=\"\(Self.number(x1))\" y2=\"\(Self.number(py(v)))\" stroke=\"#ddd\"/>"
+            s += "<text x=\"\(Self.number(x0 - 6))\" y=\"\(Self.number(py(v) + 4))\" text-anchor=\"end\">\(String(format: "%g", (v * 1000).rounded() / 1000))</text>\n"
+        }
+        s += "<text x=\"\(Self.number((x0 + x1) / 2))\" y=\"\(Self.number(height - 10))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+        s += "<text transform=\"translate(16 \(Self.number((y0 + y1) / 2))) rotate(-90)\" text-anchor=\"middle\">\(Self.escape(yLabel))</text>\n"
+        for (i, name) in names.enumerated() {
+            let y = margin.top + 8 + Double(i) * 18
+            s += "<rect x=\"\(Self.number(x1 + 12))\" y=\"\(Self.number(y - 9))\" width=\"12\" height=\"12\" fill=\"\(Self.palette[i % Self.palette.count])\"/>"
+            s += "<text x=\"\(Self.number(x1 + 30))\" y=\"\(Self.number(y + 1))\">\(Self.escape(name))</text>\n"
+        }
+        return s
+    }
+
+    /// Polylines with point markers; `diagonal` adds the chance line of a ROC plot.
+    public func lines(_ series: [Series], diagonal: Bool = false, markers: Bool = false) -> String {
+        var s = frame(legend: series.map(\.name))
+        if diagonal {
+            s += "<line x1=\"\(Self.number(px(0)))\" y1=\"\(Self.number(py(0)))\" x2=\"\(Self.number(px(1)))\" y2=\"\(Self.number(py(1)))\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n"
+        }
+        for (i, one) in series.enumerated() {
+            let color = Self.palette[i % Self.palette.count]
+            let points = one.points.map { "\(Self.number(px($0.x))),\(Self.number(py($0.y)))" }.joined(separator: " ")
+            s += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            if markers { for p in one.points { s += "<circle cx=\"\(Self.number(px(p.x)))\" cy=\"\(Self.number(py(p.y)))\" r=\"3\" fill=\"\(color)\"/>" } }
+        }
+        return s + "</svg>\n"
+    }
+
+    /// Grouped vertical bars: one group per category, one bar per series (values in `yRange`), value printed above.
+    public func bars(categories: [String], series: [(name: String, values: [Double?])]) -> String {
+        var chart = self
+        chart.xRange = 0...Double(max(categories.count, 1))
+        chart.xTicks = categories.enumerated().map { (Double($0.offset) + 0.5, $0.element) }
+        var s = chart.frame(legend: series.map(\.name))
+        let groupWidth = chart.plotWidth / Double(max(categories.count, 1))
+        let barWidth = groupWidth * 0.8 / Double(max(series.count, 1))
+        for (j, one) in series.enumerated() {
+            for (i, value) in one.values.enumerated() {
+                guard let value else { continue }
+                let x = chart.px(Double(i)) + groupWidth * 0.1 + Double(j) * barWidth
+                let top = chart.py(min(max(value, yRange.lowerBound), yRange.upperBound)), base = chart.py(yRange.lowerBound)
+                s += "<rect x=\"\(Self.number(x))\" y=\"\(Self.number(top))\" width=\"\(Self.number(barWidth - 2))\" height=\"\(Self.number(base - top))\" fill=\"\(Self.palette[j % Self.palette.count])\"/>"
+                s += "<text x=\"\(Self.number(x + barWidth / 2 - 1))\" y=\"\(Self.number(top - 3))\" text-anchor=\"middle\" font-size=\"10\">\(String(format: "%.3f", value))</text>\n"
+            }
+        }
+        return s + "</svg>\n"
+    }
+
+    /// Overlaid histograms of values in [0, 1] (fractions per bin, so classes of different sizes compare).
+    public func histogram(_ groups: [(name: String, values: [Double])], bins: Int = 20) -> String {
+        var chart = self
+        let fractions = groups.map { g -> [Double] in
+            var counts = [Double](repeating: 0, count: bins)
+            for v in g.values { counts[min(bins - 1, max(0, Int(v * Double(bins))))] += 1 }
+            return counts.map { $0 / Double(max(g.values.count, 1)) }
+        }
+        let top = max(0.05, (fractions.flatMap { $0 }.max() ?? 0) * 1.1)
+        chart.yRange = 0...((top * 20).rounded(.up) / 20)
+        var s = chart.frame(legend: groups.map { "\($0.name) (n=\($0.values.count))" })
+        for (j, f) in fractions.enumerated() {
+            let color = Self.palette[j % Self.palette.count]
+            for (b, value) in f.enumerated() where value > 0 {
+                let x0 = chart.px(Double(b) / Double(bins)), x1 = chart.px(Double(b + 1) / Double(bins))
+                s += "<rect x=\"\(Self.number(x0))\" y=\"\(Self.number(chart.py(value)))\" width=\"\(Self.number(x1 - x0 - 1))\" height=\"\(Self.number(chart.py(0) - chart.py(value)))\" fill=\"\(color)\" fill-opacity=\"0.45\" stroke=\"\(color)\"/>"
+            }
+            s += "\n"
+        }
+        return s + "</svg>\n"
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import ForensightMedia
+import ForensightFaces
+import ForensightData
+import ForensightDetect
+import ForensightEvaluation
+
+/// A test condition: clean, or a degradation applied to every full frame before face detection (`frame`) or to
+/// every face crop before scoring (`crop`).
+public struct EvaluationCondition: Sendable, Equatable {
+    public enum Stage: String, Sendable { case frame, crop }
+    public var perturbation: Perturbation?
+    public var stage: Stage
+
+    public static let clean = EvaluationCondition(perturbation: nil, stage: .frame)
+
+    public init(perturbation: Perturbation?, stage: Stage = .frame) { (self.perturbation, self.stage) = (perturbation, stage) }
+
+    /// `clean`, `jpeg-q50` (frame stage), `crop:jpeg-q50` (crop stage).
+    public var name: String {
+        guard let perturbation else { return "clean" }
+        return (stage == .crop ? "crop:" : "") + perturbation.description
+    }
+
+    /// Parses a condition name: `clean`, `jpeg-q50`, `blur-sigma2`, `noise-sigma10` (or `noise-sigma10-seed3`),
+    /// `downscale-2x`, each with an optional `crop:` prefix for the crop stage. Nil for anything else.
+    public init?(name text: String) {
+        if text == "clean" { self = .clean; return }
+        let stage: Stage = text.hasPrefix("crop:") ? .crop : .frame
+        let name = stage == .crop ? String(text.dropFirst(5)) : text
+        func number(after prefix: String, trimming suffix: String = "") -> Double? {
+            guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+            let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+            return Double(digits.split(separator: "-", omittingEmptySubsequences: false).first ?? "")
+        }
+        if let q = number(after: "jpeg-q"), q >= 1, q <= 100, q == q.rounded() {
+            self.init(perturbation: .jpeg(quality: Int(q)), stage: stage)
+        } else if let s = number(after: "blur-sigma"), s > 0 {
+            self.init(perturbation: .gaussianBlur(sigma: s), stage: stage)
+        } else if let s = number(after: "noise-sigma"), s > 0 {
+            let seed = name.components(separatedBy: "-seed").dropFirst().first.flatMap { UInt64($0) } ?? 0
+            self.init(perturbation: .gaussianNoise(sigma: s, seed: seed), stage: stage)
+        } else if let f = number(after: "downscale-", trimming: "x"), f > 1 {
+            self.init(perturbation: .downscale(factor: f), stage: stage)
+        } else {
+            return nil
+        }
+    }
+
+    /// The JPEG sweep of DESIGN §6 (frame stage).
+    public static let jpegSweep = [100, 90, 75, 50, 30].map { EvaluationCondition(perturbation: .jpeg(quality: $0)) }
+    /// The other degradations of the robustness protocol (frame stage); the noise draws from `seed`.
+    public static func degradations(seed: UInt64) -> [EvaluationCondition] {
+        [.init(perturbation: .gaussianBlur(sigma: 2)), .init(perturbation: .gaussianNoise(sigma: 10, seed: seed)),
+         .init(perturbation: .downscale(factor: 2))]
+    }
+}
+
+/// Runs detectors over datasets under conditions and collects every face-frame score (`forensight evaluate`).
+public struct EvaluationRunner {
+    public var frames: Int
+    public var faceDetector: MTCNN
+
+    public init(frames: Int, faceDetector: MTCNN) { (self.frames, self.faceDetector) = (frames, faceDetector) }
+
+    /// Scores every sample of `manifest` with `detector` under `condition`.
+    ///
+    /// - Parameter progress: called after each sample with (done, total).
+    public func score(_ manifest: Manifest, detector: DeepfakeDetector, modelName: String, run: Int, condition: EvaluationCondition,
+                      progress: (Int, Int) -> Void = { _, _ in }) -> [EvaluationResults.Item] {
+        var pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames)
+        if let perturbation = condition.perturbation {
+            let p = perturbation
+            switch condition.stage {
+            case .frame: pipeline.reader.frameTransform = { p.apply(to: $0) }
+            case .crop: pipeline.cropTransform = { p.apply(to: $0) }
+            }
+        }
+        var items: [EvaluationResults.Item] = []
+        for (i, sample) in manifest.enumerated() {
+            var item = EvaluationResults.Item(model: modelName, run: run, condition: condition.name, dataset: sample.dataset, id: sample.id,
+                                              videoID: sample.videoID ?? sample.id, method: sample.isFake ? sample.method : nil,
+                                              label: sample.label, faces: [], error: nil)
+            do {
+                let verdict = try pipeline.analyze(path: sample.path)
+                item.faces = verdict.faces.flatMap { face in
+                    face.frames.map { EvaluationResults.FaceScore(frame: $0.frame, face: face.track, score: $0.probability) }
+                }.sorted { ($0.frame, $0.face) < ($1.frame, $1.face) }
+            } catch {
+                item.error = "\(error)"
+            }
+            items.append(item)
+            progress(i + 1, manifest.count)
+        }
+        return items
+    }
+}
