@@ -41,7 +41,7 @@ let package = Package(
                                                            "ForensightFaces", "ForensightData", "ForensightDetect", "ForensightEvaluation"]),
         .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA),
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
-                                                        "ForensightFaces", "ForensightTraining"]),
+                                                        "ForensightFaces", "ForensightTraining", "ForensightDetect"]),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
         .executableTarget(name: "forensight", dependencies: [
             "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench", "ForensightMedia", "ForensightFaces",

@@ -109,7 +109,7 @@ public struct SVGChart {
             return counts.map { $0 / Double(max(g.values.count, 1)) }
         }
         let top = max(0.05, (fractions.flatMap { $0 }.max() ?? 0) * 1.1)
-        chart.yRange = 0...((top * 20).rounded(.up) / 20)
+        chart.yRange = 0...min(1, (top * 4).rounded(.up) / 4)
         var s = chart.frame(legend: groups.map { "\($0.name) (n=\($0.values.count))" })
         for (j, f) in fractions.enumerated() {
             let color = Self.palette[j % Self.palette.count]

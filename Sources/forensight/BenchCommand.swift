@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import ForensightBench
+import ForensightDetect
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed against a peer run in the same process and session.",
         discussion: "Speeds are reported as ratios (ours / peer) because absolute times drift between runs on shared machines.",
-        subcommands: [Engine.self, FacesBenchmark.self, TrainingBenchmark.self])
+        subcommands: [Engine.self, FacesBenchmark.self, DetectBenchmark.self, TrainingBenchmark.self])
 
     struct Engine: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -84,6 +85,33 @@ struct Bench: ParsableCommand {
                 rows = try FacesBench.run(FacesBench.Options(video: video, threads: threads, runs: runs, facenet: facenet)) {
                     FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
                 }
+            } catch { fail("\(error)") }
+            printRows(rows, json: json)
+        }
+    }
+
+    struct DetectBenchmark: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "detect",
+            abstract: "The detect pipeline end to end on a 10-s 720p clip: decode, faces, model, total (target 2 s).")
+
+        @Option(help: "A clip with faces (default: ../shared/datasets/ffpp-c23-mini/original_youtube_c23/192.mp4, 720p, 9.6 s).")
+        var video: String?
+
+        @Option(help: "Detector weights (default: the shipped model).")
+        var model: String?
+
+        @Option(help: "Timed runs (the median of each stage is reported).")
+        var runs = 3
+
+        @Flag(help: "Print one JSON object per row.")
+        var json = false
+
+        func run() throws {
+            guard let path = model ?? ModelLocations.defaultModel() else { fail("no detector found: pass --model FILE") }
+            let rows: [BenchRow]
+            do {
+                rows = try DetectBench.run(video: video, model: path, runs: runs) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
             } catch { fail("\(error)") }
             printRows(rows, json: json)
         }
