@@ -159,10 +159,18 @@ struct SamplingPlan {
             terms.append(runStart == previous ? "eq(n,\(runStart))" : "between(n,\(runStart),\(previous))")
             (runStart, previous) = (index, index)
         }
-        let expression = terms.joined(separator: "+")
+        let expression = Self.balancedSum(terms)
         guard expression.utf8.count > Self.maxExpressionLength else { return expression }
         filterInReader = true
         return "between(n,\(first),\(last))"
+    }
+
+    /// `a+b+…` nested in parenthesised groups of at most 16, so the expression's depth grows with the logarithm of
+    /// the term count: ffmpeg's evaluator fails ("Cannot allocate memory") on a flat sum of about 105 or more terms.
+    static func balancedSum(_ terms: [String]) -> String {
+        guard terms.count > 16 else { return terms.joined(separator: "+") }
+        let groups = stride(from: 0, to: terms.count, by: 16).map { "(" + terms[$0..<min($0 + 16, terms.count)].joined(separator: "+") + ")" }
+        return balancedSum(groups)
     }
 
     /// A plain decimal (ffmpeg's expression parser also reads exponents, but plain is unambiguous).

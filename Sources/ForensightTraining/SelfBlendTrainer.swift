@@ -22,6 +22,8 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var validationFramesPerVideo = 16
     /// Stop an epoch after this many steps (0 = a full pass over the real faces).
     public var stepsPerEpoch = 0
+    /// Draw an equal share of each epoch from each dataset (so a small in-domain set is not drowned by a large one).
+    public var balanceDatasets = true
 
     public init() {}
 
@@ -29,6 +31,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case seed, epochs, realsPerStep = "reals_per_step", learningRate = "learning_rate", weightDecay = "weight_decay"
         case warmupSteps = "warmup_steps", frozenBlocks = "frozen_blocks", inputSize = "input_size"
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
+        case balanceDatasets = "balance_datasets"
     }
 }
 

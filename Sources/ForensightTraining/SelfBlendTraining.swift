@@ -71,13 +71,11 @@ public final class SelfBlendTrainer {
             detector.network.train()
             detector.network.freezeStem(blocks: recipe.frozenBlocks)
             detector.network.dropout.reseed(mix(recipe.seed, 0xD5, UInt64(epoch)))
-            var order = Array(train.indices)
-            var shuffler = SeededRandom(seed: mix(recipe.seed, 0x5F, UInt64(epoch)))
-            order.shuffle(using: &shuffler)
+            let order = epochOrder(epoch)
             var lossSum = 0.0
             for step in 0..<stepsPerEpoch {
                 let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
-                let (input, targets) = batch(members, epoch: epoch)
+                let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
                 optimizer.learningRate = schedule.learningRate(at: state.globalStep)
                 optimizer.zeroGrad()
                 let loss = Tensor.binaryCrossEntropyWithLogits(detector.network(input), targets: targets)
@@ -105,14 +103,31 @@ public final class SelfBlendTrainer {
         return history
     }
 
+    /// The faces of one epoch, in order: a seeded shuffle of all of them, or with `balanceDatasets` an equal share
+    /// from each dataset (smaller datasets repeat, larger ones contribute a random subset), shuffled together.
+    func epochOrder(_ epoch: Int) -> [Int] {
+        var shuffler = SeededRandom(seed: mix(recipe.seed, 0x5F, UInt64(epoch)))
+        let groups = Dictionary(grouping: train.indices, by: { train[$0].sample.dataset }).sorted { $0.key < $1.key }.map(\.value)
+        guard recipe.balanceDatasets, groups.count > 1 else { return Array(train.indices).shuffled(using: &shuffler) }
+        let share = train.count / groups.count
+        var order: [Int] = []
+        for group in groups {
+            var picked: [Int] = []
+            while picked.count < share { picked += group.shuffled(using: &shuffler) }
+            order += picked.prefix(share)
+        }
+        return order.shuffled(using: &shuffler)
+    }
+
     /// Augmented reals and self-blends for one step: input [2k, 3, S, S] (reals first) and targets [2k, 1].
-    func batch(_ members: [Int], epoch: Int) -> (Tensor, Tensor) {
+    /// Randomness is drawn per (epoch, position in the epoch, face), so a face seen twice gets two different fakes.
+    func batch(_ members: [Int], epoch: Int, firstPosition: Int) -> (Tensor, Tensor) {
         var images = [RGBImage?](repeating: nil, count: 2 * members.count)
         images.withUnsafeMutableBufferPointer { slots in
             let out = slots
             DispatchQueue.concurrentPerform(iterations: members.count) { k in
                 let face = train[members[k]]
-                var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(members[k])))
+                var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + k), UInt64(members[k])))
                 let fake = blend(face.image, landmarks: face.landmarks, using: &random).image
                 out[k] = augment(face.image, using: &random)
                 out[members.count + k] = augment(fake, using: &random)

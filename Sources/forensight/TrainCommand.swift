@@ -72,6 +72,12 @@ struct Train: ParsableCommand {
     @Option(help: "Cap on steps per epoch (0: a full pass).")
     var stepsPerEpoch = 0
 
+    @Option(help: "Frames per training video (validation videos always use 32); other counts get their own cache folder.")
+    var trainFrames = 32
+
+    @Flag(inversion: .prefixedNo, help: "Give each dataset an equal share of every epoch.")
+    var balanceDatasets = true
+
     @Flag(help: "Continue the run in --out from its last finished epoch.")
     var resume = false
 
@@ -82,6 +88,7 @@ struct Train: ParsableCommand {
     var preview: String?
 
     func validate() throws {
+        guard (1...10_000).contains(trainFrames) else { throw ValidationError("--train-frames must be between 1 and 10000") }
         guard epochs > 0, realsPerStep > 0, learningRate > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
         guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
         guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
@@ -92,6 +99,7 @@ struct Train: ParsableCommand {
         var recipe = SelfBlendRecipe()
         (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate)
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
+        recipe.balanceDatasets = balanceDatasets
 
         var manifest = Manifest()
         for path in data {
@@ -103,8 +111,17 @@ struct Train: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try (trainItems.map(\.id).joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
         } catch { fail("\(out): \(error)") }
-        let faceCache = try openCache()
-        let trainFaces = try loadFaces(trainItems, cache: faceCache, label: "train faces")
+        let faceCache = try openCache(frames: 32)
+        var trainFaces: [TrainingFace]
+        if trainFrames == 32 {
+            trainFaces = try loadFaces(trainItems, cache: faceCache, label: "train faces")
+        } else {
+            // Videos at their own frame count, in a sibling cache; still images from the shared one.
+            let videos = Manifest(trainItems.filter { !MediaFaceReader.isImage(path: $0.path) })
+            let images = Manifest(trainItems.filter { MediaFaceReader.isImage(path: $0.path) })
+            trainFaces = try loadFaces(videos, cache: try openCache(frames: trainFrames), label: "train video faces")
+            trainFaces += try loadFaces(images, cache: faceCache, label: "train image faces")
+        }
         if let preview {
             try writePreview(trainFaces, to: preview)
             return
@@ -135,12 +152,14 @@ struct Train: ParsableCommand {
         if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, to: export) }
     }
 
-    func openCache() throws -> FaceCache {
-        let root = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
+    /// The face cache for `frames` frames per video: --cache itself for 32, `<cache>-<frames>f` otherwise.
+    func openCache(frames: Int) throws -> FaceCache {
+        let base = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
+        let root = frames == 32 ? base : base + "-\(frames)f"
         let detector: MTCNN
         do { detector = try MTCNN() } catch { fail("\(error)") }
         let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: .largest),
-                                     cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: 32))
+                                     cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: frames))
         return FaceCache(root: root, reader: reader)
     }
 

@@ -151,6 +151,15 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(summary.warnings, [])
     }
 
+    /// Many scattered frames: ffmpeg's evaluator cannot take a flat sum of this many terms, so the select
+    /// expression is nested in groups.
+    func testUniformWithHundredsOfScatteredFrames() throws {
+        let reader = try VideoReader(path: try longVideo())
+        let (frames, summary) = try reader.readFrames(sampling: .uniform(count: 300))
+        XCTAssertEqual(frames.map(\.index), FrameSampler.linspaceIndices(frameCount: 3000, count: 300))
+        XCTAssertEqual(summary.warnings, [])
+    }
+
     func testAllEveryNthAndFps() throws {
         let reader = try VideoReader(path: try grayVideo())
         let all = try reader.readFrames(sampling: .all).frames
