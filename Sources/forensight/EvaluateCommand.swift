@@ -119,7 +119,7 @@ struct Evaluate: ParsableCommand {
                                         items: items)
         do { try results.computeMetrics() } catch { fail("metrics: \(error)") }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do { try encoder.encode(results).write(to: URL(fileURLWithPath: out), options: .atomic) } catch { fail("\(out): \(error)") }
         for s in results.summaries where s.condition == "clean" && s.level == "video (maxOverFacesThenMean)" {
             note(String(format: "%@ on %@ (%@): video AUC %.4f", s.model, s.dataset, s.subset, s.aucMean))

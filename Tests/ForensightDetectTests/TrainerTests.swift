@@ -17,11 +17,11 @@ final class TrainerTests: XCTestCase {
     }
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
-    func face(_ seed: UInt64, label: Int = 0, video: String) -> TrainingFace {
+    func face(_ seed: UInt64, label: Int = 0, video: String, dataset: String = "synthetic") -> TrainingFace {
         var random = SeededRandom(seed: seed)
         let pixels = (0..<(96 * 96 * 3)).map { i in UInt8(truncatingIfNeeded: (i / 3 % 96) * 2 + Int(random.next() % 40)) }
         let landmarks = FaceCropper(size: 96).targetPoints
-        let sample = Sample(id: "\(video)#\(seed)", path: "\(video).png", label: label, dataset: "synthetic", videoID: video, frameIndex: Int(seed))
+        let sample = Sample(id: "\(video)#\(seed)", path: "\(video).png", label: label, dataset: dataset, videoID: video, frameIndex: Int(seed))
         return TrainingFace(image: RGBImage(width: 96, height: 96, pixels: pixels), landmarks: landmarks, sample: sample)
     }
 
@@ -35,7 +35,8 @@ final class TrainerTests: XCTestCase {
         let r = r ?? recipe
         ParameterInit.seed(11)      // the same initial weights for every run
         let detector = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
-        let trainFaces = (0..<6).map { face(UInt64($0), video: "v\($0 % 3)") }
+        // Two datasets of different sizes: epochs draw an equal share from each.
+        let trainFaces = (0..<6).map { face(UInt64($0), video: "v\($0 % 3)") } + (6..<8).map { face(UInt64($0), video: "p\($0)", dataset: "photos") }
         let validation = (10..<14).map { face(UInt64($0), video: "r\($0 % 2)") } + (20..<22).map { face(UInt64($0), label: 1, video: "f") }
         let trainer = try SelfBlendTrainer(recipe: r, detector: detector, train: trainFaces, validation: validation, output: out)
         return (detector, try trainer.run(resume: resume, stopAfter: stopAfter))
