@@ -13,10 +13,7 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "GEMM, convolutions, ViT-B/16 and EfficientNet-Lite0 forward against OpenBLAS and ONNX Runtime.",
             discussion: """
-            GEMM rows compare our matmul with OpenBLAS's cblas_sgemm called directly. Convolution and model rows build
-            the same graph with the same random weights in ONNX Runtime (python3 scripts/bench/ort_peer.py; needs the
-            PyPI packages onnx, onnxruntime and numpy), check that both outputs agree, and time both with the same
-            thread count. A ratio below 1 means Forensight is faster.
+            GEMM rows compare our matmul with OpenBLAS's cblas_sgemm called directly. Convolution and model rows build the same graph with the same random weights in ONNX Runtime (python3 scripts/bench/ort_peer.py; needs the PyPI packages onnx, onnxruntime and numpy), check that both outputs agree, and time both with the same thread count. A ratio below 1 means Forensight is faster.
             """)
 
         @Flag(help: "Print one JSON object per row (name, ours_ms, peer_ms, ratio, peer, note).")
@@ -59,9 +56,7 @@ struct Bench: ParsableCommand {
             commandName: "faces",
             abstract: "Frame sampling, MTCNN and video-mode face extraction on a 720p clip, against facenet-pytorch.",
             discussion: """
-            MTCNN runs on the same decoded frames in Forensight and in facenet-pytorch (python3
-            scripts/bench/mtcnn_peer.py; needs torch and facenet-pytorch) with the same settings (minimum face 20,
-            thresholds 0.6/0.7/0.7, factor 0.709) and thread count.
+            MTCNN runs on the same decoded frames in Forensight and in facenet-pytorch (python3 scripts/bench/mtcnn_peer.py; needs torch and facenet-pytorch) with the same settings (minimum face 20, thresholds 0.6/0.7/0.7, factor 0.709) and thread count.
             """)
 
         @Option(help: "A clip with faces (default: ../shared/datasets/ffpp-c23-mini/original_youtube_c23/192.mp4, 720p, 9.6 s).")

@@ -8,10 +8,7 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "List a dataset, as its owners ship it, as one manifest (JSON Lines).",
         discussion: """
-        Recognised layouts: FaceForensics++ (official tree or <Method>_c23/ folders), Celeb-DF v2, DFDC (metadata.json
-        per part), a DeepfakeBench dataset JSON, an RFFR label list (JSON), real/ + fake/ folders, a CSV with
-        path,label. Several datasets are merged into one manifest. Media files are not decoded. The counts are
-        printed on stderr. See docs/DATASETS.md.
+        Recognised layouts: FaceForensics++ (official tree or <Method>_c23/ folders), Celeb-DF v2, DFDC (metadata.json per part), a DeepfakeBench dataset JSON, an RFFR label list (JSON), real/ + fake/ folders, a CSV with path,label. Several datasets are merged into one manifest. Media files are not decoded. The counts are printed on stderr. See docs/DATASETS.md.
 
         Example:
           forensight import ../shared/datasets/ffpp-c23-mini --out ffpp.jsonl
@@ -40,11 +37,7 @@ struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Cut face crops for every sample of a manifest into a resumable cache.",
         discussion: """
-        DeepfakeBench parity by default: 32 frames per video spread evenly, faces by MTCNN, 5-point alignment, 1.3×
-        margin, 256 px. Each item goes into CACHE/items/<id>/ and appears only when complete, so an interrupted
-        run resumes where it stopped. CACHE/faces.jsonl lists every face crop with the sample's label, method,
-        dataset, video id, identity, split and frame index. Items without a face or that fail to decode are
-        reported at the end; the run goes on.
+        DeepfakeBench parity by default: 32 frames per video spread evenly, faces by MTCNN, 5-point alignment, 1.3× margin, 256 px. Each item goes into CACHE/items/<id>/ and appears only when complete, so an interrupted run resumes where it stopped. CACHE/faces.jsonl lists every face crop with the sample's label, method, dataset, video id, identity, split and frame index. Items without a face or that fail to decode are reported at the end; the run goes on.
 
         Example:
           forensight prepare ffpp.jsonl --cache cache/ffpp

@@ -10,22 +10,13 @@ struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tell whether the faces in images and videos were manipulated.",
         discussion: """
-        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by
-        MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input:
-        FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was
-        found. The default model (models/sbi-efficientnet-lite0.safetensors, trained by the project on self-blended
-        images) ships with the program; --model loads another.
+        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input: FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was found. The default model (models/sbi-efficientnet-lite0.safetensors, trained by the project on self-blended images) ships with the program; --model loads another.
 
-        Aggregation over face-frames: max-mean (default; per frame the most suspicious face, then the mean over
-        frames), mean (every face-frame), confident (the mean of confidently fake frames when there are enough of
-        them). A face's own verdict is the mean of its frames.
+        Aggregation over face-frames: max-mean (default; per frame the most suspicious face, then the mean over frames), mean (every face-frame), confident (the mean of confidently fake frames when there are enough of them). A face's own verdict is the mean of its frames.
 
-        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/1,
-        docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported
-        and the run goes on.
+        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/1, docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported and the run goes on.
 
-        Exit status: 0 when every input got a verdict (for folders: at least one file), 1 when an input could not
-        be read or the model is missing, 2 for usage errors.
+        Exit status: 0 when every input got a verdict (for folders: at least one file), 1 when an input could not be read or the model is missing, 2 for usage errors.
 
         Examples:
           forensight detect clip.mp4

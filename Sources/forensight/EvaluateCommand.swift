@@ -11,12 +11,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score detectors on datasets under the bench protocols and write one results JSON.",
         discussion: """
-        Each dataset is imported as `forensight import` does. Every video or image is run through the detect
-        pipeline (32 frames, MTCNN, tracked aligned crops, the model) for every model and condition, and every
-        face-frame score is kept. Then, per model, condition and dataset, it computes every metric of
-        docs/METRICS.md for all fakes and for each manipulation method against the dataset's reals. That is done at
-        frame level and at video level, under the rules mean (DeepfakeBench) and max-mean (SBI). 95 % bootstrap
-        intervals are added for the clean condition.
+        Each dataset is imported as `forensight import` does. Every video or image is run through the detect pipeline (32 frames, MTCNN, tracked aligned crops, the model) for every model and condition, and every face-frame score is kept. Then, per model, condition and dataset, it computes every metric of docs/METRICS.md for all fakes and for each manipulation method against the dataset's reals. That is done at frame level and at video level, under the rules mean (DeepfakeBench) and max-mean (SBI). 95 % bootstrap intervals are added for the clean condition.
 
         Protocols:
           in-domain / cross-dataset   pass the datasets; each model is scored on each (the cross-dataset matrix)
@@ -27,9 +22,7 @@ struct Evaluate: ParsableCommand {
           --model NAME=FILE           repeat; several files with the same NAME are runs of one method (different
                                       training seeds), and the summaries give their mean and standard deviation
 
-        Samples a model was trained on are skipped. They are listed in FILE.training-ids.txt next to its weights,
-        or in --exclude-ids. The results file is the single source of truth for `forensight report`. Run with the
-        same seed, it is identical.
+        Samples a model was trained on are skipped. They are listed in FILE.training-ids.txt next to its weights, or in --exclude-ids. The results file is the single source of truth for `forensight report`. Run with the same seed, it is identical.
 
         Examples:
           forensight evaluate ../shared/datasets/ffpp-c23-mini ../shared/datasets/celebdf-mini --out results.json

@@ -7,13 +7,9 @@ struct Faces: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Detect, track and crop the faces of images and videos.",
         discussion: """
-        Every input (an image, a video, or a folder of them) is read, videos are sampled (32 frames spread evenly by
-        default), faces are found with MTCNN, linked into tracks and cut out as aligned crops. Crops go to
-        OUT/<input name>/<track>_<frame>.png, one JSON line per crop to OUT/faces.jsonl (box, landmarks, score,
-        track id, frame index, time). A file that cannot be read is reported and the run goes on.
+        Every input (an image, a video, or a folder of them) is read, videos are sampled (32 frames spread evenly by default), faces are found with MTCNN, linked into tracks and cut out as aligned crops. Crops go to OUT/<input name>/<track>_<frame>.png, one JSON line per crop to OUT/faces.jsonl (box, landmarks, score, track id, frame index, time). A file that cannot be read is reported and the run goes on.
 
-        Exit status: 0 when every input was processed (or, for folders, at least one file), 1 when an input failed,
-        2 for usage errors.
+        Exit status: 0 when every input was processed (or, for folders, at least one file), 1 when an input failed, 2 for usage errors.
 
         Examples:
           forensight faces clip.mp4 --out crops/

@@ -17,14 +17,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a detector: EfficientNet-Lite0 on real faces and their self-blended fakes (SBI).",
         discussion: """
-        The datasets are imported as `forensight import` does and split by `SelfBlendSplit`: fakes, reals of a person
-        who appears in a fake, and a seeded --val-fraction of the other real videos are held out for validation;
-        the remaining reals train. Faces are cut once into --cache (resumable, shared with `prepare`). Each step
-        blends a perturbed copy of each real face back into itself inside a landmark-derived mask, augments reals
-        and fakes alike (JPEG, blur, noise, resize, colour, flip), and takes an AdamW step with a cosine schedule.
-        After each epoch: validation AUC of held-out reals against their self-blends and the dataset's fakes, a
-        checkpoint, and best.safetensors when the score improved. A run is deterministic for a seed; --resume
-        continues an interrupted one from its last epoch. See docs/TRAINING.md.
+        The datasets are imported as `forensight import` does and split by `SelfBlendSplit`: fakes, reals of a person who appears in a fake, and a seeded --val-fraction of the other real videos are held out for validation; the remaining reals train. Faces are cut once into --cache (resumable, shared with `prepare`). Each step blends a perturbed copy of each real face back into itself inside a landmark-derived mask, augments reals and fakes alike (JPEG, blur, noise, resize, colour, flip), and takes an AdamW step with a cosine schedule. After each epoch: validation AUC of held-out reals against their self-blends and the dataset's fakes, a checkpoint, and best.safetensors when the score improved. A run is deterministic for a seed; --resume continues an interrupted one from its last epoch. See docs/TRAINING.md.
 
         Examples:
           forensight train --detector sbi --data ../shared/datasets/ffpp-c23-mini --data ../shared/datasets/utkface-real \\
