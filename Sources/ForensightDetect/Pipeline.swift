@@ -38,6 +38,12 @@ public struct Pipeline {
     ///
     /// - Parameter progress: called after each decoded frame with (frames done, frames planned or nil).
     public func analyze(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> Verdict {
+        try analyzeKeepingCrops(path: path, progress: progress).verdict
+    }
+
+    /// `analyze`, also returning the face crops that were scored (track, frame, crop image), for explanations.
+    public func analyzeKeepingCrops(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws
+        -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let media = try reader.read(path: path, progress: progress)
@@ -51,7 +57,8 @@ public struct Pipeline {
         var verdict = Verdict(source: path, kind: media.kind.rawValue, verdict: .noFace, probability: nil, aggregation: aggregation.rawValue,
                               frames: media.frames, framesWithFaces: media.framesWithFaces, faces: [], model: modelInfo,
                               timingsMs: timings, warnings: media.warnings, error: nil)
-        guard !media.crops.isEmpty else { return verdict }
+        let kept = zip(media.crops, crops).map { (track: $0.0.trackID, frame: $0.0.frameIndex, image: $0.1) }
+        guard !media.crops.isEmpty else { return (verdict, kept) }
 
         let records = zip(media.crops, scores).map { crop, score in
             FrameScore(videoID: "input", frameIndex: crop.frameIndex, faceID: crop.trackID, score: score, label: 0)
@@ -69,7 +76,7 @@ public struct Pipeline {
                                          detectorScore: crop.face.score)
             })
         }
-        return verdict
+        return (verdict, kept)
     }
 
     func label(_ probability: Double) -> Verdict.Label { probability >= decisionThreshold ? .fake : .real }

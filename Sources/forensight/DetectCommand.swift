@@ -14,6 +14,8 @@ struct Detect: ParsableCommand {
 
         Aggregation over face-frames: max-mean (default; per frame the most suspicious face, then the mean over frames), mean (every face-frame), confident (the mean of confidently fake frames when there are enough of them). A face's own verdict is the mean of its frames.
 
+        --explain DIR shows why: for each input, DIR/<input>/timeline.svg (P(fake) of each face over time against the threshold) and DIR/<input>/face<N>.png (the face's most suspicious crop beside a Grad-CAM heatmap of what pushed the score towards FAKE).
+
         Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/1, docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported and the run goes on.
 
         Exit status: 0 when every input got a verdict (for folders: at least one file), 1 when an input could not be read or the model is missing, 2 for usage errors.
@@ -38,6 +40,9 @@ struct Detect: ParsableCommand {
 
     @Option(help: "Frames sampled per video, spread evenly over its length.")
     var frames = 32
+
+    @Option(help: "Folder for explanations: per input, a P(fake) timeline (SVG) and each face's most suspicious crop with its Grad-CAM heatmap (PNG).")
+    var explain: String?
 
     @Flag(help: "One JSON object per input (schema forensight.detect/1).")
     var json = false
@@ -69,8 +74,13 @@ struct Detect: ParsableCommand {
             var bar = ProgressBar("detect \(n + 1)/\(files.count) \((file as NSString).lastPathComponent)", total: nil)
             let verdict: Verdict
             do {
-                verdict = try pipeline.analyze(path: file) { frame, _ in bar.update(frame, detail: "frames") }
+                let (v, crops) = try pipeline.analyzeKeepingCrops(path: file) { frame, _ in bar.update(frame, detail: "frames") }
+                verdict = v
                 done += 1
+                if let explain {
+                    let folder = (explain as NSString).appendingPathComponent(Faces.folderName(for: file, index: n))
+                    do { try Self.explain(v, crops: crops, detector: detector, into: folder) } catch { note("forensight: \(folder): \(error)") }
+                }
             } catch {
                 failures += 1
                 note("forensight: \(error)")

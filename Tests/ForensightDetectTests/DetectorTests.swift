@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ForensightTensor
+import ForensightNN
 import ForensightMedia
 import ForensightFaces
 import ForensightDetect
@@ -73,6 +74,29 @@ final class DetectorTests: XCTestCase {
         try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: junk))
         XCTAssertThrowsError(try DeepfakeDetector(path: junk))
         XCTAssertThrowsError(try DeepfakeDetector(path: dir.appendingPathComponent("missing.safetensors").path))
+    }
+
+    /// With global average pooling and a linear head, ∂logit/∂A_c(p) = w_c / (h·w), so Grad-CAM equals the class
+    /// activation map ReLU(Σ_c w_c·A_c), scaled to peak 1: computed here directly from the feature map and the head.
+    func testGradCAMEqualsTheClassActivationMapOfTheLinearHead() throws {
+        let detector = try smallDetector()
+        var random = SeededRandom(seed: 9)
+        let faces = (0..<2).map { _ in RGBImage(width: 64, height: 64, pixels: (0..<(64 * 64 * 3)).map { _ in UInt8(random.next() % 256) }) }
+        let (maps, side) = detector.gradCAM(faces)
+        XCTAssertEqual(side, 2)                                    // 64 px input / 32
+        XCTAssertEqual(maps.count, 2)
+        let features = withoutGrad { detector.network.featureMap(detector.inputTensor(faces)) }
+        let c = features.shape[1]
+        for i in 0..<2 {
+            var cam = [Float](repeating: 0, count: 4)
+            for ch in 0..<c { for p in 0..<4 { cam[p] += detector.network.fc.weight.data[ch] * features.data[(i * c + ch) * 4 + p] } }
+            let peak = cam.map { max($0, 0) }.max()!
+            for p in 0..<4 { XCTAssertEqual(maps[i][p], peak > 0 ? max(cam[p], 0) / peak : 0, accuracy: 1e-4) }
+        }
+        XCTAssertTrue(detector.network.trainableParameters().allSatisfy { $0.grad == nil }, "explanations leave no gradients behind")
+        let overlay = HeatmapOverlay.render(faces[0], map: maps[0], side: side)
+        XCTAssertEqual([overlay.width, overlay.height], [64, 64])
+        XCTAssertNotEqual(overlay, faces[0])
     }
 
     func pipeline(_ detector: DeepfakeDetector, aggregation: VerdictAggregation? = nil) throws -> Pipeline {

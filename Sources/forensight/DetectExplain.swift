@@ -1,0 +1,37 @@
+import Foundation
+import ForensightMedia
+import ForensightDetect
+import ForensightEvaluation
+
+extension Detect {
+    /// Writes `<dir>/<input>/timeline.svg` (P(fake) of each face over time, with the threshold) and, for each face,
+    /// `face<track>.png`: its most suspicious crop beside the Grad-CAM overlay.
+    static func explain(_ verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)], detector: DeepfakeDetector,
+                        into folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if verdict.kind == "video", let last = verdict.faces.flatMap(\.frames).map(\.time).max(), last > 0 {
+            let series = verdict.faces.map { face in
+                SVGChart.Series(name: "face \(face.track)", points: face.frames.map { ($0.time, $0.probability) })
+            } + [SVGChart.Series(name: String(format: "threshold %.2f", verdict.model.threshold),
+                                 points: [(0, verdict.model.threshold), (last, verdict.model.threshold)])]
+            var chart = SVGChart(title: "P(fake) over time — \((verdict.source as NSString).lastPathComponent)", xLabel: "seconds",
+                                 yLabel: "P(fake)")
+            chart.xRange = 0...last
+            try chart.lines(series, markers: true).write(toFile: folder + "/timeline.svg", atomically: true, encoding: .utf8)
+        }
+        for face in verdict.faces {
+            guard let worst = face.frames.max(by: { $0.probability < $1.probability }),
+                  let crop = crops.first(where: { $0.track == face.track && $0.frame == worst.frame }) else { continue }
+            let (maps, side) = detector.gradCAM([crop.image])
+            let overlay = HeatmapOverlay.render(crop.image, map: maps[0], side: side)
+            var pair = RGBImage(width: crop.image.width * 2, height: crop.image.height)
+            for y in 0..<crop.image.height {
+                let row = y * crop.image.width * 3
+                pair.pixels.replaceSubrange((2 * row)..<(2 * row + crop.image.width * 3), with: crop.image.pixels[row..<(row + crop.image.width * 3)])
+                pair.pixels.replaceSubrange((2 * row + crop.image.width * 3)..<(2 * row + crop.image.width * 6),
+                                            with: overlay.pixels[row..<(row + crop.image.width * 3)])
+            }
+            try ImageEncoder.write(pair, to: folder + "/face\(face.track).png")
+        }
+    }
+}
