@@ -77,6 +77,9 @@ struct Train: ParsableCommand {
     @Option(help: "After training, write the best weights in fp16 with the chosen threshold to this file.")
     var export: String?
 
+    @Flag(help: "Do not train: write --export from the best checkpoint in --out so far (e.g. after stopping a run early).")
+    var exportOnly = false
+
     @Option(help: "Only write a grid of real / mask / self-blend examples to this PNG, then stop.")
     var preview: String?
 
@@ -120,6 +123,12 @@ struct Train: ParsableCommand {
             return
         }
         let valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
+        if exportOnly {
+            guard let export else { fail("--export-only needs --export FILE") }
+            guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { fail("\(out): no best.safetensors yet") }
+            try exportBest(validation: valFaces, recipe: recipe, to: export)
+            return
+        }
         let model = try initialDetector()
         let trainer: SelfBlendTrainer
         do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { fail("\(error)") }
