@@ -37,8 +37,13 @@ public struct EvaluationReport {
             + "frame level is one score per face crop. Intervals are 95 % bootstrap intervals (1,000 resamples)."))
         blocks.append(.table(header: ["model", "weights (sha256)", "threshold", "training"],
                              rows: results.models.map { [$0.name, String($0.sha256.prefix(12)), f($0.threshold), $0.notes] }))
-        blocks.append(.table(header: ["dataset", "real", "fake", "methods"],
-                             rows: results.datasets.map { [$0.name, String($0.real), String($0.fake), $0.methods.joined(separator: ", ")] }))
+        // Tested = scored under the clean condition by the first model (its training samples are left out).
+        let clean = results.items.filter { $0.condition == "clean" && $0.run == 0 }
+        blocks.append(.table(header: ["dataset", "real", "fake", "tested real", "tested fake", "methods"], rows: results.datasets.map { d in
+            let tested = clean.filter { $0.dataset == d.name }
+            return [d.name, String(d.real), String(d.fake), String(tested.filter { $0.label == 0 }.count),
+                    String(tested.filter { $0.label == 1 }.count), d.methods.joined(separator: ", ")]
+        }))
 
         blocks.append(.heading("Results (clean)"))
         var rows: [[String]] = []
