@@ -1,0 +1,84 @@
+import XCTest
+import Foundation
+import ForensightMedia
+
+/// The `forensight` executable as a user runs it: exit codes, stdout records, one-line errors on stderr.
+/// Skipped when the executable has not been built next to the tests (`scripts/test.sh` builds it).
+final class CommandLineTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    func executable() throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for config in ["release", "debug"] {
+            let path = root.appendingPathComponent(".build/\(config)/forensight").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw XCTSkip("forensight executable not built")
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try executable())
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        (process.standardOutput, process.standardError) = (out, err)
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func testUsageErrorsExitWithTwo() throws {
+        XCTAssertEqual(try run(["detect"]).status, 2)
+        XCTAssertEqual(try run(["detect", "--frames", "0", "x.png"]).status, 2)
+        XCTAssertEqual(try run(["detect", "--json", "--csv", "x.png"]).status, 2)
+        XCTAssertEqual(try run(["evaluate", "d", "--out", "r.json", "--model", "no-equals-sign"]).status, 2)
+        XCTAssertEqual(try run(["no-such-command"]).status, 2)
+        XCTAssertEqual(try run(["--help"]).status, 0)
+    }
+
+    func testDetectVerdictsRecordsAndBadFiles() throws {
+        let wall = dir.appendingPathComponent("wall.png").path
+        try ImageEncoder.write(RGBImage(width: 96, height: 64, fill: (120, 130, 140)), to: wall)
+        let plain = try run(["detect", wall])
+        guard !plain.stderr.contains("no detector found"), !plain.stderr.contains("weights") else { throw XCTSkip(plain.stderr) }
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(plain.stdout.hasPrefix(wall + ": NO_FACE"), plain.stdout)
+
+        let json = try run(["detect", wall, "--json"])
+        let record = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(record["schema"] as? String, "forensight.detect/1")
+        XCTAssertEqual(record["verdict"] as? String, "NO_FACE")
+
+        let missing = try run(["detect", dir.appendingPathComponent("missing.mp4").path])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("missing.mp4"))
+
+        // A folder with a good and a broken file: both reported, the run goes on, status 0.
+        let folder = dir.appendingPathComponent("mixed")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: wall, toPath: folder.appendingPathComponent("a.png").path)
+        try Data("not a video".utf8).write(to: folder.appendingPathComponent("b.mp4"))
+        let csv = try run(["detect", folder.path, "--csv"])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        let rows = csv.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.first, "source,verdict,probability,faces,frames,frames_with_faces,error")
+        XCTAssertEqual(rows.count, 3)
+        XCTAssertTrue(rows[1].contains(",NO_FACE,"))
+        XCTAssertTrue(rows[2].contains(",ERROR,"))
+    }
+
+    func testReportRejectsAFileThatIsNotResults() throws {
+        let junk = dir.appendingPathComponent("junk.json").path
+        try Data("{\"a\": 1}".utf8).write(to: URL(fileURLWithPath: junk))
+        let result = try run(["report", junk, "--out", dir.appendingPathComponent("r").path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("not a forensight evaluate results file"), result.stderr)
+    }
+}
