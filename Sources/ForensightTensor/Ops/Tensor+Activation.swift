@@ -1,17 +1,27 @@
 import Foundation
 
+/// g where low < x < high, else 0: the backward pass of clamping x to [low, high] (ReLU, ReLU6). Same shapes;
+/// a plain loop without a closure, so it compiles to vector selects.
+func passGradient(_ g: Tensor, where x: Tensor, above low: Float, below high: Float) -> Tensor {
+    precondition(g.shape == x.shape, "gradient \(g.shape) does not match input \(x.shape)")
+    let out = Tensor(uninitializedShape: g.shape)
+    let pg = g.data, px = x.data, po = out.data
+    parallelChunks(out.count, minimumPerThread: 1 << 16) { r in
+        for i in r { let v = px[i]; po[i] = v > low && v < high ? pg[i] : 0 }
+    }
+    return out
+}
+
 /// Pointwise activations and (log-)softmax.
 extension Tensor {
     /// Swift.max(x, 0).
     public func relu() -> Tensor {
-        PointwiseKernel.relu.map(self).recorded([self]) { g in [broadcastMap(g, self) { $1 > 0 ? $0 : 0 }] }
+        PointwiseKernel.relu.map(self).recorded([self]) { g in [passGradient(g, where: self, above: 0, below: .infinity)] }
     }
 
     /// Swift.min(Swift.max(x, 0), 6) (MobileNet / EfficientNet-Lite).
     public func relu6() -> Tensor {
-        PointwiseKernel.relu6.map(self).recorded([self]) { g in
-            [broadcastMap(g, self) { $1 > 0 && $1 < 6 ? $0 : 0 }]
-        }
+        PointwiseKernel.relu6.map(self).recorded([self]) { g in [passGradient(g, where: self, above: 0, below: 6)] }
     }
 
     /// Parametric ReLU: x if x > 0 else a·x, with `weight` of one value per channel (axis 1) or a single value.
