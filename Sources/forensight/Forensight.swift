@@ -29,10 +29,13 @@ struct Forensight: ParsableCommand {
         Every part runs on Forensight's own numerical engine (OpenBLAS for GEMM) on the CPU.
 
         Examples:
-          forensight detect clip.mp4         REAL / FAKE / NO_FACE for a video, image or folder
-          forensight faces clip.mp4 --out crops/   aligned face crops with tracks
-          forensight bench engine            measure the engine against OpenBLAS and ONNX Runtime
-          forensight bench engine --json     one JSON object per row, for scripts
+          forensight detect clip.mp4                 REAL / FAKE / NO_FACE
+          forensight detect videos/ --csv            one row per file
+          forensight detect clip.mp4 --explain why/  timeline and heatmaps
+          forensight faces clip.mp4 --out crops/     aligned face crops
+          forensight evaluate DATASET... --out r.json
+          forensight report r.json --out report/
+          forensight bench engine                    engine speed vs peers
         """,
         version: "0.1.0",
         subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Bench.self])
