@@ -16,8 +16,8 @@ public protocol DatasetImporter: Sendable {
 
 /// File-system helpers shared by the importers.
 enum DatasetFiles {
-    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
-    static var videoExtensions: Set<String> { MediaFiles.extensions.subtracting(imageExtensions) }
+    static var imageExtensions: Set<String> { MediaFiles.imageExtensions }
+    static var videoExtensions: Set<String> { MediaFiles.videoExtensions }
 
     static func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false

@@ -14,6 +14,14 @@ public struct FaceCache {
 
     public init(root: String, reader: MediaFaceReader) { (self.root, self.reader) = (root, reader) }
 
+    /// The same cache settings with `frames` uniformly sampled frames per video, in the sibling folder
+    /// `<root>-<frames>f` (so crops sampled differently never mix). The face detector is shared.
+    public func withFrames(_ frames: Int) -> FaceCache {
+        var reader = reader
+        reader.sampling = .uniform(count: frames)
+        return FaceCache(root: root + "-\(frames)f", reader: reader)
+    }
+
     /// What happened to one sample.
     public enum Outcome: Equatable, Sendable {
         case cached(faces: Int)
@@ -24,8 +32,7 @@ public struct FaceCache {
 
     /// A folder name for a sample id: readable characters kept, plus a hash so distinct ids never collide.
     public static func key(for id: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in id.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let hash = stableHash(id)
         let readable = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }.suffix(80))
         return readable + "-" + String(hash, radix: 16)
     }
@@ -75,4 +82,11 @@ public struct FaceCache {
         }
         return all
     }
+}
+
+/// FNV-1a of the UTF-8 bytes: the same 64-bit value for the same text on every run and machine (unlike `hashValue`).
+public func stableHash(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return hash
 }

@@ -65,6 +65,16 @@ public enum ImageGeometry {
         return crop(image, x: -left, y: -top, width: image.width + left + right, height: image.height + top + bottom, fill: fill)
     }
 
+    /// Copies `tile` into `canvas` with its top-left corner at (x, y); parts falling outside the canvas are dropped.
+    public static func paste(_ tile: RGBImage, into canvas: inout RGBImage, x: Int, y: Int) {
+        let x0 = max(0, x), x1 = min(canvas.width, x + tile.width)
+        guard x0 < x1 else { return }
+        for row in max(0, y)..<max(max(0, y), min(canvas.height, y + tile.height)) {
+            let src = ((row - y) * tile.width + (x0 - x)) * 3, dst = (row * canvas.width + x0) * 3
+            canvas.pixels.replaceSubrange(dst..<(dst + (x1 - x0) * 3), with: tile.pixels[src..<(src + (x1 - x0) * 3)])
+        }
+    }
+
     /// Mirror image left ↔ right.
     public static func flipHorizontal(_ image: RGBImage) -> RGBImage {
         remap(image, width: image.width, height: image.height) { x, y in (image.width - 1 - x, y) }

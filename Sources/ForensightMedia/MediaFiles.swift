@@ -2,9 +2,15 @@ import Foundation
 
 /// Expands command-line inputs (files and folders) into the media files to process.
 public enum MediaFiles {
+    /// Still-image file extensions.
+    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+    /// Video file extensions.
+    public static let videoExtensions: Set<String> = ["mp4", "mov", "avi", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "flv", "3gp"]
     /// File extensions taken from folders (single files named directly are always taken, whatever their name).
-    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff",
-                                                 "mp4", "mov", "avi", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "flv", "3gp"]
+    public static let extensions = imageExtensions.union(videoExtensions)
+
+    /// Whether `path` names a video by its extension (no file access).
+    public static func isVideo(path: String) -> Bool { videoExtensions.contains((path as NSString).pathExtension.lowercased()) }
 
     /// The files under `inputs`, sorted within each folder, with one `MediaError` per input that cannot be used.
     ///

@@ -52,7 +52,7 @@ public enum SelfBlendSplit {
             let person = [s.identity, s.videoID].compactMap { $0 }.map { "\(s.dataset)/\($0)" }
             if s.isFake || s.split == "val" || s.split == "test" || person.contains(where: inFakes.contains) {
                 validation.samples.append(s)
-            } else if let video = s.videoID, isVideo(s.path), unitHash("\(seed)/\(s.dataset)/\(video)") < validationFraction {
+            } else if let video = s.videoID, MediaFiles.isVideo(path: s.path), unitHash("\(seed)/\(s.dataset)/\(video)") < validationFraction {
                 validation.samples.append(s)
             } else {
                 train.samples.append(s)
@@ -61,15 +61,9 @@ public enum SelfBlendSplit {
         return (train, validation)
     }
 
-    static func isVideo(_ path: String) -> Bool {
-        let ext = (path as NSString).pathExtension.lowercased()
-        return ["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "flv"].contains(ext)
-    }
-
     /// A stable hash of `text` mapped into [0, 1).
     static func unitHash(_ text: String) -> Double {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var hash = stableHash(text)
         hash ^= hash >> 33; hash &*= 0xff51_afd7_ed55_8ccd; hash ^= hash >> 33
         return Double(hash >> 11) / Double(1 << 53)
     }

@@ -25,12 +25,8 @@ extension Detect {
             let (maps, side) = detector.gradCAM([crop.image])
             let overlay = HeatmapOverlay.render(crop.image, map: maps[0], side: side)
             var pair = RGBImage(width: crop.image.width * 2, height: crop.image.height)
-            for y in 0..<crop.image.height {
-                let row = y * crop.image.width * 3
-                pair.pixels.replaceSubrange((2 * row)..<(2 * row + crop.image.width * 3), with: crop.image.pixels[row..<(row + crop.image.width * 3)])
-                pair.pixels.replaceSubrange((2 * row + crop.image.width * 3)..<(2 * row + crop.image.width * 6),
-                                            with: overlay.pixels[row..<(row + crop.image.width * 3)])
-            }
+            ImageGeometry.paste(crop.image, into: &pair, x: 0, y: 0)
+            ImageGeometry.paste(overlay, into: &pair, x: crop.image.width, y: 0)
             try ImageEncoder.write(pair, to: folder + "/face\(face.track).png")
         }
     }

@@ -107,15 +107,15 @@ struct Train: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try (trainItems.map(\.id).joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
         } catch { fail("\(out): \(error)") }
-        let faceCache = try openCache(frames: 32)
+        let faceCache = try openCache()
         var trainFaces: [TrainingFace]
         if trainFrames == 32 {
             trainFaces = try loadFaces(trainItems, cache: faceCache, label: "train faces")
         } else {
             // Videos at their own frame count, in a sibling cache; still images from the shared one.
-            let videos = Manifest(trainItems.filter { !MediaFaceReader.isImage(path: $0.path) })
-            let images = Manifest(trainItems.filter { MediaFaceReader.isImage(path: $0.path) })
-            trainFaces = try loadFaces(videos, cache: try openCache(frames: trainFrames), label: "train video faces")
+            let videos = Manifest(trainItems.filter { MediaFiles.isVideo(path: $0.path) })
+            let images = Manifest(trainItems.filter { !MediaFiles.isVideo(path: $0.path) })
+            trainFaces = try loadFaces(videos, cache: faceCache.withFrames(trainFrames), label: "train video faces")
             trainFaces += try loadFaces(images, cache: faceCache, label: "train image faces")
         }
         if let preview {
@@ -154,14 +154,13 @@ struct Train: ParsableCommand {
         if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, to: export) }
     }
 
-    /// The face cache for `frames` frames per video: --cache itself for 32, `<cache>-<frames>f` otherwise.
-    func openCache(frames: Int) throws -> FaceCache {
-        let base = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
-        let root = frames == 32 ? base : base + "-\(frames)f"
+    /// The 32-frame face cache: --cache (other frame counts: `FaceCache.withFrames`).
+    func openCache() throws -> FaceCache {
+        let root = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
         let detector: MTCNN
         do { detector = try MTCNN() } catch { fail("\(error)") }
         let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: .largest),
-                                     cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: frames))
+                                     cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: 32))
         return FaceCache(root: root, reader: reader)
     }
 

@@ -32,12 +32,7 @@ extension Train {
                 mask.pixels[3 * i] = v; mask.pixels[3 * i + 1] = v; mask.pixels[3 * i + 2] = v
             }
             mask = mask.resized(width: side, height: side)
-            for (row, tile) in [real, mask, fake].enumerated() {
-                for y in 0..<side {
-                    let dst = ((row * side + y) * grid.width + c * side) * 3
-                    grid.pixels.replaceSubrange(dst..<(dst + side * 3), with: tile.pixels[(y * side * 3)..<((y + 1) * side * 3)])
-                }
-            }
+            for (row, tile) in [real, mask, fake].enumerated() { ImageGeometry.paste(tile, into: &grid, x: c * side, y: row * side) }
         }
         do { try ImageEncoder.write(grid, to: path) } catch { fail("\(path): \(error)") }
         note("wrote \(path): \(columns) examples (rows: real, mask, self-blend)")

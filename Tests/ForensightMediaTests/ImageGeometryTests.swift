@@ -78,6 +78,21 @@ final class ImageGeometryTests: XCTestCase {
         XCTAssertEqual(padded[2, 1].0, 1); XCTAssertEqual(padded[0, 0].0, 9); XCTAssertEqual(padded[5, 2].0, 9)
     }
 
+    func testPasteCopiesTheTileAndClipsAtTheEdges() {
+        var canvas = RGBImage(width: 5, height: 4, fill: (0, 0, 0))
+        let tile = RGBImage(width: 3, height: 2, pixels: (0..<18).map { UInt8($0 + 1) })
+        ImageGeometry.paste(tile, into: &canvas, x: 1, y: 1)
+        XCTAssertEqual(canvas[1, 1].0, 1); XCTAssertEqual(canvas[3, 2].2, 18); XCTAssertEqual(canvas[0, 1].0, 0); XCTAssertEqual(canvas[4, 1].0, 0)
+        // Hanging over the top-left and the right edge: only the overlap is written.
+        var small = RGBImage(width: 2, height: 2, fill: (9, 9, 9))
+        ImageGeometry.paste(tile, into: &small, x: -1, y: -1)
+        XCTAssertEqual(small[0, 0].0, tile[1, 1].0)
+        XCTAssertEqual(small[1, 0].0, tile[2, 1].0)
+        XCTAssertEqual(small[0, 1].0, 9)
+        ImageGeometry.paste(tile, into: &small, x: 7, y: 0)        // entirely outside: nothing changes
+        XCTAssertEqual(small[1, 1].0, 9)
+    }
+
     func testFlipAndOrientationsAreConsistent() throws {
         let source = try S.source()
         XCTAssertEqual(source.flippedHorizontally().flippedHorizontally(), source)
