@@ -24,14 +24,38 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var stepsPerEpoch = 0
     /// Draw an equal share of each epoch from each dataset (so a small in-domain set is not drowned by a large one).
     public var balanceDatasets = true
+    /// Give a real face and its self-blend the same augmentation draws (flip, colour, frequency, noise, JPEG, crop),
+    /// as the SBI authors do, so the blend is the only thing that tells the pair apart.
+    public var pairedAugmentation = true
+    /// Replace the black padding that alignment leaves around tight photo crops (e.g. UTKFace) with replicated
+    /// edge pixels before blending, so a padded border is not a cue (`TrainingFace.fillingPadding`).
+    public var fillPadding = true
 
     public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        realsPerStep = try c.decode(Int.self, forKey: .realsPerStep)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        warmupSteps = try c.decode(Int.self, forKey: .warmupSteps)
+        frozenBlocks = try c.decode(Int.self, forKey: .frozenBlocks)
+        inputSize = try c.decode(Int.self, forKey: .inputSize)
+        validationFramesPerVideo = try c.decode(Int.self, forKey: .validationFramesPerVideo)
+        stepsPerEpoch = try c.decode(Int.self, forKey: .stepsPerEpoch)
+        balanceDatasets = try c.decode(Bool.self, forKey: .balanceDatasets)
+        // Runs saved before these options existed used neither.
+        pairedAugmentation = try c.decodeIfPresent(Bool.self, forKey: .pairedAugmentation) ?? false
+        fillPadding = try c.decodeIfPresent(Bool.self, forKey: .fillPadding) ?? false
+    }
 
     enum CodingKeys: String, CodingKey {
         case seed, epochs, realsPerStep = "reals_per_step", learningRate = "learning_rate", weightDecay = "weight_decay"
         case warmupSteps = "warmup_steps", frozenBlocks = "frozen_blocks", inputSize = "input_size"
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
-        case balanceDatasets = "balance_datasets"
+        case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
     }
 }
 

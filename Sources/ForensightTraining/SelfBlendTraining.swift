@@ -34,7 +34,8 @@ public final class SelfBlendTrainer {
             throw TrainingError("need at least \(recipe.realsPerStep) real training faces, found \(reals.count)")
         }
         guard validation.contains(where: { !$0.sample.isFake }) else { throw TrainingError("no held-out real faces for validation") }
-        (self.recipe, self.detector, self.output, self.train) = (recipe, detector, output, reals)
+        (self.recipe, self.detector, self.output) = (recipe, detector, output)
+        self.train = recipe.fillPadding ? reals.map { $0.fillingPadding() } : reals
         detector.card.inputSize = recipe.inputSize
         self.validation = ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed)
         detector.network.train()
@@ -128,13 +129,24 @@ public final class SelfBlendTrainer {
             DispatchQueue.concurrentPerform(iterations: members.count) { k in
                 let face = train[members[k]]
                 var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + k), UInt64(members[k])))
-                let fake = blend(face.image, landmarks: face.landmarks, using: &random).image
-                out[k] = augment(face.image, using: &random)
-                out[members.count + k] = augment(fake, using: &random)
+                (out[k], out[members.count + k]) = trainingPair(face, using: &random)
             }
         }
         let targets = Tensor((0..<images.count).map { $0 < members.count ? 0 : 1 }, shape: [images.count, 1])
         return (detector.inputTensor(images.map { $0! }), targets)
+    }
+
+    /// One training pair drawn from `random`: the augmented real face and its augmented self-blend. With the
+    /// recipe's `pairedAugmentation` both get the same augmentation draws (the generator is copied, so it must be a
+    /// value type like `SeededRandom`); without it, the fake's draws follow the real's.
+    public func trainingPair(_ face: TrainingFace, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
+        let fake = blend(face.image, landmarks: face.landmarks, using: &random).image
+        guard recipe.pairedAugmentation else {
+            let real = augment(face.image, using: &random)
+            return (real, augment(fake, using: &random))
+        }
+        var pairRandom = random
+        return (augment(face.image, using: &random), augment(fake, using: &pairRandom))
     }
 
     func checkpoint(state: TrainingState, history: [EpochRecord], isBest: Bool) throws {

@@ -28,6 +28,50 @@ public struct TrainingFace: Sendable {
     }
 }
 
+extension TrainingFace {
+    /// The face with the black padding around its content replaced by replicated edge pixels; the face keeps its
+    /// place and scale, so the landmarks are unchanged.
+    ///
+    /// Alignment pads a crop with black where the source image ends. For photos that are themselves tight face
+    /// chips (UTKFace) that border surrounds every face, and a self-blend moves or recolours it, so it would teach
+    /// the detector a cue no video frame has. The content rectangle is found by moving in whichever side of the
+    /// crop still has more than 5 % near-black pixels (sum of channels ≤ 6) until none does; a face without such a
+    /// border is returned as it is.
+    public func fillingPadding() -> TrainingFace {
+        let (w, h) = (image.width, image.height)
+        guard w > 8, h > 8 else { return self }
+        let pixels = image.pixels
+        func isPad(_ x: Int, _ y: Int) -> Bool {
+            let i = 3 * (y * w + x)
+            return Int(pixels[i]) + Int(pixels[i + 1]) + Int(pixels[i + 2]) <= 6
+        }
+        var (x0, y0, x1, y1) = (0, 0, w - 1, h - 1)
+        while x1 - x0 > w / 4, y1 - y0 > h / 4 {
+            let fractions = [
+                Double((x0...x1).filter { isPad($0, y0) }.count) / Double(x1 - x0 + 1),
+                Double((x0...x1).filter { isPad($0, y1) }.count) / Double(x1 - x0 + 1),
+                Double((y0...y1).filter { isPad(x0, $0) }.count) / Double(y1 - y0 + 1),
+                Double((y0...y1).filter { isPad(x1, $0) }.count) / Double(y1 - y0 + 1),
+            ]
+            let worst = fractions.indices.max { fractions[$0] < fractions[$1] }!
+            if fractions[worst] <= 0.05 { break }
+            switch worst {
+            case 0: y0 += 1
+            case 1: y1 -= 1
+            case 2: x0 += 1
+            default: x1 -= 1
+            }
+        }
+        guard (x0, y0, x1, y1) != (0, 0, w - 1, h - 1) else { return self }
+        // One more pixel in from each side drops the interpolated dark rim at the padding's edge.
+        (x0, y0, x1, y1) = (min(x0 + 1, x1), min(y0 + 1, y1), max(x1 - 1, x0), max(y1 - 1, y0))
+        let content = ImageGeometry.crop(image, x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1)
+        let shift = AffineMatrix(a: 1, b: 0, c: Double(x0), d: 0, e: 1, f: Double(y0))
+        let filled = ImageGeometry.warpAffine(content, matrix: shift, outputSize: (w, h), border: .replicate)
+        return TrainingFace(image: filled, landmarks: landmarks, sample: sample)
+    }
+}
+
 /// An error that stops training, with a message for the user.
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String

@@ -71,6 +71,12 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Give each dataset an equal share of every epoch.")
     var balanceDatasets = true
 
+    @Flag(inversion: .prefixedNo, help: "Give a real face and its self-blend the same augmentation draws.")
+    var pairedAugmentation = true
+
+    @Flag(inversion: .prefixedNo, help: "Fill the black padding around tight photo crops with edge pixels before blending.")
+    var fillPadding = true
+
     @Flag(help: "Continue the run in --out from its last finished epoch.")
     var resume = false
 
@@ -96,6 +102,7 @@ struct Train: ParsableCommand {
         (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate)
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
+        (recipe.pairedAugmentation, recipe.fillPadding) = (pairedAugmentation, fillPadding)
 
         var manifest = Manifest()
         for path in data {
@@ -119,7 +126,7 @@ struct Train: ParsableCommand {
             trainFaces += try loadFaces(images, cache: faceCache, label: "train image faces")
         }
         if let preview {
-            try writePreview(trainFaces, to: preview)
+            try writePreview(fillPadding ? trainFaces.map { $0.fillingPadding() } : trainFaces, to: preview)
             return
         }
         let valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")

@@ -96,4 +96,58 @@ final class TrainerTests: XCTestCase {
         copy.grad = Tensor([1, 1, -1], shape: [3]); restored.step()
         XCTAssertEqual(copy.scalars, p.scalars)
     }
+
+    func testFillingPaddingReplacesTheBlackBorderAndKeepsTheContent() {
+        // A 64×64 crop whose content is the rectangle x 16…47, y 20…55; the rest is alignment padding (black).
+        var random = SeededRandom(seed: 5)
+        var image = RGBImage(width: 64, height: 64)
+        for y in 20...55 { for x in 16...47 { for c in 0..<3 { image.pixels[3 * (y * 64 + x) + c] = UInt8(40 + random.next() % 200) } } }
+        let landmarks = [Point(x: 30, y: 30), Point(x: 40, y: 30)]
+        let sample = Sample(id: "p", path: "p.png", label: 0, dataset: "photos")
+        let filled = TrainingFace(image: image, landmarks: landmarks, sample: sample).fillingPadding()
+        XCTAssertEqual(filled.landmarks, landmarks)
+        XCTAssertEqual(filled.image.width, 64)
+        for i in 0..<filled.image.pixelCount {
+            let sum = (0..<3).map { Int(filled.image.pixels[3 * i + $0]) }.reduce(0, +)
+            XCTAssertGreaterThan(sum, 6, "pixel \(i % 64), \(i / 64) is still padding")
+            if sum <= 6 { break }
+        }
+        for y in 21...54 { for x in 17...46 { XCTAssertEqual(filled.image.pixels[3 * (y * 64 + x)], image.pixels[3 * (y * 64 + x)]) } }
+        // Replicated, not invented: the far corner repeats the content's nearest pixel.
+        XCTAssertEqual(filled.image.pixels[3 * (63 * 64 + 63)], image.pixels[3 * (54 * 64 + 46)])
+        // A crop without padding comes back as it was.
+        let plain = face(1, video: "v")
+        XCTAssertEqual(plain.fillingPadding().image.pixels, plain.image.pixels)
+    }
+
+    func testPairedAugmentationLeavesTheOutsideOfTheBlendAlike() throws {
+        func pairs(paired: Bool) throws -> [(real: RGBImage, fake: RGBImage)] {
+            var r = recipe
+            r.pairedAugmentation = paired
+            let detector = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
+            let faces = (0..<4).map { face(UInt64($0), video: "v\($0)") }
+            let trainer = try SelfBlendTrainer(recipe: r, detector: detector, train: faces, validation: [face(9, video: "r")],
+                                               output: dir.appendingPathComponent("p\(paired)").path)
+            return (0..<16).map { i -> (real: RGBImage, fake: RGBImage) in
+                var random = SeededRandom(seed: UInt64(100 + i))
+                return trainer.trainingPair(faces[i % 4], using: &random)
+            }
+        }
+        /// Mean absolute difference over the top-left 12×12 corner, far from the face mask.
+        func cornerDifference(_ a: RGBImage, _ b: RGBImage) -> Double {
+            var total = 0
+            for y in 0..<12 { for x in 0..<12 { for c in 0..<3 {
+                total += abs(Int(a.pixels[3 * (y * a.width + x) + c]) - Int(b.pixels[3 * (y * b.width + x) + c]))
+            } } }
+            return Double(total) / Double(12 * 12 * 3)
+        }
+        let together = try pairs(paired: true), apart = try pairs(paired: false)
+        // Same draws: same flip, crop and so size; where the original face is the blend's target the corner is
+        // untouched by the blend, and the same augmentation keeps it identical.
+        XCTAssertTrue(together.allSatisfy { $0.real.width == $0.fake.width && $0.real.height == $0.fake.height })
+        XCTAssertGreaterThanOrEqual(together.filter { cornerDifference($0.real, $0.fake) < 0.5 }.count, 3)
+        // Independent draws: crops differ in size somewhere, and no corner survives exactly.
+        XCTAssertTrue(apart.contains { $0.real.width != $0.fake.width })
+        XCTAssertEqual(apart.filter { $0.real.width == $0.fake.width && cornerDifference($0.real, $0.fake) < 0.5 }.count, 0)
+    }
 }
