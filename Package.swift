@@ -13,7 +13,7 @@ let vectorISA: [SwiftSetting] = []
 
 let package = Package(
     name: "Forensight",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "forensight", targets: ["forensight"]),
         .library(name: "ForensightTensor", targets: ["ForensightTensor"]),

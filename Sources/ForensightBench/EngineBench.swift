@@ -45,6 +45,17 @@ public enum EngineBench {
             ? [ConvCase(name: "conv3x3 16→16 @32²", c: 16, o: 16, hw: 32, k: 3, stride: 1, groups: 1)]
             : [ConvCase(name: "conv3x3 64→64 @56² b8", c: 64, o: 64, hw: 56, k: 3, stride: 1, groups: 1, batch: 8),
                ConvCase(name: "conv1x1 192→32 @28² b8", c: 192, o: 32, hw: 28, k: 1, stride: 1, groups: 1, batch: 8),
+               ConvCase(name: "pw 16→96 @112²", c: 16, o: 96, hw: 112, k: 1, stride: 1, groups: 1),
+               ConvCase(name: "pw 144→24 @56²", c: 144, o: 24, hw: 56, k: 1, stride: 1, groups: 1),
+               ConvCase(name: "pw 40→240 @28²", c: 40, o: 240, hw: 28, k: 1, stride: 1, groups: 1),
+               ConvCase(name: "pw 480→80 @14²", c: 480, o: 80, hw: 14, k: 1, stride: 1, groups: 1),
+               ConvCase(name: "pw 1152→192 @7²", c: 1152, o: 192, hw: 7, k: 1, stride: 1, groups: 1),
+               ConvCase(name: "pw 192→1152 @7²", c: 192, o: 1152, hw: 7, k: 1, stride: 1, groups: 1),
+               ConvCase(name: "pw 40→240 @28² b8", c: 40, o: 240, hw: 28, k: 1, stride: 1, groups: 1, batch: 8),
+               ConvCase(name: "pw 1152→192 @7² b8", c: 1152, o: 192, hw: 7, k: 1, stride: 1, groups: 1, batch: 8),
+               ConvCase(name: "dw 3x3 96 @112² s2", c: 96, o: 96, hw: 112, k: 3, stride: 2, groups: 96),
+               ConvCase(name: "dw 5x5 1152 @7²", c: 1152, o: 1152, hw: 7, k: 5, stride: 1, groups: 1152),
+               ConvCase(name: "dw 3x3 480 @14²", c: 480, o: 480, hw: 14, k: 3, stride: 1, groups: 480),
                ConvCase(name: "depthwise3x3 144 @56² s2 b8", c: 144, o: 144, hw: 56, k: 3, stride: 2, groups: 144, batch: 8),
                ConvCase(name: "depthwise5x5 240 @28² b8", c: 240, o: 240, hw: 28, k: 5, stride: 1, groups: 240, batch: 8)]
         for conv in convs where selected(conv.name) {

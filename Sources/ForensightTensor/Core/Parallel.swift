@@ -11,20 +11,25 @@ public enum ComputeThreads {
 
     /// Sets the thread count for our loops and for OpenBLAS GEMM.
     public static func set(_ n: Int) {
+        let previous = current
         current = Swift.max(1, n)
         openblas_set_num_threads(Int32(current))
+        if current != previous {
+            ComputePool.shared.retire()
+            ComputePool.shared = ComputePool(threads: current)
+        }
     }
 }
 
-/// Runs `body(range)` over `0..<count` split into contiguous chunks on up to `ComputeThreads.count` threads.
+/// Runs `body(range)` over `0..<count` split into contiguous chunks on up to `ComputeThreads.count` threads
+/// (the `ComputePool`: the caller and persistent workers).
 ///
 /// Work below `minimumPerThread` items per thread stays on the calling thread.
-@inlinable
 public func parallelChunks(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = Swift.min(ComputeThreads.count, Swift.max(1, count / Swift.max(1, minimumPerThread)))
     if threads <= 1 || count <= 1 { body(0..<count); return }
     let chunk = (count + threads - 1) / threads
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    ComputePool.shared.run(iterations: threads) { t in
         let start = t * chunk
         let end = Swift.min(count, start + chunk)
         if start < end { body(start..<end) }

@@ -16,6 +16,7 @@ extension Tensor {
     /// 16 output columns at a time, loaded contiguously (stride 1) or as the even lanes of 32 (stride 2).
     static func depthwiseForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry, bias: Tensor?,
                                  epilogue: ChannelEpilogue?) -> Tensor {
+        if unrolledDepthwiseApplies(geo) { return unrolledDepthwiseForward(x, weight, geo, bias: bias, epilogue: epilogue) }
         let out = Tensor(uninitializedShape: [geo.n, geo.o, geo.oh, geo.ow])
         let (oh, ow, h, w, kh, kw) = (geo.oh, geo.ow, geo.h, geo.w, geo.kh, geo.kw)
         let ph = h + geo.pad.top + geo.pad.bottom

@@ -39,8 +39,8 @@ extension Tensor {
     /// 2-D cross-correlation (PyTorch `F.conv2d`).
     ///
     /// `x`: [N, C, H, W]; `weight`: [O, C/groups, kh, kw]; `bias`: [O] or nil.
-    /// Output [N, O, (H + pt + pb − d(kh−1) − 1)/s + 1, …]. Depthwise convolutions (groups = C = O) use a direct kernel;
-    /// the rest use im2col + GEMM. An `epilogue` (inference only: nothing may need gradients) applies a per-channel
+    /// Output [N, O, (H + pt + pb − d(kh−1) − 1)/s + 1, …]. Depthwise convolutions (groups = C = O) use a direct kernel,
+    /// pointwise ones (1×1, one group) our tiled GEMM, the rest im2col + OpenBLAS GEMM. An `epilogue` (inference only: nothing may need gradients) applies a per-channel
     /// affine map, an activation and a residual add in the same pass — e.g. a folded BatchNorm + ReLU6.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                               padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1,
@@ -61,6 +61,14 @@ extension Tensor {
             let (gx, gw) = depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
             return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
         } }
+        if pointwiseKernelApplies(geo) {
+            let out = pointwiseForward(x, weight, geo, bias: bias, epilogue: epilogue)
+            if epilogue != nil { return out }
+            return out.recorded(inputs) { g in
+                let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+                return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
+            }
+        }
         if directConvolutionApplies(geo) && epilogue?.residual == nil {
             let out = directConvForward(x, weight, geo, bias: bias, epilogue: epilogue)
             if epilogue != nil { return out }
@@ -200,7 +208,7 @@ extension Tensor {
         }
         withSingleThreadedBLAS {
             let block = ((n + threads - 1) / threads + 15) & ~15
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            ComputePool.shared.run(iterations: threads) { t in
                 let start = t * block, count = Swift.min(block, n - start)
                 if count > 0 {
                     sgemm(transposeA: false, transposeB: false, m: m, n: count, k: k, a: a, lda: k, b: b + start, ldb: n, c: c + start, ldc: n)

@@ -1,0 +1,135 @@
+/// Pointwise (1×1, stride 1, one group) convolution as our own register-tiled GEMM, per image:
+/// out[o, p] = Σ_c W[o, c] · X[c, p], with the bias and the epilogue (folded BatchNorm, activation, residual) applied
+/// as each tile is stored.
+///
+/// Why not OpenBLAS here: NCHW activations are already the GEMM's B operand with contiguous rows, so no packing is
+/// needed on either side; the epilogue rides on the store instead of a second pass over the output; and the work is
+/// split over our own threads, so OpenBLAS's worker threads do not spin beside our other kernels. The order of the
+/// sum over c is fixed (ascending, in blocks of `depth`), so results do not depend on the thread count.
+extension Tensor {
+    /// Output channels per register tile.
+    static let pointwiseTileRows = 6
+    /// Input channels per pass over a tile (keeps the B panel in L2 and the A rows in L1).
+    static let pointwiseDepth = 256
+    /// Pixel columns per unit of parallel work.
+    static let pointwisePanel = 64
+
+    /// Whether the pointwise kernel computes this convolution's forward pass.
+    static func pointwiseKernelApplies(_ geo: ConvGeometry) -> Bool { geo.isPointwise && geo.groups == 1 && geo.dh == 1 && geo.dw == 1 }
+
+    /// Forward pass of a pointwise convolution. `x` [N, C, H, W], `weight` [O, C, 1, 1] → [N, O, H, W].
+    static func pointwiseForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry, bias: Tensor?,
+                                 epilogue: ChannelEpilogue?) -> Tensor {
+        let (k, m, p) = (geo.c, geo.o, geo.h * geo.w)
+        let out = Tensor(uninitializedShape: [geo.n, m, geo.h, geo.w])
+        let (scale, shift) = foldedAffine(channels: m, bias: bias, epilogue: epilogue)
+        let affine = Tensor(scale + shift, shape: [2 * m])
+        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+        let finish = TileEpilogue(scale: UnsafePointer(affine.data), shift: UnsafePointer(affine.data + m), activation: act)
+        let src = UnsafePointer(x.data), dst = out.data, wt = UnsafePointer(weight.data)
+        let residual = epilogue?.residual.map { UnsafePointer($0.data) }
+        let rowBlocks = (m + pointwiseTileRows - 1) / pointwiseTileRows
+        let panels = (p + pointwisePanel - 1) / pointwisePanel
+        let units = geo.n * panels
+        // Few pixel panels (late layers, small images): split the output channels too, so both threads have work.
+        let wanted = 2 * ComputeThreads.count
+        let rowGroups = units >= wanted ? 1 : Swift.min(rowBlocks, (wanted + units - 1) / units)
+        let flops = 2 * k * m * p * geo.n
+        parallelChunks(units * rowGroups, minimumPerThread: flops < 1 << 20 ? units * rowGroups : 1) { range in
+            // The B panel packed as 16-column strips, each `depth` rows of 16 contiguous, aligned values (the last strip
+            // zero-padded): every tile then streams whole cache lines.
+            let strips = pointwisePanel / 16
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: strips * pointwiseDepth * 64, alignment: 64)
+            defer { raw.deallocate() }
+            let packed = raw.bindMemory(to: Float.self, capacity: strips * pointwiseDepth * 16)
+            for unit in range {
+                let group = unit % rowGroups, panel = (unit / rowGroups) % panels, image = unit / (rowGroups * panels)
+                let rb0 = group * rowBlocks / rowGroups, rb1 = (group + 1) * rowBlocks / rowGroups
+                let c0 = panel * pointwisePanel, cols = Swift.min(pointwisePanel, p - c0)
+                let b = src + image * k * p + c0
+                let c = dst + image * m * p + c0
+                let r = residual.map { $0 + image * m * p + c0 }
+                var k0 = 0
+                while k0 < k {
+                    let depth = Swift.min(pointwiseDepth, k - k0)
+                    var cb = 0
+                    while cb < cols {
+                        let width = Swift.min(16, cols - cb), strip = packed + (cb / 16) * depth * 16
+                        if width < 16 { strip.initialize(repeating: 0, count: depth * 16) }
+                        for kk in 0..<depth {
+                            let from = b + (k0 + kk) * p + cb, to = strip + kk * 16
+                            if width == 16 { store16(load16(from), to) } else { to.update(from: from, count: width) }
+                        }
+                        cb += 16
+                    }
+                    let last = k0 + depth == k
+                    for rb in rb0..<rb1 {
+                        let r0 = rb * pointwiseTileRows, rows = Swift.min(pointwiseTileRows, m - r0)
+                        var cb = 0
+                        while cb < cols {
+                            let width = Swift.min(16, cols - cb)
+                            pointwiseTile(depth: depth, a: wt + r0 * k + k0, lda: k, rows: rows,
+                                          b: UnsafePointer(packed + (cb / 16) * depth * 16), ldb: 16,
+                                          c: c + r0 * p + cb, ldc: p, width: width, accumulate: k0 > 0,
+                                          finish: last ? finish : nil, channel: r0, residual: r.map { $0 + r0 * p + cb })
+                            cb += 16
+                        }
+                    }
+                    k0 += depth
+                }
+            }
+        }
+        withExtendedLifetime((affine, slopeStorage, x, weight, epilogue)) {}
+        return out
+    }
+
+    /// The per-channel map applied when a tile's last input-channel block is done.
+    struct TileEpilogue {
+        let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKernel
+    }
+
+    /// One tile: up to 6 output channels × up to 16 pixels, summed over `depth` input channels with FMA in registers.
+    ///
+    /// `a`: the tile's first weight row (row stride `lda`); `b`: `depth` rows of 16 pixels (row stride `ldb`);
+    /// `c`: the output tile (row stride `ldc`), read first when `accumulate`. Only `rows` × `width` values are stored.
+    @inline(__always)
+    static func pointwiseTile(depth: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>, ldb: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, width: Int, accumulate: Bool,
+                              finish: TileEpilogue?, channel: Int, residual: UnsafePointer<Float>?) {
+        // Rows past the end re-read the first row; their sums are never stored.
+        let a0 = a, a1 = rows > 1 ? a + lda : a, a2 = rows > 2 ? a + 2 * lda : a
+        let a3 = rows > 3 ? a + 3 * lda : a, a4 = rows > 4 ? a + 4 * lda : a, a5 = rows > 5 ? a + 5 * lda : a
+        var s0 = Float16x(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
+        var pb = b
+        for kk in 0..<depth {
+            let v = load16(pb)
+            s0.addProduct(Float16x(repeating: a0[kk]), v)
+            s1.addProduct(Float16x(repeating: a1[kk]), v)
+            s2.addProduct(Float16x(repeating: a2[kk]), v)
+            s3.addProduct(Float16x(repeating: a3[kk]), v)
+            s4.addProduct(Float16x(repeating: a4[kk]), v)
+            s5.addProduct(Float16x(repeating: a5[kk]), v)
+            pb += ldb
+        }
+        let sums = [s0, s1, s2, s3, s4, s5]
+        for i in 0..<rows {
+            let row = c + i * ldc
+            var v = sums[i]
+            if accumulate { v += width == 16 ? load16(row) : partialLoad(UnsafePointer(row), width) }
+            if let finish {
+                let ch = channel + i
+                v = finish.activation.apply(v * finish.scale[ch] + finish.shift[ch], channel: ch)
+                if let residual { v += width == 16 ? load16(residual + i * ldc) : partialLoad(residual + i * ldc, width) }
+            }
+            if width == 16 { store16(v, row) } else { for j in 0..<width { row[j] = v[j] } }
+        }
+    }
+
+    /// The first `n` (< 16) values at `p`, zeros after.
+    @inline(__always)
+    static func partialLoad(_ p: UnsafePointer<Float>, _ n: Int) -> Float16x {
+        var v = Float16x(repeating: 0)
+        for j in 0..<n { v[j] = p[j] }
+        return v
+    }
+}
