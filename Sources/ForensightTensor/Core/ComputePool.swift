@@ -30,8 +30,9 @@ final class ComputePool: @unchecked Sendable {
     nonisolated(unsafe) private var iterations = 0
     nonisolated(unsafe) private var body: ((Int) -> Void)?
 
-    /// How many times a worker polls for the next job before it sleeps (about 50 µs).
-    private static let spinLimit = 20_000
+    /// How many times a worker polls for the next job before it sleeps (a few hundred µs: longer than the gaps
+    /// between the layers of a forward pass). Past the first 2,000 polls it yields the core between polls.
+    private static let spinLimit = 100_000
 
     init(threads: Int) {
         workers = Swift.max(0, threads - 1)
@@ -88,7 +89,10 @@ final class ComputePool: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .sequentiallyConsistent) == seen {
                 spins += 1
-                if spins < Self.spinLimit { continue }
+                if spins < Self.spinLimit {
+                    if spins > 2000 && spins & 31 == 0 { sched_yield() }
+                    continue
+                }
                 pthread_mutex_lock(mutex)
                 sleepers.add(1, ordering: .sequentiallyConsistent)
                 while generation.load(ordering: .sequentiallyConsistent) == seen && !retired.load(ordering: .relaxed) {

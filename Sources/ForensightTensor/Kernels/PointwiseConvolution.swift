@@ -86,6 +86,18 @@ extension Tensor {
     /// The per-channel map applied when a tile's last input-channel block is done.
     struct TileEpilogue {
         let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKernel
+        /// The activation as a clamp to [low, high] when it is one (none, ReLU, ReLU6), applied inline.
+        let clamp: (low: Float, high: Float)?
+
+        init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKernel) {
+            (self.scale, self.shift, self.activation) = (scale, shift, activation)
+            switch (activation.slopes, activation.pointwise) {
+            case (nil, nil): clamp = (-.infinity, .infinity)
+            case (nil, .relu?): clamp = (0, .infinity)
+            case (nil, .relu6?): clamp = (0, 6)
+            default: clamp = nil
+            }
+        }
     }
 
     /// One tile: up to 6 output channels × up to 16 pixels, summed over `depth` input channels with FMA in registers.
@@ -99,30 +111,55 @@ extension Tensor {
         // Rows past the end re-read the first row; their sums are never stored.
         let a0 = a, a1 = rows > 1 ? a + lda : a, a2 = rows > 2 ? a + 2 * lda : a
         let a3 = rows > 3 ? a + 3 * lda : a, a4 = rows > 4 ? a + 4 * lda : a, a5 = rows > 5 ? a + 5 * lda : a
-        var s0 = Float16x(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
+        // A last strip of at most 8 pixels (7×7 planes: 49 = 3·16 + 1) sums 8 lanes, not 16.
+        let (s0, s1, s2, s3, s4, s5) = width <= 8
+            ? widened(tileSums(depth: depth, a0, a1, a2, a3, a4, a5, b: b, ldb: ldb, SIMD8<Float>.self))
+            : tileSums(depth: depth, a0, a1, a2, a3, a4, a5, b: b, ldb: ldb, Float16x.self)
+        withUnsafeTemporaryAllocation(of: Float16x.self, capacity: 6) { sums in
+            (sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]) = (s0, s1, s2, s3, s4, s5)
+            for i in 0..<rows {
+                let row = c + i * ldc
+                var v = sums[i]
+                if accumulate { v += width == 16 ? load16(row) : partialLoad(UnsafePointer(row), width) }
+                if let finish {
+                    let ch = channel + i
+                    v = v * finish.scale[ch] + finish.shift[ch]
+                    if let clamp = finish.clamp { v = vmin(vmax(v, Float16x(repeating: clamp.low)), Float16x(repeating: clamp.high)) }
+                    else { v = finish.activation.apply(v, channel: ch) }
+                    if let residual { v += width == 16 ? load16(residual + i * ldc) : partialLoad(residual + i * ldc, width) }
+                }
+                if width == 16 { store16(v, row) } else { for j in 0..<width { row[j] = v[j] } }
+            }
+        }
+    }
+
+    /// Σ_k a_i[k] · b[k, lanes] for six weight rows, in `V.scalarCount` lanes (12 AVX2 registers at 16 lanes).
+    @inline(__always)
+    static func tileSums<V: SIMD>(depth: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                  _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                  b: UnsafePointer<Float>, ldb: Int, _: V.Type) -> (V, V, V, V, V, V) where V.Scalar == Float {
+        var s0 = V(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
         var pb = b
         for kk in 0..<depth {
-            let v = load16(pb)
-            s0.addProduct(Float16x(repeating: a0[kk]), v)
-            s1.addProduct(Float16x(repeating: a1[kk]), v)
-            s2.addProduct(Float16x(repeating: a2[kk]), v)
-            s3.addProduct(Float16x(repeating: a3[kk]), v)
-            s4.addProduct(Float16x(repeating: a4[kk]), v)
-            s5.addProduct(Float16x(repeating: a5[kk]), v)
+            let v = UnsafeRawPointer(pb).loadUnaligned(as: V.self)
+            s0.addProduct(V(repeating: a0[kk]), v)
+            s1.addProduct(V(repeating: a1[kk]), v)
+            s2.addProduct(V(repeating: a2[kk]), v)
+            s3.addProduct(V(repeating: a3[kk]), v)
+            s4.addProduct(V(repeating: a4[kk]), v)
+            s5.addProduct(V(repeating: a5[kk]), v)
             pb += ldb
         }
-        let sums = [s0, s1, s2, s3, s4, s5]
-        for i in 0..<rows {
-            let row = c + i * ldc
-            var v = sums[i]
-            if accumulate { v += width == 16 ? load16(row) : partialLoad(UnsafePointer(row), width) }
-            if let finish {
-                let ch = channel + i
-                v = finish.activation.apply(v * finish.scale[ch] + finish.shift[ch], channel: ch)
-                if let residual { v += width == 16 ? load16(residual + i * ldc) : partialLoad(residual + i * ldc, width) }
-            }
-            if width == 16 { store16(v, row) } else { for j in 0..<width { row[j] = v[j] } }
-        }
+        return (s0, s1, s2, s3, s4, s5)
+    }
+
+    /// Eight-lane sums in the low half of 16 lanes.
+    @inline(__always)
+    static func widened(_ s: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>))
+    -> (Float16x, Float16x, Float16x, Float16x, Float16x, Float16x) {
+        let z = SIMD8<Float>(repeating: 0)
+        return (Float16x(lowHalf: s.0, highHalf: z), Float16x(lowHalf: s.1, highHalf: z), Float16x(lowHalf: s.2, highHalf: z),
+                Float16x(lowHalf: s.3, highHalf: z), Float16x(lowHalf: s.4, highHalf: z), Float16x(lowHalf: s.5, highHalf: z))
     }
 
     /// The first `n` (< 16) values at `p`, zeros after.
