@@ -71,9 +71,8 @@ extension Tensor {
             precondition(bias.shape == [outFeatures], "linear bias \(bias.shape) for \(outFeatures) outputs")
             for r in 0..<rows { (out.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
         }
-        sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-              a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures, beta: bias == nil ? 0 : 1,
-              c: out.data, ldc: outFeatures)
+        columnParallelLinear(rows: rows, outFeatures: outFeatures, inFeatures: inFeatures, x: x.data, weight: weight.data,
+                             beta: bias == nil ? 0 : 1, out: out.data)
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return out.recorded(inputs) { g in
             var grads: [Tensor?] = [nil, nil, nil]
@@ -91,6 +90,32 @@ extension Tensor {
             }
             if let bias, bias.requiresGrad { grads[2] = g.reshaped([rows, outFeatures]).sum(axes: [0]) }
             return grads
+        }
+    }
+}
+
+extension Tensor {
+    /// out[rows × outFeatures] = x · Wᵀ (+ out when `beta` = 1), with the output features split over our worker pool
+    /// and OpenBLAS single-threaded inside each slice: each thread packs only its share of the weights, and no
+    /// OpenBLAS worker threads are left spinning beside our own kernels. Small products stay one call.
+    static func columnParallelLinear(rows: Int, outFeatures: Int, inFeatures: Int, x: UnsafePointer<Float>,
+                                     weight: UnsafePointer<Float>, beta: Float, out: UnsafeMutablePointer<Float>) {
+        let threads = ComputeThreads.count
+        guard threads > 1, outFeatures >= 64 * threads, rows * outFeatures * inFeatures >= 1 << 22 else {
+            sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                  b: weight, ldb: inFeatures, beta: beta, c: out, ldc: outFeatures)
+            return
+        }
+        let block = ((outFeatures + threads - 1) / threads + 15) & ~15
+        withSingleThreadedBLAS {
+            parallelChunks(threads) { slices in
+                for t in slices {
+                    let start = t * block, count = Swift.min(block, outFeatures - start)
+                    if count <= 0 { continue }
+                    sgemm(transposeA: false, transposeB: true, m: rows, n: count, k: inFeatures, a: x, lda: inFeatures,
+                          b: weight + start * inFeatures, ldb: inFeatures, beta: beta, c: out + start, ldc: outFeatures)
+                }
+            }
         }
     }
 }
