@@ -35,6 +35,7 @@ extension Tensor {
         let wanted = 2 * ComputeThreads.count
         let rowGroups = units >= wanted ? 1 : Swift.min(rowBlocks, (wanted + units - 1) / units)
         let flops = 2 * k * m * p * geo.n
+        let stripMajor = k >= 2 * pointwiseDepth
         parallelChunks(units * rowGroups, minimumPerThread: flops < 1 << 20 ? units * rowGroups : 1) { range in
             // The B panel packed as 16-column strips, each `depth` rows of 16 contiguous, aligned values (the last strip
             // zero-padded): every tile then streams whole cache lines.
@@ -63,17 +64,19 @@ extension Tensor {
                         cb += 16
                     }
                     let last = k0 + depth == k
-                    for rb in rb0..<rb1 {
+                    @inline(__always) func tile(_ rb: Int, _ sc: Int) {
                         let r0 = rb * pointwiseTileRows, rows = Swift.min(pointwiseTileRows, m - r0)
-                        var cb = 0
-                        while cb < cols {
-                            let width = Swift.min(16, cols - cb)
-                            pointwiseTile(depth: depth, a: wt + r0 * k + k0, lda: k, rows: rows,
-                                          b: UnsafePointer(packed + (cb / 16) * depth * 16), ldb: 16,
-                                          c: c + r0 * p + cb, ldc: p, width: width, accumulate: k0 > 0,
-                                          finish: last ? finish : nil, channel: r0, residual: r.map { $0 + r0 * p + cb })
-                            cb += 16
-                        }
+                        pointwiseTile(depth: depth, a: wt + r0 * k + k0, lda: k, rows: rows,
+                                      b: UnsafePointer(packed + (sc / 16) * depth * 16), ldb: 16,
+                                      c: c + r0 * p + sc, ldc: p, width: Swift.min(16, cols - sc), accumulate: k0 > 0,
+                                      finish: last ? finish : nil, channel: r0, residual: r.map { $0 + r0 * p + sc })
+                    }
+                    // Deep products (several passes) go strip by strip, so one strip stays in L1 while the weight
+                    // rows stream past it; shallow ones go row block by row block (measured faster there).
+                    if stripMajor {
+                        for sc in stride(from: 0, to: cols, by: 16) { for rb in rb0..<rb1 { tile(rb, sc) } }
+                    } else {
+                        for rb in rb0..<rb1 { for sc in stride(from: 0, to: cols, by: 16) { tile(rb, sc) } }
                     }
                     k0 += depth
                 }
