@@ -23,7 +23,7 @@ extension Tensor {
         let rowStride = w + geo.pad.left + geo.pad.right + 16 * geo.sw + kw * geo.dw + 16
         let src = x.data, dst = out.data, wt = weight.data, residual = epilogue?.residual?.data
         let (scale, shift) = Tensor.foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
-        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+        let (act, slopeStorage) = ActivationKernel.of(epilogue)
         defer { withExtendedLifetime(slopeStorage) {} }
         parallelChunks(geo.n * geo.c, minimumPerThread: 1) { planes in
             let padded = UnsafeMutablePointer<Float>.allocate(capacity: ph * rowStride)

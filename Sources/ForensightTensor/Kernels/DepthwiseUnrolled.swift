@@ -26,7 +26,7 @@ extension Tensor {
         let paddedRows = h + geo.pad.top + geo.pad.bottom + s   // an unpaired last row still reads s rows further
         let (scale, shift) = Tensor.foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
         let affine = Tensor(scale + shift, shape: [2 * geo.o])
-        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+        let (act, slopeStorage) = ActivationKernel.of(epilogue)
         let plan = DepthwisePlan(geo: geo, rowStride: rowStride, half: half, scale: UnsafePointer(affine.data),
                                  shift: UnsafePointer(affine.data + geo.o), activation: act)
         let src = UnsafePointer(x.data), dst = out.data, wt = UnsafePointer(weight.data)

@@ -18,7 +18,7 @@ extension Tensor {
         let src = x.data, dst = out.data, wt = weight.data
         let affine = Tensor(scale + shift, shape: [2 * o])
         let sp = UnsafePointer(affine.data), tp = UnsafePointer(affine.data + o)
-        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+        let (act, slopeStorage) = ActivationKernel.of(epilogue)
         parallelChunks(geo.n * blocks * oh, minimumPerThread: 8) { range in
             for job in range {
                 let y = job % oh, ob = (job / oh) % blocks, n = job / (oh * blocks)

@@ -2,9 +2,10 @@
 /// out[o, p] = Σ_c W[o, c] · X[c, p], with the bias and the epilogue (folded BatchNorm, activation, residual) applied
 /// as each tile is stored.
 ///
-/// Why not OpenBLAS here: NCHW activations are already the GEMM's B operand with contiguous rows, so no packing is
-/// needed on either side; the epilogue rides on the store instead of a second pass over the output; and the work is
-/// split over our own threads, so OpenBLAS's worker threads do not spin beside our other kernels. The order of the
+/// Why not OpenBLAS here: NCHW activations are already the GEMM's B operand with contiguous rows, so the weights are
+/// read in place and B is only copied into aligned 16-column strips; the epilogue rides on the store instead of a
+/// second pass over the output; and the work is split over our own threads, so OpenBLAS's worker threads do not spin
+/// beside our other kernels. The order of the
 /// sum over c is fixed (ascending, in blocks of `depth`), so results do not depend on the thread count.
 extension Tensor {
     /// Output channels per register tile.
@@ -24,7 +25,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: [geo.n, m, geo.h, geo.w])
         let (scale, shift) = foldedAffine(channels: m, bias: bias, epilogue: epilogue)
         let affine = Tensor(scale + shift, shape: [2 * m])
-        let (act, slopeStorage) = epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+        let (act, slopeStorage) = ActivationKernel.of(epilogue)
         let finish = TileEpilogue(scale: UnsafePointer(affine.data), shift: UnsafePointer(affine.data + m), activation: act)
         let src = UnsafePointer(x.data), dst = out.data, wt = UnsafePointer(weight.data)
         let residual = epilogue?.residual.map { UnsafePointer($0.data) }
@@ -89,18 +90,6 @@ extension Tensor {
     /// The per-channel map applied when a tile's last input-channel block is done.
     struct TileEpilogue {
         let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKernel
-        /// The activation as a clamp to [low, high] when it is one (none, ReLU, ReLU6), applied inline.
-        let clamp: (low: Float, high: Float)?
-
-        init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKernel) {
-            (self.scale, self.shift, self.activation) = (scale, shift, activation)
-            switch (activation.slopes, activation.pointwise) {
-            case (nil, nil): clamp = (-.infinity, .infinity)
-            case (nil, .relu?): clamp = (0, .infinity)
-            case (nil, .relu6?): clamp = (0, 6)
-            default: clamp = nil
-            }
-        }
     }
 
     /// One tile: up to 6 output channels × up to 16 pixels, summed over `depth` input channels with FMA in registers.
@@ -126,9 +115,7 @@ extension Tensor {
                 if accumulate { v += width == 16 ? load16(row) : partialLoad(UnsafePointer(row), width) }
                 if let finish {
                     let ch = channel + i
-                    v = v * finish.scale[ch] + finish.shift[ch]
-                    if let clamp = finish.clamp { v = vmin(vmax(v, Float16x(repeating: clamp.low)), Float16x(repeating: clamp.high)) }
-                    else { v = finish.activation.apply(v, channel: ch) }
+                    v = finish.activation.apply(v * finish.scale[ch] + finish.shift[ch], channel: ch)
                     if let residual { v += width == 16 ? load16(residual + i * ldc) : partialLoad(residual + i * ldc, width) }
                 }
                 if width == 16 { store16(v, row) } else { for j in 0..<width { row[j] = v[j] } }

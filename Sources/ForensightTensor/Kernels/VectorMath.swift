@@ -168,8 +168,27 @@ public struct ChannelEpilogue {
 struct ActivationKernel {
     let slopes: UnsafePointer<Float>?
     let pointwise: PointwiseKernel?
+    /// The activation as a clamp to [low, high] when it is one (none, ReLU, ReLU6): two vector instructions,
+    /// applied before any call into the general path.
+    let clamp: (low: Float, high: Float)?
+
+    init(slopes: UnsafePointer<Float>?, pointwise: PointwiseKernel?) {
+        (self.slopes, self.pointwise) = (slopes, pointwise)
+        switch (slopes, pointwise) {
+        case (nil, nil): clamp = (-.infinity, .infinity)
+        case (nil, .relu?): clamp = (0, .infinity)
+        case (nil, .relu6?): clamp = (0, 6)
+        default: clamp = nil
+        }
+    }
+
+    /// The kernel of `epilogue`'s activation (identity without one), and the storage its pointers need kept alive.
+    static func of(_ epilogue: ChannelEpilogue?) -> (ActivationKernel, Tensor?) {
+        epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
+    }
 
     @inline(__always) func apply(_ v: Float16x, channel c: Int) -> Float16x {
+        if let clamp { return vmin(vmax(v, Float16x(repeating: clamp.low)), Float16x(repeating: clamp.high)) }
         if let slopes { return vmax(v, Float16x(repeating: 0)) + slopes[c] * vmin(v, Float16x(repeating: 0)) }
         if let pointwise { return pointwise.apply(v) }
         return v
