@@ -2,11 +2,23 @@
 // Forensight: deepfake detection on its own Swift numerical core.
 // The target graph below is the architecture: arrows follow the data flow (docs/ARCHITECTURE.md).
 import PackageDescription
+import Foundation
 
-// Numeric kernels use 16-lane SIMD; on x86-64 they need AVX2 + FMA ("haswell" = the x86-64-v3 level: Intel since 2013, AMD since 2015) to be
-// compiled to vector instructions instead of per-lane code.
+// Numeric kernels use 16-lane SIMD. On x86-64 they need at least AVX2 + FMA ("haswell", the x86-64-v3 level: Intel
+// since 2013, AMD since 2015) to compile to vector instructions instead of per-lane code. Forensight is built on the
+// machine that runs it (scripts/run.sh, scripts/test.sh), so where the building CPU has AVX-512 F/BW/DQ/VL the
+// kernels are compiled for it ("skylake-avx512"): one 512-bit register per SIMD16<Float> instead of two 256-bit ones.
+// FORENSIGHT_TARGET_CPU overrides the choice, e.g. `haswell` for a binary that must also run on AVX2-only machines
+// (SwiftPM caches this manifest: remove .build after changing it).
 #if arch(x86_64)
-let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+func buildMachineTargetCPU() -> String {
+    if let chosen = ProcessInfo.processInfo.environment["FORENSIGHT_TARGET_CPU"], !chosen.isEmpty { return chosen }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return "haswell" }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? "skylake-avx512" : "haswell"
+}
+let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", buildMachineTargetCPU()])]
 #else
 let vectorISA: [SwiftSetting] = []
 #endif

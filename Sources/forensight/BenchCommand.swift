@@ -123,8 +123,8 @@ struct Bench: ParsableCommand {
         @Option(parsing: .upToNextOption, help: "Input sizes in pixels.")
         var sizes: [Int] = [224]
 
-        @Option(help: "Freeze the stem and this many MBConv blocks (as `train --freeze`).")
-        var freeze = 0
+        @Option(help: "Freeze the stem and this many MBConv blocks (as `train --frozen-blocks`).")
+        var frozenBlocks = 0
 
         @Option(help: "Timed steps per size (the median is reported).")
         var runs = 3
@@ -133,7 +133,7 @@ struct Bench: ParsableCommand {
         var json = false
 
         func run() throws {
-            let rows = TrainingBench.run(batch: batch, sizes: sizes, runs: runs, frozenBlocks: freeze) {
+            let rows = TrainingBench.run(batch: batch, sizes: sizes, runs: runs, frozenBlocks: frozenBlocks) {
                 FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
             }
             printRows(rows, json: json)

@@ -4,7 +4,8 @@ import ForensightTensor
 /// The fast convolution kernels (tiled pointwise GEMM, unrolled depthwise) against a plain scalar convolution, over
 /// shapes that reach every edge: channel counts that are not multiples of the 6-row tile, pixel counts with partial
 /// 16-column strips, more than 256 input channels (several accumulation passes), 7- and 14-wide planes (8- and 16-lane
-/// rows stored whole), stride 2 with odd sizes, and the fused epilogue (affine, activation, residual).
+/// rows stored whole), stride 2 with odd sizes, shallow k×k convolutions through im2col and the pointwise kernel, and
+/// the fused epilogue (affine, activation, residual).
 final class ConvolutionKernelTests: XCTestCase {
     /// out[n, o, y, x] = Σ_{c, i, j} w[o, c − g·cg, i, j] · x[n, c, y·s − pt + i, x·s − pl + j], zero outside, then the
     /// epilogue in float64.
@@ -76,6 +77,16 @@ final class ConvolutionKernelTests: XCTestCase {
         }
         let dw = (0..<2).reduce(Float(0)) { b, n in b + (0..<25).reduce(Float(0)) { $0 + x.data[(n * 7 + 2) * 25 + $1] } }
         XCTAssertEqual(w.grad!.data[4 * 7 + 2], dw, accuracy: 1e-3)
+    }
+
+    /// One-group convolutions with C·kh·kw ≤ 256 (im2col + the pointwise kernel), beside a deeper one (OpenBLAS).
+    func testShallowConvolutionsThroughThePointwiseKernel() {
+        for (c, o, size, k, s) in [(3, 32, 17, 3, 2), (3, 10, 12, 5, 1), (8, 7, 9, 3, 1), (28, 6, 8, 3, 2), (32, 5, 7, 3, 1)] {
+            let same = Padding2D.same(height: size, width: size, kernel: (k, k), stride: (s, s))
+            check(batch: 2, channels: c, outputs: o, size: size, kernel: k, stride: s, pad: same, groups: 1, fused: true)
+            check(batch: 1, channels: c, outputs: o, size: size, kernel: k, stride: s, pad: .symmetric(k / 2, k / 2),
+                  groups: 1, fused: false)
+        }
     }
 
     func testDepthwiseUnrolledShapes() {

@@ -12,6 +12,28 @@ extension Tensor {
             && geo.dh == 1 && geo.dw == 1
     }
 
+    /// Writes `count` values of one input row into a stride-2 padded row: padded column `firstColumn + j` goes to
+    /// `(column & 1) · half + column / 2`, i.e. even columns to the first half, odd ones to the second.
+    @inline(__always)
+    static func splitColumns(_ source: UnsafePointer<Float>, count: Int, into row: UnsafeMutablePointer<Float>,
+                             firstColumn: Int, half: Int) {
+        let evenStart = row + (firstColumn & 1) * half + firstColumn >> 1             // where j = 0, 2, 4, … go
+        let oddStart = row + ((firstColumn + 1) & 1) * half + (firstColumn + 1) >> 1  // where j = 1, 3, 5, … go
+        let pairs = count >> 1
+        var t = 0
+        while t + 16 <= pairs {
+            let v = UnsafeRawPointer(source + 2 &* t).loadUnaligned(as: SIMD32<Float>.self)
+            store16(v.evenHalf, evenStart + t)
+            store16(v.oddHalf, oddStart + t)
+            t += 16
+        }
+        for t in t..<pairs {
+            evenStart[t] = source[2 &* t]
+            oddStart[t] = source[2 &* t &+ 1]
+        }
+        if count & 1 == 1 { evenStart[pairs] = source[count - 1] }
+    }
+
     /// Forward depthwise convolution with the bias and `epilogue` applied as each output vector is stored.
     static func unrolledDepthwiseForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry, bias: Tensor?,
                                          epilogue: ChannelEpilogue?) -> Tensor {
@@ -41,7 +63,7 @@ extension Tensor {
                 for i in 0..<h {
                     let row = padded + (i + geo.pad.top) * rowStride
                     if s == 1 { (row + geo.pad.left).update(from: plane + i * w, count: w); continue }
-                    for j in 0..<w { let col = j + geo.pad.left; row[(col & 1) * half + col >> 1] = plane[i * w + j] }
+                    splitColumns(plane + i * w, count: w, into: row, firstColumn: geo.pad.left, half: half)
                 }
                 let c = pl % geo.c
                 let job = DepthwisePlane(input: UnsafePointer(padded), taps: wt + c * k * k, output: dst + pl * geo.oh * geo.ow,

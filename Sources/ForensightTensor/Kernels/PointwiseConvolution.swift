@@ -87,6 +87,24 @@ extension Tensor {
         return out
     }
 
+    /// The largest im2col matrix (in floats, all images together) that `conv2d` builds for `im2colPointwiseForward`.
+    static let im2colPointwiseLimit = 16 << 20
+
+    /// A one-group convolution of any size, stride, padding and dilation as im2col followed by the pointwise kernel:
+    /// the columns [N, C·kh·kw, 1, oh·ow] are the kernel's input, the weights [O, C·kh·kw] its 1×1 filters, and the
+    /// bias and epilogue ride on the store as for a 1×1 convolution.
+    static func im2colPointwiseForward(_ x: Tensor, _ weight: Tensor, _ geo: ConvGeometry, bias: Tensor?,
+                                       epilogue: ChannelEpilogue?) -> Tensor {
+        let p = geo.oh * geo.ow
+        let columns = Tensor(uninitializedShape: [geo.n, geo.patch, 1, p])
+        for i in 0..<geo.n { im2col(x.data + i * geo.c * geo.h * geo.w, columns.data + i * geo.patch * p, geo, group: 0) }
+        let flat = ConvGeometry(n: geo.n, c: geo.patch, h: 1, w: p, o: geo.o, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1,
+                                groups: 1, pad: .zero)
+        // A residual [N, O, oh, ow] has the memory layout of [N, O, 1, oh·ow], which is all the kernel reads.
+        let out = pointwiseForward(columns, weight.reshaped([geo.o, geo.patch, 1, 1]), flat, bias: bias, epilogue: epilogue)
+        return out.reshaped([geo.n, geo.o, geo.oh, geo.ow])
+    }
+
     /// The per-channel map applied when a tile's last input-channel block is done.
     struct TileEpilogue {
         let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKernel

@@ -8,16 +8,19 @@ public typealias Float16x = SIMD16<Float>
 @inline(__always) func store16(_ v: Float16x, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float16x.self) }
 
 /// Lane-wise maximum and minimum (the standard library's generic `pointwiseMax` is not vectorized here).
-@inline(__always) public func vmax(_ a: Float16x, _ b: Float16x) -> Float16x { a.replacing(with: b, where: a .< b) }
-@inline(__always) public func vmin(_ a: Float16x, _ b: Float16x) -> Float16x { a.replacing(with: b, where: b .< a) }
+@_transparent public func vmax(_ a: Float16x, _ b: Float16x) -> Float16x { a.replacing(with: b, where: a .< b) }
+@_transparent public func vmin(_ a: Float16x, _ b: Float16x) -> Float16x { a.replacing(with: b, where: b .< a) }
 
 /// |x| for 16 lanes (clears the sign bit).
-@inline(__always) public func vabs(_ x: Float16x) -> Float16x {
+@_transparent public func vabs(_ x: Float16x) -> Float16x {
     unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Float16x.self)
 }
 
+// The vector helpers are `@_transparent`, not `@inline(__always)`: the optimiser left calls to the latter in place
+// (e^x was a call per 16 values inside softmax and GELU).
+
 /// e^x for 16 lanes.
-@inline(__always) public func vexp(_ x: Float16x) -> Float16x {
+@_transparent public func vexp(_ x: Float16x) -> Float16x {
     let c = vmin(vmax(x, Float16x(repeating: -87.3)), Float16x(repeating: 88.7))
     // Round to nearest by adding and subtracting 1.5·2²³ (pure arithmetic, no per-lane rounding calls).
     // The integer n sits in the low mantissa bits of t = x·log₂e + 1.5·2²³.
@@ -31,7 +34,7 @@ public typealias Float16x = SIMD16<Float>
 }
 
 /// erf(x) for 16 lanes.
-@inline(__always) public func verf(_ x: Float16x) -> Float16x {
+@_transparent public func verf(_ x: Float16x) -> Float16x {
     let a = vabs(x)
     let t = 1 / (1 + 0.3275911 * a)
     var p = Float16x(repeating: 1.061405429)
@@ -187,8 +190,15 @@ struct ActivationKernel {
         epilogue?.activationKernel() ?? (ActivationKernel(slopes: nil, pointwise: nil), nil)
     }
 
-    @inline(__always) func apply(_ v: Float16x, channel c: Int) -> Float16x {
+    /// The clamp is inlined into the caller's loop; every other activation is one call out of it. `@_transparent`
+    /// because `@inline(__always)` was not honoured here: the clamp was emitted out of line, a call per stored
+    /// vector (its 16 lanes passed in four registers) that cost about 12 % of an EfficientNet-Lite0 forward pass.
+    @_transparent func apply(_ v: Float16x, channel c: Int) -> Float16x {
         if let clamp { return vmin(vmax(v, Float16x(repeating: clamp.low)), Float16x(repeating: clamp.high)) }
+        return applyGeneral(v, channel: c)
+    }
+
+    @inline(never) func applyGeneral(_ v: Float16x, channel c: Int) -> Float16x {
         if let slopes { return vmax(v, Float16x(repeating: 0)) + slopes[c] * vmin(v, Float16x(repeating: 0)) }
         if let pointwise { return pointwise.apply(v) }
         return v

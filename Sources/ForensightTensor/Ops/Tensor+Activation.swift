@@ -130,21 +130,34 @@ extension Tensor {
 /// Softmax of `n` values read at `src[k·stride]` into `dst[k·stride]` (may alias), of `scale·src`.
 @inline(__always)
 public func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, n: Int, stride: Int, log: Bool, scale: Float = 1) {
-    var m = -Float.infinity
-    for k in 0..<n { m = Swift.max(m, src[k * stride] * scale) }
-    if m == -.infinity { m = 0 }
-    if stride == 1 && !log {
-        // Vector path: e^{x·scale − m} in 16 lanes, then one normalising pass.
-        var sum: Float = 0, k = 0
+    if stride == 1 && !log && scale > 0 {
+        // Vector path: the maximum in 16 lanes, e^{x·scale − m} in 16 lanes (the tail as one partial vector) summed
+        // in 16 lanes, then one normalising pass.
+        var k = 0, vmaximum = Float16x(repeating: -.infinity)
+        while k + 16 <= n { vmaximum = vmax(vmaximum, load16(src + k)); k += 16 }
+        var m = vmaximum.max()
+        while k < n { m = Swift.max(m, src[k]); k += 1 }
+        m = m == -.infinity ? 0 : m * scale
         let vs = Float16x(repeating: scale), vm = Float16x(repeating: m)
-        while k + 16 <= n { let e = vexp(load16(src + k) * vs - vm); store16(e, dst + k); sum += e.sum(); k += 16 }
-        while k < n { let e = vexp(Float16x(repeating: src[k] * scale - m))[0]; dst[k] = e; sum += e; k += 1 }
+        var vsum = Float16x(repeating: 0)
+        k = 0
+        while k + 16 <= n { let e = vexp(load16(src + k) * vs - vm); store16(e, dst + k); vsum += e; k += 16 }
+        var sum = vsum.sum()
+        if k < n {
+            var tail = Float16x(repeating: 0)
+            for j in 0..<(n - k) { tail[j] = src[k + j] }
+            let e = vexp(tail * vs - vm)
+            for j in 0..<(n - k) { dst[k + j] = e[j]; sum += e[j] }
+        }
         let inv = 1 / sum
         k = 0
         while k + 16 <= n { store16(load16(dst + k) * inv, dst + k); k += 16 }
         while k < n { dst[k] *= inv; k += 1 }
         return
     }
+    var m = -Float.infinity
+    for k in 0..<n { m = Swift.max(m, src[k * stride] * scale) }
+    if m == -.infinity { m = 0 }
     var sum: Float = 0
     if log {
         for k in 0..<n { sum += Foundation.exp(src[k * stride] * scale - m) }

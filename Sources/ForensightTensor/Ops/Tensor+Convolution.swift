@@ -40,8 +40,10 @@ extension Tensor {
     ///
     /// `x`: [N, C, H, W]; `weight`: [O, C/groups, kh, kw]; `bias`: [O] or nil.
     /// Output [N, O, (H + pt + pb − d(kh−1) − 1)/s + 1, …]. Depthwise convolutions (groups = C = O) use a direct kernel,
-    /// pointwise ones (1×1, one group) our tiled GEMM, the rest im2col + OpenBLAS GEMM. An `epilogue` (inference only: nothing may need gradients) applies a per-channel
-    /// affine map, an activation and a residual add in the same pass — e.g. a folded BatchNorm + ReLU6.
+    /// pointwise ones (1×1, one group) our tiled GEMM, shallow one-group ones (C·kh·kw ≤ 256, e.g. a stem) im2col + our
+    /// tiled GEMM, the rest im2col + OpenBLAS GEMM. An `epilogue` (inference only: nothing may
+    /// need gradients) applies a per-channel affine map, an activation and a residual add in the same pass — e.g. a
+    /// folded BatchNorm + ReLU6.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                               padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1,
                               epilogue: ChannelEpilogue? = nil) -> Tensor {
@@ -71,6 +73,14 @@ extension Tensor {
         }
         if directConvolutionApplies(geo) && epilogue?.residual == nil {
             let out = directConvForward(x, weight, geo, bias: bias, epilogue: epilogue)
+            if epilogue != nil { return out }
+            return out.recorded(inputs) { g in
+                let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+                return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
+            }
+        }
+        if geo.groups == 1 && geo.patch <= 256 && geo.n * geo.patch * geo.oh * geo.ow <= im2colPointwiseLimit {
+            let out = im2colPointwiseForward(x, weight, geo, bias: bias, epilogue: epilogue)
             if epilogue != nil { return out }
             return out.recorded(inputs) { g in
                 let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
