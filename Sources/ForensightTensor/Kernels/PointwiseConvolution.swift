@@ -14,6 +14,8 @@ extension Tensor {
     static let pointwiseDepth = 256
     /// Pixel columns per unit of parallel work.
     static let pointwisePanel = 64
+    /// Up to this many row blocks (6 output channels each) per unit, B is read in place instead of packed.
+    static let pointwiseInPlaceRowBlocks = 8
 
     /// Whether the pointwise kernel computes this convolution's forward pass.
     static func pointwiseKernelApplies(_ geo: ConvGeometry) -> Bool { geo.isPointwise && geo.groups == 1 && geo.dh == 1 && geo.dw == 1 }
@@ -51,12 +53,16 @@ extension Tensor {
                 let b = src + image * k * p + c0
                 let c = dst + image * m * p + c0
                 let r = residual.map { $0 + image * m * p + c0 }
+                // A strip is worth packing only when many row blocks reuse it; with few output channels, whole
+                // strips are read in place from the input rows.
+                let inPlace = rb1 - rb0 <= pointwiseInPlaceRowBlocks
                 var k0 = 0
                 while k0 < k {
                     let depth = Swift.min(pointwiseDepth, k - k0)
                     var cb = 0
                     while cb < cols {
                         let width = Swift.min(16, cols - cb), strip = packed + (cb / 16) * depth * 16
+                        if inPlace && width == 16 { cb += 16; continue }
                         if width < 16 { strip.initialize(repeating: 0, count: depth * 16) }
                         for kk in 0..<depth {
                             let from = b + (k0 + kk) * p + cb, to = strip + kk * 16
@@ -67,9 +73,11 @@ extension Tensor {
                     let last = k0 + depth == k
                     @inline(__always) func tile(_ rb: Int, _ sc: Int) {
                         let r0 = rb * pointwiseTileRows, rows = Swift.min(pointwiseTileRows, m - r0)
+                        let width = Swift.min(16, cols - sc), direct = inPlace && width == 16
                         pointwiseTile(depth: depth, a: wt + r0 * k + k0, lda: k, rows: rows,
-                                      b: UnsafePointer(packed + (sc / 16) * depth * 16), ldb: 16,
-                                      c: c + r0 * p + sc, ldc: p, width: Swift.min(16, cols - sc), accumulate: k0 > 0,
+                                      b: direct ? b + k0 * p + sc : UnsafePointer(packed + (sc / 16) * depth * 16),
+                                      ldb: direct ? p : 16,
+                                      c: c + r0 * p + sc, ldc: p, width: width, accumulate: k0 > 0,
                                       finish: last ? finish : nil, channel: r0, residual: r.map { $0 + r0 * p + sc })
                     }
                     // Deep products (several passes) go strip by strip, so one strip stays in L1 while the weight
