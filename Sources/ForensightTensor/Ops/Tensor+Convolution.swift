@@ -125,8 +125,13 @@ extension Tensor {
                     if iy < 0 || iy >= geo.h { d.update(repeating: 0, count: ow); continue }
                     let line = plane + iy * geo.w
                     let x0 = kj * geo.dw - geo.pad.left
-                    if geo.sw == 1 && x0 >= 0 && x0 + ow <= geo.w { d.update(from: line + x0, count: ow); continue }
-                    for x in 0..<ow { let ix = x * geo.sw + x0; d[x] = ix >= 0 && ix < geo.w ? line[ix] : 0 }
+                    // Output columns whose input column x·sw + x0 lies inside the row; zeros on either side.
+                    let lo = Swift.min(ow, x0 >= 0 ? 0 : (-x0 + geo.sw - 1) / geo.sw)
+                    let hi = geo.w - 1 - x0 < 0 ? lo : Swift.max(lo, Swift.min(ow, (geo.w - 1 - x0) / geo.sw + 1))
+                    d.update(repeating: 0, count: lo)
+                    if geo.sw == 1 { (d + lo).update(from: line + x0 + lo, count: hi - lo) }
+                    else { for x in lo..<hi { d[x] = line[x &* geo.sw &+ x0] } }
+                    (d + hi).update(repeating: 0, count: ow - hi)
                 }
             }
         }
