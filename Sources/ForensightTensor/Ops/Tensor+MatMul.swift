@@ -97,9 +97,17 @@ extension Tensor {
 extension Tensor {
     /// out[rows × outFeatures] = x · Wᵀ (+ out when `beta` = 1), with the output features split over our worker pool
     /// and OpenBLAS single-threaded inside each slice: each thread packs only its share of the weights, and no
-    /// OpenBLAS worker threads are left spinning beside our own kernels. Small products stay one call.
+    /// OpenBLAS worker threads are left spinning beside our own kernels. Small products stay one call, and a single
+    /// row is one matrix-vector product.
     static func columnParallelLinear(rows: Int, outFeatures: Int, inFeatures: Int, x: UnsafePointer<Float>,
                                      weight: UnsafePointer<Float>, beta: Float, out: UnsafeMutablePointer<Float>) {
+        if rows == 1 && inFeatures > 0 {
+            // A matrix-vector product (one image through a classifier): GEMM would pack the whole weight matrix only
+            // to use each weight once.
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures), 1, weight, Int32(inFeatures),
+                        x, 1, beta, out, 1)
+            return
+        }
         let threads = ComputeThreads.count
         guard threads > 1, outFeatures >= 64 * threads, rows * outFeatures * inFeatures >= 1 << 22 else {
             sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
