@@ -1,18 +1,22 @@
 import Foundation
 
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal (quiet in pipes and CI).
+/// A one-line progress bar on stderr, redrawn in place when stderr is a terminal. In a pipe or a log file, work that
+/// runs longer than a minute gets one plain status line a minute (a short run stays quiet).
 struct ProgressBar {
     let label: String
     let total: Int?
     private let enabled = isatty(2) != 0
     private var lastDraw = Date.distantPast
     private let start = Date()
+    /// Seconds between status lines when stderr is not a terminal.
+    static let logInterval: TimeInterval = 60
 
     init(_ label: String, total: Int?) { (self.label, self.total) = (label, total) }
 
-    /// Redraws at most ten times a second.
+    /// Redraws at most ten times a second (a terminal), or writes a status line at most once a minute (otherwise).
     mutating func update(_ done: Int, detail: String = "") {
-        guard enabled, Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
+        guard enabled else { logLine(done, detail: detail); return }
+        guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
         lastDraw = Date()
         var line = "\r\(label) "
         if let total, total > 0 {
@@ -26,6 +30,22 @@ struct ProgressBar {
         }
         if !detail.isEmpty { line += " " + detail }
         FileHandle.standardError.write(Data((line.padding(toLength: max(line.count, 79), withPad: " ", startingAt: 0)).utf8))
+    }
+
+    /// The non-terminal form: "label 230/690 (33 %, eta 412 s) detail", once a minute after the first minute.
+    private mutating func logLine(_ done: Int, detail: String) {
+        let now = Date()
+        guard now.timeIntervalSince(start) >= Self.logInterval, now.timeIntervalSince(lastDraw) >= Self.logInterval else { return }
+        lastDraw = now
+        var line = "\(label) \(done)"
+        if let total, total > 0 {
+            let elapsed = now.timeIntervalSince(start)
+            line += "/\(total) (\(100 * done / total) %"
+            if done > 0 && done < total { line += String(format: ", eta %.0f s", elapsed / Double(done) * Double(total - done)) }
+            line += ")"
+        }
+        if !detail.isEmpty { line += " " + detail }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
     /// Clears the bar's line.
