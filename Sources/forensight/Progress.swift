@@ -21,10 +21,8 @@ struct ProgressBar {
         var line = "\r\(label) "
         if let total, total > 0 {
             let width = 24, filled = width * min(done, total) / total
-            let elapsed = Date().timeIntervalSince(start)
-            let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
             line += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] \(done)/\(total)"
-            if done > 0 && done < total { line += String(format: " eta %.0fs", eta) }
+            if let eta = secondsLeft(done, of: total) { line += String(format: " eta %.0fs", eta) }
         } else {
             line += "\(done)"
         }
@@ -39,13 +37,18 @@ struct ProgressBar {
         lastDraw = now
         var line = "\(label) \(done)"
         if let total, total > 0 {
-            let elapsed = now.timeIntervalSince(start)
             line += "/\(total) (\(100 * done / total) %"
-            if done > 0 && done < total { line += String(format: ", eta %.0f s", elapsed / Double(done) * Double(total - done)) }
+            if let eta = secondsLeft(done, of: total) { line += String(format: ", eta %.0f s", eta) }
             line += ")"
         }
         if !detail.isEmpty { line += " " + detail }
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Seconds left at the rate so far, while the work is under way.
+    private func secondsLeft(_ done: Int, of total: Int) -> TimeInterval? {
+        guard done > 0 && done < total else { return nil }
+        return Date().timeIntervalSince(start) / Double(done) * Double(total - done)
     }
 
     /// Clears the bar's line.

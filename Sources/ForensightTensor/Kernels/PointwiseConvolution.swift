@@ -98,6 +98,12 @@ extension Tensor {
     /// The largest im2col matrix (in floats, all images together) that `conv2d` builds for `im2colPointwiseForward`.
     static let im2colPointwiseLimit = 16 << 20
 
+    /// Whether a convolution goes through im2col + the pointwise kernel: one group and a shallow patch
+    /// (C·kh·kw ≤ 256, e.g. a stem on RGB), where OpenBLAS would spend more time packing than multiplying.
+    static func im2colPointwiseApplies(_ geo: ConvGeometry) -> Bool {
+        geo.groups == 1 && geo.patch <= 256 && geo.n * geo.patch * geo.oh * geo.ow <= im2colPointwiseLimit
+    }
+
     /// A one-group convolution of any size, stride, padding and dilation as im2col followed by the pointwise kernel:
     /// the columns [N, C·kh·kw, 1, oh·ow] are the kernel's input, the weights [O, C·kh·kw] its 1×1 filters, and the
     /// bias and epilogue ride on the store as for a 1×1 convolution.

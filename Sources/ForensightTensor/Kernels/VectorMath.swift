@@ -7,6 +7,9 @@ public typealias Float16x = SIMD16<Float>
 @inline(__always) func load16(_ p: UnsafePointer<Float>) -> Float16x { UnsafeRawPointer(p).loadUnaligned(as: Float16x.self) }
 @inline(__always) func store16(_ v: Float16x, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float16x.self) }
 
+// The vector helpers below are `@_transparent`, not `@inline(__always)`: the optimiser left calls to the latter in
+// place (e^x was a call per 16 values inside softmax and GELU).
+
 /// Lane-wise maximum and minimum (the standard library's generic `pointwiseMax` is not vectorized here).
 @_transparent public func vmax(_ a: Float16x, _ b: Float16x) -> Float16x { a.replacing(with: b, where: a .< b) }
 @_transparent public func vmin(_ a: Float16x, _ b: Float16x) -> Float16x { a.replacing(with: b, where: b .< a) }
@@ -15,9 +18,6 @@ public typealias Float16x = SIMD16<Float>
 @_transparent public func vabs(_ x: Float16x) -> Float16x {
     unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Float16x.self)
 }
-
-// The vector helpers are `@_transparent`, not `@inline(__always)`: the optimiser left calls to the latter in place
-// (e^x was a call per 16 values inside softmax and GELU).
 
 /// e^x for 16 lanes.
 @_transparent public func vexp(_ x: Float16x) -> Float16x {

@@ -63,30 +63,22 @@ extension Tensor {
             let (gx, gw) = depthwiseBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
             return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
         } }
+        // Every non-depthwise forward kernel shares one backward: im2col + OpenBLAS GEMM.
+        let gemmBackward = { (g: Tensor) -> [Tensor?] in
+            let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
+            return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
+        }
+        let fast: Tensor?
         if pointwiseKernelApplies(geo) {
-            let out = pointwiseForward(x, weight, geo, bias: bias, epilogue: epilogue)
-            if epilogue != nil { return out }
-            return out.recorded(inputs) { g in
-                let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
-                return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
-            }
+            fast = pointwiseForward(x, weight, geo, bias: bias, epilogue: epilogue)
+        } else if directConvolutionApplies(geo) && epilogue?.residual == nil {
+            fast = directConvForward(x, weight, geo, bias: bias, epilogue: epilogue)
+        } else if im2colPointwiseApplies(geo) {
+            fast = im2colPointwiseForward(x, weight, geo, bias: bias, epilogue: epilogue)
+        } else {
+            fast = nil
         }
-        if directConvolutionApplies(geo) && epilogue?.residual == nil {
-            let out = directConvForward(x, weight, geo, bias: bias, epilogue: epilogue)
-            if epilogue != nil { return out }
-            return out.recorded(inputs) { g in
-                let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
-                return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
-            }
-        }
-        if geo.groups == 1 && geo.patch <= 256 && geo.n * geo.patch * geo.oh * geo.ow <= im2colPointwiseLimit {
-            let out = im2colPointwiseForward(x, weight, geo, bias: bias, epilogue: epilogue)
-            if epilogue != nil { return out }
-            return out.recorded(inputs) { g in
-                let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
-                return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
-            }
-        }
+        if let fast { return epilogue != nil ? fast : fast.recorded(inputs, gemmBackward) }
         let out = gemmConvForward(x, weight, geo)
         if let epilogue {
             let (scale, shift) = foldedAffine(channels: geo.o, bias: bias, epilogue: epilogue)
@@ -96,10 +88,7 @@ extension Tensor {
             return out
         }
         if let bias { addChannelBias(out, bias) }
-        return out.recorded(inputs) { g in
-            let (gx, gw) = gemmConvBackward(x, weight, g, geo, needX: x.requiresGrad, needW: weight.requiresGrad)
-            return [gx, gw, bias?.requiresGrad == true ? g.sum(axes: [0, 2, 3]) : nil]
-        }
+        return out.recorded(inputs, gemmBackward)
     }
 
     /// Adds `bias[c]` to every element of channel c of an [N, C, H, W] tensor, in place.
@@ -126,8 +115,8 @@ extension Tensor {
                     let line = plane + iy * geo.w
                     let x0 = kj * geo.dw - geo.pad.left
                     // Output columns whose input column x·sw + x0 lies inside the row; zeros on either side.
-                    let lo = Swift.min(ow, x0 >= 0 ? 0 : (-x0 + geo.sw - 1) / geo.sw)
-                    let hi = geo.w - 1 - x0 < 0 ? lo : Swift.max(lo, Swift.min(ow, (geo.w - 1 - x0) / geo.sw + 1))
+                    let valid = validColumns(geo, kj: kj)
+                    let (lo, hi) = (Swift.min(valid.lowerBound, ow), Swift.min(valid.upperBound, ow))
                     d.update(repeating: 0, count: lo)
                     if geo.sw == 1 { (d + lo).update(from: line + x0 + lo, count: hi - lo) }
                     else { for x in lo..<hi { d[x] = line[x &* geo.sw &+ x0] } }
