@@ -105,7 +105,9 @@ public enum EngineBench {
         case "vit_b16":
             let vit = VisionTransformer(.base16); model = vit; forward = { vit($0) }
         default:
-            let net = EfficientNetLite(.lite0); model = net; forward = { net($0) }
+            // What `detect` runs: the module compiled for inference (folded BatchNorm, channel-blocked layout).
+            let net = EfficientNetLite(.lite0); model = net
+            let compiled = EfficientNetLiteInference(net); forward = { compiled($0) }
         }
         model.eval()
         var rng = SeededRandom(seed: 5)

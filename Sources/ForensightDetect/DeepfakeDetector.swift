@@ -107,8 +107,27 @@ public final class DeepfakeDetector {
     }
 
     /// Raw logits for a prepared input batch (no gradient recording).
+    ///
+    /// With the whole network in evaluation mode this runs the network compiled for inference
+    /// (`EfficientNetLiteInference`: folded BatchNorm, channel-blocked layout), built on first use and rebuilt whenever
+    /// the network's weights have changed since (e.g. by training between two validations). A network with any part
+    /// in training mode runs as the module.
     public func logits(_ input: Tensor) -> [Float] {
-        withoutGrad { network(input) }.scalars
+        guard network.namedModules.allSatisfy({ !$0.1.isTraining }) else { return withoutGrad { network(input) }.scalars }
+        return compiledNetwork()(input).scalars
+    }
+
+    private let compiledLock = NSLock()
+    private var compiled: EfficientNetLiteInference?
+
+    /// The network compiled for inference, current with its weights.
+    func compiledNetwork() -> EfficientNetLiteInference {
+        compiledLock.lock()
+        defer { compiledLock.unlock() }
+        if let compiled, compiled.matches(network) { return compiled }
+        let fresh = EfficientNetLiteInference(network)
+        compiled = fresh
+        return fresh
     }
 
     /// P(fake) for each face crop, in batches of `batchSize`.

@@ -66,6 +66,26 @@ final class DetectorTests: XCTestCase {
         XCTAssertLessThan(Double(size16), 0.51 * Double(size32))
     }
 
+    func testScoresFollowTheWeightsThroughTheCompiledNetwork() throws {
+        let detector = try smallDetector()
+        var random = SeededRandom(seed: 6)
+        let x = Tensor.randn([3, 3, 64, 64], using: &random)
+        let module = { withoutGrad { detector.network(x) }.scalars }
+        let compiled = detector.logits(x)
+        for (a, b) in zip(compiled, module()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        // A weight update between two calls (as training does between validations) is seen by the next call.
+        let head = detector.network.fc.weight
+        for i in 0..<head.count { head.data[i] *= -2 }
+        let after = detector.logits(x), want = module()
+        for (a, b) in zip(after, want) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        XCTAssertNotEqual(after, compiled)
+        // With part of the network in training mode, the module runs (batch statistics).
+        detector.network.train()
+        let training = detector.logits(x)
+        detector.network.eval()
+        XCTAssertNotEqual(training, after)
+    }
+
     func testFilesThatAreNotDetectorsAreRejected() throws {
         let plain = dir.appendingPathComponent("plain.safetensors").path
         try Safetensors.write(["w": Tensor.zeros([2])], to: plain)

@@ -43,3 +43,16 @@ public func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
     defer { openblas_set_num_threads(previous) }
     return try body()
 }
+
+/// Runs `body(i)` for every i in 0..<count on the `ComputePool`, the threads taking items one at a time from a shared
+/// counter: a thread that falls behind (a vCPU the host took away for a while) takes fewer items instead of holding
+/// up the others at the end. For loops whose items are each at least a few microseconds of work.
+///
+/// With `serial` (work too small to be worth a second thread) every item runs on the calling thread.
+public func parallelItems(_ count: Int, serial: Bool = false, _ body: (Int) -> Void) {
+    if serial || ComputeThreads.count <= 1 || count <= 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    ComputePool.shared.run(iterations: count, body)
+}

@@ -171,17 +171,20 @@ public struct ChannelEpilogue {
 struct ActivationKernel {
     let slopes: UnsafePointer<Float>?
     let pointwise: PointwiseKernel?
-    /// The activation as a clamp to [low, high] when it is one (none, ReLU, ReLU6): two vector instructions,
-    /// applied before any call into the general path.
-    let clamp: (low: Float, high: Float)?
+    /// Whether the activation is a clamp to [low, high] (none, ReLU, ReLU6): two vector instructions, applied
+    /// before any call into the general path. Plain fields, not an optional tuple: rebuilding that optional from its
+    /// parts on the stack for every stored vector cost a store-forwarding stall each time (a quarter of the
+    /// pointwise kernel's time).
+    let isClamp: Bool
+    let low: Float, high: Float
 
     init(slopes: UnsafePointer<Float>?, pointwise: PointwiseKernel?) {
         (self.slopes, self.pointwise) = (slopes, pointwise)
         switch (slopes, pointwise) {
-        case (nil, nil): clamp = (-.infinity, .infinity)
-        case (nil, .relu?): clamp = (0, .infinity)
-        case (nil, .relu6?): clamp = (0, 6)
-        default: clamp = nil
+        case (nil, nil): (isClamp, low, high) = (true, -.infinity, .infinity)
+        case (nil, .relu?): (isClamp, low, high) = (true, 0, .infinity)
+        case (nil, .relu6?): (isClamp, low, high) = (true, 0, 6)
+        default: (isClamp, low, high) = (false, 0, 0)
         }
     }
 
@@ -194,7 +197,7 @@ struct ActivationKernel {
     /// because `@inline(__always)` was not honoured here: the clamp was emitted out of line, a call per stored
     /// vector (its 16 lanes passed in four registers) that cost about 12 % of an EfficientNet-Lite0 forward pass.
     @_transparent func apply(_ v: Float16x, channel c: Int) -> Float16x {
-        if let clamp { return vmin(vmax(v, Float16x(repeating: clamp.low)), Float16x(repeating: clamp.high)) }
+        if isClamp { return vmin(vmax(v, Float16x(repeating: low)), Float16x(repeating: high)) }
         return applyGeneral(v, channel: c)
     }
 

@@ -1,0 +1,164 @@
+/// Depthwise k×k convolution (groups = channels) on channel-blocked activations: every tap is one FMA of a 16-channel
+/// input vector with the tap's 16 weights, whatever the plane size. Interior output columns go 8 at a time with no
+/// bounds checks; the few columns whose window crosses the padding check each tap.
+public struct BlockedDepthwiseConvolution: @unchecked Sendable {
+    /// Weights [⌈C/16⌉, k·k, 16]: channel c's tap t at [c / 16, t, c % 16], zero-padded.
+    let packed: Tensor
+    public let channels: Int, kernel: Int, stride: Int
+    let epilogue: BlockedEpilogue
+
+    /// Packs `weight` [C, 1, k, k].
+    public init(weight: Tensor, stride: Int, epilogue: BlockedEpilogue) {
+        precondition(weight.rank == 4 && weight.shape[1] == 1 && weight.shape[2] == weight.shape[3] && stride > 0,
+                     "BlockedDepthwiseConvolution: weight \(weight.shape) is not [C, 1, k, k]")
+        let (c, k) = (weight.shape[0], weight.shape[2])
+        precondition(epilogue.padded == (c + 15) / 16 * 16, "BlockedDepthwiseConvolution: epilogue for another width")
+        packed = Tensor.zeros([(c + 15) / 16, k * k, 16])
+        let (src, dst) = (weight.data, packed.data)
+        for ch in 0..<c { for t in 0..<(k * k) { dst[(ch / 16 * k * k + t) * 16 + ch % 16] = src[ch * k * k + t] } }
+        (channels, kernel, self.stride, self.epilogue) = (c, k, stride, epilogue)
+    }
+
+    /// The convolution of `x` with zero `padding`.
+    public func callAsFunction(_ x: ChannelBlocked, padding: Padding2D) -> ChannelBlocked {
+        precondition(x.channels == channels, "BlockedDepthwiseConvolution: \(x.channels) channels in, expects \(channels)")
+        let (n, h, w, k, s, blocks) = (x.batch, x.height, x.width, kernel, stride, x.blocks)
+        let (pt, pl) = (padding.top, padding.left)
+        let oh = (h + pt + padding.bottom - k) / s + 1, ow = (w + pl + padding.right - k) / s + 1
+        precondition(oh > 0 && ow > 0, "BlockedDepthwiseConvolution: input \(h)×\(w) too small for kernel \(k)")
+        let out = ChannelBlocked(batch: n, channels: channels, height: oh, width: ow)
+        // Output columns whose whole window lies inside the input row.
+        let xLo = Swift.min(ow, (pl + s - 1) / s)
+        let xHi = w + pl >= k ? Swift.max(xLo, Swift.min(ow, (w + pl - k) / s + 1)) : xLo
+        let src = UnsafePointer(x.storage.data), dst = out.storage.data, wt = UnsafePointer(packed.data)
+        let (scale, shift) = (epilogue.scale, epilogue.shift)
+        let (low, high) = (Float16x(repeating: epilogue.low), Float16x(repeating: epilogue.high))
+        // Items of whole output rows, each at least ~4k FMAs.
+        let rowsPerItem = Swift.min(oh, Swift.max(1, 4096 / Swift.max(1, ow * k * k)))
+        let itemsPerPlane = (oh + rowsPerItem - 1) / rowsPerItem
+        parallelItems(n * blocks * itemsPerPlane) { item in
+            let plane = item / itemsPerPlane, first = (item % itemsPerPlane) * rowsPerItem
+            for oy in first..<Swift.min(oh, first + rowsPerItem) {
+                let block = plane % blocks
+                let input = src + plane * h * w * 16, taps = wt + block * k * k * 16
+                let row = dst + (plane * oh + oy) * ow * 16
+                let kiLo = Swift.max(0, pt - oy * s), kiHi = Swift.min(k, h + pt - oy * s)
+                let (sc, sh) = (load16(scale + block * 16), load16(shift + block * 16))
+                @inline(__always) func finish(_ v: Float16x, _ ox: Int) { store16(vmin(vmax(v * sc + sh, low), high), row + ox * 16) }
+                // One output column, every tap checked against the input row.
+                func checked(_ ox: Int) {
+                    var acc = Float16x(repeating: 0)
+                    for ki in kiLo..<kiHi {
+                        let line = input + (oy * s - pt + ki) * w * 16
+                        for kj in 0..<k {
+                            let ix = ox * s - pl + kj
+                            if ix >= 0 && ix < w { acc.addProduct(load16(line + ix * 16), load16(taps + (ki * k + kj) * 16)) }
+                        }
+                    }
+                    finish(acc, ox)
+                }
+                for ox in 0..<xLo { checked(ox) }
+                var ox = xLo
+                while ox + 8 <= xHi {
+                    let z = Float16x(repeating: 0)
+                    var (a0, a1, a2, a3, a4, a5, a6, a7) = (z, z, z, z, z, z, z, z)
+                    for ki in kiLo..<kiHi {
+                        let line = input + ((oy * s - pt + ki) * w + ox * s - pl) * 16
+                        for kj in 0..<k {
+                            let wv = load16(taps + (ki * k + kj) * 16), p = line + kj * 16, step = s * 16
+                            a0.addProduct(load16(p), wv); a1.addProduct(load16(p + step), wv)
+                            a2.addProduct(load16(p + 2 * step), wv); a3.addProduct(load16(p + 3 * step), wv)
+                            a4.addProduct(load16(p + 4 * step), wv); a5.addProduct(load16(p + 5 * step), wv)
+                            a6.addProduct(load16(p + 6 * step), wv); a7.addProduct(load16(p + 7 * step), wv)
+                        }
+                    }
+                    finish(a0, ox); finish(a1, ox + 1); finish(a2, ox + 2); finish(a3, ox + 3)
+                    finish(a4, ox + 4); finish(a5, ox + 5); finish(a6, ox + 6); finish(a7, ox + 7)
+                    ox += 8
+                }
+                for ox in ox..<ow { checked(ox) }
+            }
+        }
+        withExtendedLifetime((x, packed, epilogue)) {}
+        return out
+    }
+}
+
+/// A dense k×k convolution from an NCHW input with few channels (a stem on RGB) to channel-blocked output, its
+/// weights packed once: per output pixel, every (channel, tap) input value is broadcast against one weight vector per
+/// 16 output channels.
+public struct BlockedDirectConvolution: @unchecked Sendable {
+    /// Weights [⌈O/16⌉, C·k·k, 16].
+    let packed: Tensor
+    public let inputChannels: Int, outputChannels: Int, kernel: Int, stride: Int
+    let epilogue: BlockedEpilogue
+
+    /// Packs `weight` [O, C, k, k].
+    public init(weight: Tensor, stride: Int, epilogue: BlockedEpilogue) {
+        precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3] && stride > 0,
+                     "BlockedDirectConvolution: weight \(weight.shape) is not [O, C, k, k]")
+        let (o, c, k) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        precondition(epilogue.padded == (o + 15) / 16 * 16, "BlockedDirectConvolution: epilogue for another width")
+        let patch = c * k * k
+        packed = Tensor.zeros([(o + 15) / 16, patch, 16])
+        let (src, dst) = (weight.data, packed.data)
+        for oc in 0..<o { for t in 0..<patch { dst[(oc / 16 * patch + t) * 16 + oc % 16] = src[oc * patch + t] } }
+        (inputChannels, outputChannels, kernel, self.stride, self.epilogue) = (c, o, k, stride, epilogue)
+    }
+
+    /// The convolution of `x` [N, C, H, W] with zero `padding`.
+    public func callAsFunction(_ x: Tensor, padding: Padding2D) -> ChannelBlocked {
+        precondition(x.rank == 4 && x.shape[1] == inputChannels, "BlockedDirectConvolution: input \(x.shape)")
+        let (n, c, h, w, k, s) = (x.shape[0], inputChannels, x.shape[2], x.shape[3], kernel, stride)
+        let ph = h + padding.top + padding.bottom, pw = w + padding.left + padding.right
+        let oh = (ph - k) / s + 1, ow = (pw - k) / s + 1
+        precondition(oh > 0 && ow > 0, "BlockedDirectConvolution: input \(h)×\(w) too small for kernel \(k)")
+        // A zero-padded copy of the input, so no tap needs a bounds check.
+        let padded = Tensor.zeros([n, c, ph, pw])
+        for plane in 0..<(n * c) {
+            for y in 0..<h {
+                (padded.data + (plane * ph + y + padding.top) * pw + padding.left).update(from: x.data + (plane * h + y) * w, count: w)
+            }
+        }
+        let out = ChannelBlocked(batch: n, channels: outputChannels, height: oh, width: ow)
+        let blocks = out.blocks, patch = c * k * k
+        let src = UnsafePointer(padded.data), dst = out.storage.data, wt = UnsafePointer(packed.data)
+        let (scale, shift) = (epilogue.scale, epilogue.shift)
+        let (low, high) = (Float16x(repeating: epilogue.low), Float16x(repeating: epilogue.high))
+        parallelItems(n * blocks * oh) { unit in
+            do {
+                let image = unit / (blocks * oh), block = (unit / oh) % blocks, oy = unit % oh
+                let input = src + image * c * ph * pw, taps = wt + block * patch * 16
+                let row = dst + ((image * blocks + block) * oh + oy) * ow * 16
+                let (sc, sh) = (load16(scale + block * 16), load16(shift + block * 16))
+                var ox = 0
+                while ox < ow {
+                    let count = Swift.min(4, ow - ox)
+                    // Columns past `count` re-read the first one; their sums are never stored.
+                    let (c1, c2, c3) = (count > 1 ? s : 0, count > 2 ? 2 * s : 0, count > 3 ? 3 * s : 0)
+                    let z = Float16x(repeating: 0)
+                    var (a0, a1, a2, a3) = (z, z, z, z)
+                    var t = 0
+                    for ch in 0..<c {
+                        for ki in 0..<k {
+                            let line = input + (ch * ph + oy * s + ki) * pw + ox * s
+                            for kj in 0..<k {
+                                let wv = load16(taps + t * 16), p = line + kj
+                                a0.addProduct(Float16x(repeating: p[0]), wv); a1.addProduct(Float16x(repeating: p[c1]), wv)
+                                a2.addProduct(Float16x(repeating: p[c2]), wv); a3.addProduct(Float16x(repeating: p[c3]), wv)
+                                t += 1
+                            }
+                        }
+                    }
+                    @inline(__always) func finish(_ v: Float16x, _ j: Int) {
+                        if j < count { store16(vmin(vmax(v * sc + sh, low), high), row + (ox + j) * 16) }
+                    }
+                    finish(a0, 0); finish(a1, 1); finish(a2, 2); finish(a3, 3)
+                    ox += 4
+                }
+            }
+        }
+        withExtendedLifetime((padded, packed, epilogue)) {}
+        return out
+    }
+}
