@@ -103,7 +103,9 @@ public enum EngineBench {
         let forward: (Tensor) -> Tensor
         switch id {
         case "vit_b16":
-            let vit = VisionTransformer(.base16); model = vit; forward = { vit($0) }
+            // Compiled for inference: linear layers packed once, GELU and residual adds fused.
+            let vit = VisionTransformer(.base16); model = vit
+            let compiled = VisionTransformerInference(vit); forward = { compiled($0) }
         default:
             // What `detect` runs: the module compiled for inference (folded BatchNorm, channel-blocked layout).
             let net = EfficientNetLite(.lite0); model = net

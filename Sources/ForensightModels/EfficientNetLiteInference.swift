@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ForensightTensor
 import ForensightNN
 
@@ -24,7 +21,7 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     let head: BlockedPointwiseConvolution
     let fcWeight: Tensor, fcBias: Tensor?
     /// The module's state when this was built, to tell whether it has changed since.
-    let snapshot: [(String, [Float])]
+    let snapshot: ModuleSnapshot
 
     /// Compiles `model`'s current weights, folding each BatchNorm's running statistics.
     public init(_ model: EfficientNetLite) {
@@ -51,20 +48,11 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
         head = BlockedPointwiseConvolution(weight: model.convHead.weight, epilogue: folded(model.convHead, model.bn1, relu6))
         fcWeight = Tensor(model.fc.weight.scalars, shape: model.fc.weight.shape)
         fcBias = model.fc.bias.map { Tensor($0.scalars, shape: $0.shape) }
-        snapshot = model.stateDict().map { ($0.0, $0.1.scalars) }
+        snapshot = ModuleSnapshot(model)
     }
 
     /// Whether `model`'s weights and statistics are still the ones this was built from.
-    public func matches(_ model: EfficientNetLite) -> Bool {
-        let state = model.stateDict()
-        guard state.count == snapshot.count else { return false }
-        for ((name, tensor), (oldName, old)) in zip(state, snapshot) {
-            guard name == oldName, tensor.count == old.count else { return false }
-            let same = old.withUnsafeBytes { a in memcmp(a.baseAddress!, UnsafeRawPointer(tensor.data), a.count) == 0 }
-            if !same { return false }
-        }
-        return true
-    }
+    public func matches(_ model: EfficientNetLite) -> Bool { snapshot.matches(model) }
 
     /// The head's activations in the blocked layout: [B, 3, H, W] → 1280 channels at H/32 × W/32.
     public func blockedFeatureMap(_ x: Tensor) -> ChannelBlocked {

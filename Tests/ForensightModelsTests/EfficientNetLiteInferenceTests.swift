@@ -53,3 +53,31 @@ final class EfficientNetLiteInferenceTests: XCTestCase {
         XCTAssertTrue(EfficientNetLiteInference(model).matches(model))
     }
 }
+
+/// The compiled ViT against the module it was built from.
+final class VisionTransformerInferenceTests: XCTestCase {
+    func testCompiledViTMatchesTheModule() {
+        ParameterInit.seed(21)
+        let config = ViTConfig(imageSize: 32, patchSize: 8, width: 64, depth: 2, heads: 4, classes: 10)
+        let model = VisionTransformer(config)
+        var rng = SeededRandom(seed: 22)
+        // Non-zero class token and LayerNorm affines, so a slot mixed up would show.
+        for (name, t) in model.stateDict() where name.contains("norm") || name.contains("cls") {
+            let noise = Tensor.randn([t.count], using: &rng).scalars
+            for i in 0..<t.count { t.data[i] += 0.3 * noise[i] }
+        }
+        model.eval()
+        let compiled = VisionTransformerInference(model)
+        let x = Tensor.randn([2, 3, 32, 32], using: &rng)
+        let (want, wantFeatures) = withoutGrad { (model(x), model.features(x)) }
+        let (got, gotFeatures) = (compiled(x), compiled.features(x))
+        XCTAssertEqual(got.shape, want.shape)
+        for i in 0..<want.count { XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-4 * Swift.max(1, Swift.abs(want.data[i]))) }
+        for i in 0..<wantFeatures.count {
+            XCTAssertEqual(gotFeatures.data[i], wantFeatures.data[i], accuracy: 1e-4 * Swift.max(1, Swift.abs(wantFeatures.data[i])))
+        }
+        XCTAssertTrue(compiled.matches(model))
+        model.blocks[1].mlp.fc2.weight.data[3] += 1
+        XCTAssertFalse(compiled.matches(model))
+    }
+}
