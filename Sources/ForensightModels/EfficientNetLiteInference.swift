@@ -19,7 +19,9 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     let stem: BlockedDirectConvolution
     let blocks: [Block]
     let head: BlockedPointwiseConvolution
-    let fcWeight: Tensor, fcBias: Tensor?
+    /// The classifier, packed like the convolutions: no OpenBLAS call in the forward pass, so OpenBLAS's worker
+    /// threads, which spin for a while after each call, never compete with ours for the cores.
+    let fc: PackedLinear
     /// The module's state when this was built, to tell whether it has changed since.
     let snapshot: ModuleSnapshot
 
@@ -46,8 +48,7 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
                   skip: b.hasSkip)
         }
         head = BlockedPointwiseConvolution(weight: model.convHead.weight, epilogue: folded(model.convHead, model.bn1, relu6))
-        fcWeight = Tensor(model.fc.weight.scalars, shape: model.fc.weight.shape)
-        fcBias = model.fc.bias.map { Tensor($0.scalars, shape: $0.shape) }
+        fc = PackedLinear(weight: model.fc.weight, bias: model.fc.bias)
         snapshot = ModuleSnapshot(model)
     }
 
@@ -68,14 +69,29 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     }
 
     /// Feature map before pooling (for heatmaps): [B, 1280, H/32, W/32], as `EfficientNetLite.featureMap`.
-    public func featureMap(_ x: Tensor) -> Tensor { blockedFeatureMap(x).unblocked() }
+    public func featureMap(_ x: Tensor) -> Tensor { imageByImage(x) { $0.unblocked() } }
 
     /// Pooled features [B, 1280], as `EfficientNetLite.features`.
-    public func features(_ x: Tensor) -> Tensor { blockedFeatureMap(x).globalAveragePool() }
+    public func features(_ x: Tensor) -> Tensor { imageByImage(x) { $0.globalAveragePool() } }
+
+    /// `finish(blockedFeatureMap(x))`. With at least two images per thread, the images are spread over the threads
+    /// and each runs the whole network with single-threaded kernels: no meeting at the end of every layer, and one
+    /// image's activations (a few MB at most) stay in cache where the whole batch's would not. Smaller batches
+    /// split every layer over the threads instead.
+    func imageByImage(_ x: Tensor, _ finish: @escaping (ChannelBlocked) -> Tensor) -> Tensor {
+        let n = x.shape[0], threads = ComputeThreads.count
+        guard threads > 1, n >= 2 * threads else { return finish(blockedFeatureMap(x)) }
+        var results = [Tensor?](repeating: nil, count: n)
+        results.withUnsafeMutableBufferPointer { slots in
+            let slots = slots
+            parallelItems(n) { i in slots[i] = finish(self.blockedFeatureMap(x.slice(axis: 0, i..<(i + 1)))) }
+        }
+        return Tensor.concatenate(results.map { $0! }, axis: 0)
+    }
 
     /// Logits [B, classes], as the module in evaluation mode.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        withoutGrad { Tensor.linear(features(x), weight: fcWeight, bias: fcBias) }
+        withoutGrad { fc(features(x)) }
     }
 
     private func same(_ height: Int, _ width: Int, _ kernel: Int, _ stride: Int) -> Padding2D {

@@ -16,7 +16,7 @@ public final class VisionTransformerInference: @unchecked Sendable {
     let clsToken: Tensor, posEmbed: Tensor
     let blocks: [Block]
     let norm: (Tensor?, Tensor?)
-    let headWeight: Tensor, headBias: Tensor?
+    let head: PackedLinear
     let activation: PointwiseKernel?
     let snapshot: ModuleSnapshot
 
@@ -37,7 +37,7 @@ public final class VisionTransformerInference: @unchecked Sendable {
                   norm2: affine(b.norm2), fc1: packed(b.mlp.fc1), fc2: packed(b.mlp.fc2))
         }
         norm = affine(model.norm)
-        (headWeight, headBias) = (copy(model.head.weight), model.head.bias.map(copy))
+        head = packed(model.head)
         activation = model.config.activation.kernel
         snapshot = ModuleSnapshot(model)
     }
@@ -63,7 +63,7 @@ public final class VisionTransformerInference: @unchecked Sendable {
 
     /// Logits [B, classes], as the module.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        withoutGrad { Tensor.linear(features(x), weight: headWeight, bias: headBias) }
+        withoutGrad { head(features(x)) }
     }
 
     /// Patch embeddings with the class token in front and the position embedding added: [B, tokens, width].

@@ -27,8 +27,9 @@ final class EfficientNetLiteInferenceTests: XCTestCase {
         let model = randomModel(seed: 7)
         let compiled = EfficientNetLiteInference(model)
         var rng = SeededRandom(seed: 8)
-        // 64×64 (2×2 at the head) and a non-square 50×70, whose odd sizes make TF "same" padding uneven.
-        for shape in [[2, 3, 64, 64], [1, 3, 50, 70]] {
+        // 64×64 (2×2 at the head), a non-square 50×70 whose odd sizes make TF "same" padding uneven, and a batch of 5
+        // (with 2 threads, images spread over the threads instead of each layer).
+        for shape in [[2, 3, 64, 64], [1, 3, 50, 70], [5, 3, 40, 40]] {
             let x = Tensor.randn(shape, using: &rng)
             let (logits, map) = withoutGrad { (model(x), model.featureMap(x)) }
             let (gotLogits, gotMap) = (compiled(x), compiled.featureMap(x))

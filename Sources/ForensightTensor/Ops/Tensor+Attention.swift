@@ -85,10 +85,11 @@ extension Tensor {
     /// for each head, out = softmax(alpha·q·kᵀ + mask)·v.
     static func forEachHead(_ heads: Int, l: Int, s: Int, alpha: Float, _ operands: @escaping (Int) -> HeadOperands) {
         withSingleThreadedBLAS {
-            parallelChunks(heads, minimumPerThread: 1) { range in
+            // One head per item, taken as threads come free (a slow vCPU takes fewer heads).
+            parallelItems(heads) { i in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: l * s)
                 defer { scores.deallocate() }
-                for i in range {
+                do {
                     let o = operands(i)
                     sgemm(transposeA: false, transposeB: true, m: l, n: s, k: o.d, alpha: alpha, a: o.q, lda: o.ldq,
                           b: o.k, ldb: o.ldk, c: scores, ldc: s)
