@@ -57,15 +57,22 @@ public struct BlockedPointwiseConvolution: @unchecked Sendable {
                 for t in (chunk * Self.tilesPerUnit)..<Swift.min(tiles, (chunk + 1) * Self.tilesPerUnit) {
                     let p0 = t * Self.tilePixels, rows = Swift.min(Self.tilePixels, plane - p0)
                     let (xp, op, rp) = (xb + p0 * 16, ob + p0 * 16, rb.map { $0 + p0 * 16 })
+                    func tile<B: BlockCount>(_ blocks: B.Type) {
+                        if rows == Self.tilePixels {
+                            Self.blockedPointwiseTile(blocks, SixRows.self, x: xp, plane: plane, rows: rows, inputBlocks: inBlocks,
+                                                      w: wb, wStride: depth * 16, out: op, residual: rp, scale: sc, shift: sh,
+                                                      low: low, high: high)
+                        } else {
+                            Self.blockedPointwiseTile(blocks, PartialRows.self, x: xp, plane: plane, rows: rows, inputBlocks: inBlocks,
+                                                      w: wb, wStride: depth * 16, out: op, residual: rp, scale: sc, shift: sh,
+                                                      low: low, high: high)
+                        }
+                    }
                     switch nb {
-                    case 4: Self.blockedPointwiseTile(FourBlocks.self, x: xp, plane: plane, rows: rows, inputBlocks: inBlocks, w: wb,
-                                                      wStride: depth * 16, out: op, residual: rp, scale: sc, shift: sh, low: low, high: high)
-                    case 3: Self.blockedPointwiseTile(ThreeBlocks.self, x: xp, plane: plane, rows: rows, inputBlocks: inBlocks, w: wb,
-                                                      wStride: depth * 16, out: op, residual: rp, scale: sc, shift: sh, low: low, high: high)
-                    case 2: Self.blockedPointwiseTile(TwoBlocks.self, x: xp, plane: plane, rows: rows, inputBlocks: inBlocks, w: wb,
-                                                      wStride: depth * 16, out: op, residual: rp, scale: sc, shift: sh, low: low, high: high)
-                    default: Self.blockedPointwiseTile(OneBlock.self, x: xp, plane: plane, rows: rows, inputBlocks: inBlocks, w: wb,
-                                                       wStride: depth * 16, out: op, residual: rp, scale: sc, shift: sh, low: low, high: high)
+                    case 4: tile(FourBlocks.self)
+                    case 3: tile(ThreeBlocks.self)
+                    case 2: tile(TwoBlocks.self)
+                    default: tile(OneBlock.self)
                     }
                 }
             }
@@ -78,12 +85,15 @@ public struct BlockedPointwiseConvolution: @unchecked Sendable {
     /// channel in registers (24 accumulators at most), then scaled, shifted, clamped, added to the residual and stored.
     /// Per input channel it loads one weight vector per block and broadcasts one input value per pixel.
     @inline(__always)
-    static func blockedPointwiseTile<Blocks: BlockCount>(_: Blocks.Type, x: UnsafePointer<Float>, plane: Int, rows: Int,
+    static func blockedPointwiseTile<Blocks: BlockCount, Rows: BlockCount>(_: Blocks.Type, _: Rows.Type, x: UnsafePointer<Float>,
+                                                         plane: Int, rows: Int,
                                                          inputBlocks: Int, w: UnsafePointer<Float>, wStride: Int,
                                                          out: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?,
                                                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                                          low: Float16x, high: Float16x) {
-        let nb = Blocks.count
+        // A full tile (`SixRows`) computes 6 pixels with no checks; a partial one (`PartialRows`, the last tile of a
+        // plane) only its `rows` pixels.
+        let (nb, full) = (Blocks.count, Rows.count == 6)
         // Rows past `rows` re-read the first pixel; their sums are never stored.
         let o0 = 0, o1 = 1 < rows ? 16 : 0, o2 = 2 < rows ? 32 : 0, o3 = 3 < rows ? 48 : 0, o4 = 4 < rows ? 64 : 0, o5 = 5 < rows ? 80 : 0
         let z = Float16x(repeating: 0)
@@ -103,16 +113,26 @@ public struct BlockedPointwiseConvolution: @unchecked Sendable {
                 let w3 = nb > 3 ? load16(wp + 3 * wStride) : z
                 let x0 = Float16x(repeating: xb[o0 + ci])
                 s00.addProduct(x0, w0); if nb > 1 { s01.addProduct(x0, w1) }; if nb > 2 { s02.addProduct(x0, w2) }; if nb > 3 { s03.addProduct(x0, w3) }
-                let x1 = Float16x(repeating: xb[o1 + ci])
-                s10.addProduct(x1, w0); if nb > 1 { s11.addProduct(x1, w1) }; if nb > 2 { s12.addProduct(x1, w2) }; if nb > 3 { s13.addProduct(x1, w3) }
-                let x2 = Float16x(repeating: xb[o2 + ci])
-                s20.addProduct(x2, w0); if nb > 1 { s21.addProduct(x2, w1) }; if nb > 2 { s22.addProduct(x2, w2) }; if nb > 3 { s23.addProduct(x2, w3) }
-                let x3 = Float16x(repeating: xb[o3 + ci])
-                s30.addProduct(x3, w0); if nb > 1 { s31.addProduct(x3, w1) }; if nb > 2 { s32.addProduct(x3, w2) }; if nb > 3 { s33.addProduct(x3, w3) }
-                let x4 = Float16x(repeating: xb[o4 + ci])
-                s40.addProduct(x4, w0); if nb > 1 { s41.addProduct(x4, w1) }; if nb > 2 { s42.addProduct(x4, w2) }; if nb > 3 { s43.addProduct(x4, w3) }
-                let x5 = Float16x(repeating: xb[o5 + ci])
-                s50.addProduct(x5, w0); if nb > 1 { s51.addProduct(x5, w1) }; if nb > 2 { s52.addProduct(x5, w2) }; if nb > 3 { s53.addProduct(x5, w3) }
+                if full || rows > 1 {
+                    let x1 = Float16x(repeating: xb[o1 + ci])
+                    s10.addProduct(x1, w0); if nb > 1 { s11.addProduct(x1, w1) }; if nb > 2 { s12.addProduct(x1, w2) }; if nb > 3 { s13.addProduct(x1, w3) }
+                }
+                if full || rows > 2 {
+                    let x2 = Float16x(repeating: xb[o2 + ci])
+                    s20.addProduct(x2, w0); if nb > 1 { s21.addProduct(x2, w1) }; if nb > 2 { s22.addProduct(x2, w2) }; if nb > 3 { s23.addProduct(x2, w3) }
+                }
+                if full || rows > 3 {
+                    let x3 = Float16x(repeating: xb[o3 + ci])
+                    s30.addProduct(x3, w0); if nb > 1 { s31.addProduct(x3, w1) }; if nb > 2 { s32.addProduct(x3, w2) }; if nb > 3 { s33.addProduct(x3, w3) }
+                }
+                if full || rows > 4 {
+                    let x4 = Float16x(repeating: xb[o4 + ci])
+                    s40.addProduct(x4, w0); if nb > 1 { s41.addProduct(x4, w1) }; if nb > 2 { s42.addProduct(x4, w2) }; if nb > 3 { s43.addProduct(x4, w3) }
+                }
+                if full || rows > 5 {
+                    let x5 = Float16x(repeating: xb[o5 + ci])
+                    s50.addProduct(x5, w0); if nb > 1 { s51.addProduct(x5, w1) }; if nb > 2 { s52.addProduct(x5, w2) }; if nb > 3 { s53.addProduct(x5, w3) }
+                }
             }
         }
         @inline(__always) func put(_ v: Float16x, _ r: Int, _ b: Int) {

@@ -108,3 +108,6 @@ enum OneBlock: BlockCount { static var count: Int { 1 } }
 enum TwoBlocks: BlockCount { static var count: Int { 2 } }
 enum ThreeBlocks: BlockCount { static var count: Int { 3 } }
 enum FourBlocks: BlockCount { static var count: Int { 4 } }
+/// A full 6-pixel tile, or a partial one whose pixel count is only known at run time.
+enum SixRows: BlockCount { static var count: Int { 6 } }
+enum PartialRows: BlockCount { static var count: Int { 0 } }
