@@ -74,13 +74,13 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     /// Pooled features [B, 1280], as `EfficientNetLite.features`.
     public func features(_ x: Tensor) -> Tensor { imageByImage(x) { $0.globalAveragePool() } }
 
-    /// `finish(blockedFeatureMap(x))`. With at least two images per thread, the images are spread over the threads
-    /// and each runs the whole network with single-threaded kernels: no meeting at the end of every layer, and one
-    /// image's activations (a few MB at most) stay in cache where the whole batch's would not. Smaller batches
-    /// split every layer over the threads instead.
+    /// `finish(blockedFeatureMap(x))`, image by image when the batch allows: with one thread, or with at least two
+    /// images per thread (spread over the threads, each running the whole network with single-threaded kernels, so
+    /// no meeting at the end of every layer). One image's activations (a few MB at most) stay in cache where the
+    /// whole batch's would not. Smaller batches on several threads split every layer over the threads instead.
     func imageByImage(_ x: Tensor, _ finish: @escaping (ChannelBlocked) -> Tensor) -> Tensor {
         let n = x.shape[0], threads = ComputeThreads.count
-        guard threads > 1, n >= 2 * threads else { return finish(blockedFeatureMap(x)) }
+        guard n > 1, threads == 1 || n >= 2 * threads else { return finish(blockedFeatureMap(x)) }
         var results = [Tensor?](repeating: nil, count: n)
         results.withUnsafeMutableBufferPointer { slots in
             let slots = slots
