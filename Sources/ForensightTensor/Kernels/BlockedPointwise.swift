@@ -7,6 +7,7 @@
 public struct BlockedPointwiseConvolution: @unchecked Sendable {
     /// Weights [⌈O/16⌉, ⌈C/16⌉·16, 16]: output channel o of input channel c at [o / 16, c, o % 16], zero-padded.
     let packed: Tensor
+    /// Input channels (C) and output channels (O).
     public let inputChannels: Int, outputChannels: Int
     let epilogue: BlockedEpilogue
 

@@ -9,6 +9,7 @@ public struct PackedLinear: @unchecked Sendable {
     let packed: Tensor
     /// The bias padded to whole blocks (zeros without one).
     let bias: Tensor
+    /// Input features (K) and output features (O).
     public let inputFeatures: Int, outputFeatures: Int
 
     /// Inputs per pass over a tile (keeps a 4-block weight panel, 4·K·64 bytes, within L2).
