@@ -57,11 +57,12 @@ extension ConvolutionKernelTests {
     func testBlockedDepthwiseMatchesTheReference() {
         // (channels, size, kernel, stride, TF "same" or symmetric padding): planes up to 32 wide go through the padded
         // scratch copy (2×2 windows taller than the input included), wider ones read in place with checked edge columns,
-        // whole 8-column groups and a partial last group. 7×7 windows have no unrolled kernel.
+        // whole 8-column groups and a partial last group; output widths of 7, 14 and 28 go in groups of 7. 7×7 windows
+        // have no unrolled kernel.
         let cases = [(20, 7, 3, 1, true), (48, 14, 5, 1, true), (20, 15, 3, 2, true), (33, 29, 5, 2, true),
                      (16, 2, 5, 1, true), (24, 9, 3, 1, false), (17, 28, 3, 2, true), (16, 12, 5, 2, false),
                      (20, 45, 3, 1, true), (18, 47, 5, 2, true), (16, 37, 3, 2, false), (16, 40, 5, 1, false),
-                     (16, 11, 7, 1, true), (16, 41, 7, 2, true)]
+                     (16, 11, 7, 1, true), (16, 41, 7, 2, true), (16, 14, 5, 2, true), (16, 28, 5, 1, true)]
         for (c, size, k, s, same) in cases {
             var rng = SeededRandom(seed: UInt64(c * 100 + size * 10 + k))
             let x = Tensor.randn([2, c, size, size], using: &rng)

@@ -38,9 +38,11 @@ public struct BlockedDepthwiseConvolution: @unchecked Sendable {
             return out
         }
         // Each item copies the input rows its output rows need into a zero-padded scratch strip, wide enough for the
-        // last 8-column group to read past the image, so no tap needs a bounds check.
-        let chunks = (ow + 7) / 8
-        let scratchWidth = Swift.max(w + pl + padding.right, (chunks * 8 - 1) * s + k)
+        // last column group to read past the image, so no tap needs a bounds check. Groups of 7 columns where the
+        // width is a multiple of 7 but not of 8 (no wasted column), else 8.
+        let group = unrolled && ow % 7 == 0 && ow % 8 != 0 ? 7 : 8
+        let chunks = (ow + group - 1) / group
+        let scratchWidth = Swift.max(w + pl + padding.right, (chunks * group - 1) * s + k)
         let rowBytes = scratchWidth * 64
         let rowsByWork = Swift.max(1, 8192 / Swift.max(1, ow * k * k))
         let rowsByCache = Swift.max(1, ((Self.scratchBytes / rowBytes) - k) / s + 1)
@@ -63,9 +65,13 @@ public struct BlockedDepthwiseConvolution: @unchecked Sendable {
             let (sc, sh) = (load16(scale + block * 16), load16(shift + block * 16))
             for oy in oy0..<oy1 {
                 let row = dst + (plane * oh + oy) * ow * 16
-                for ox in Swift.stride(from: 0, to: ow, by: 8) {
-                    let (iy0, count) = ((oy - oy0) * s, Swift.min(8, ow - ox))
-                    if unrolled {
+                for ox in Swift.stride(from: 0, to: ow, by: group) {
+                    let (iy0, count) = ((oy - oy0) * s, Swift.min(group, ow - ox))
+                    if group == 7 {
+                        Self.unrolledColumns7(UnsafePointer(scratch), rowWidth: scratchWidth, iy0: iy0, ix0: ox * s, kiLo: 0, kiHi: k,
+                                              kernel: k, stride: s, taps: taps, count: count, out: row + ox * 16,
+                                              scale: sc, shift: sh, low: low, high: high)
+                    } else if unrolled {
                         Self.unrolledColumns(UnsafePointer(scratch), rowWidth: scratchWidth, iy0: iy0, ix0: ox * s, kiLo: 0, kiHi: k,
                                              kernel: k, stride: s, taps: taps, count: count, out: row + ox * 16,
                                              scale: sc, shift: sh, low: low, high: high)
