@@ -6,7 +6,7 @@ import ForensightTensor
 @main
 struct Forensight: ParsableCommand {
     static func main() {
-        BLASKernels.relaunchWithFastKernels()
+        BLASKernels.relaunchWithBLASSettings()
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exitReporting(error) }
         do { try command.run() } catch { exitReporting(error) }

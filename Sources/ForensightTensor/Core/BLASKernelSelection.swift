@@ -6,8 +6,8 @@ import CBLAS
 /// OpenBLAS picks its GEMM kernels for the CPU once, when the library loads. Older builds (Debian 12 ships 0.3.21) do
 /// not recognise newer CPUs and fall back to generic SSE3 kernels ("Prescott"), four to five times slower than the
 /// AVX-512 or AVX2 kernels the same library contains. The only switch is the `OPENBLAS_CORETYPE` environment variable,
-/// read at load time, so a program that wants the fast kernels must be started with it: `relaunchWithFastKernels()`
-/// restarts the current process with it set when that helps.
+/// read at load time, so a program that wants the fast kernels must be started with it: `relaunchWithBLASSettings()`
+/// restarts the current process with it set when that helps (and with OpenBLAS's idle threads set to sleep at once).
 public enum BLASKernels {
     /// The kernel family OpenBLAS chose (e.g. "SkylakeX", "Haswell", "Prescott").
     public static var coreName: String { String(cString: openblas_get_corename()) }
@@ -28,17 +28,34 @@ public enum BLASKernels {
             && suitableCoreType() != nil
     }
 
-    /// Re-executes this process with `OPENBLAS_CORETYPE` set when OpenBLAS picked generic kernels and the user did not
-    /// choose a core type. Returns normally when no restart is needed (or possible).
-    public static func relaunchWithFastKernels() {
+    /// The `OPENBLAS_THREAD_TIMEOUT` the CLI starts OpenBLAS with: its idle worker threads sleep after 2⁴ cycles
+    /// instead of the default 2²⁸ (about 0.1 s). Spinning, they took a core from our own worker pool for a tenth
+    /// of a second after process start and after every multi-threaded GEMM (MTCNN's, in `detect`): EfficientNet-Lite0
+    /// forwards in that window ran at single-thread speed, and `detect` on a 10-s clip was about 10 % slower. The
+    /// price is a condition-variable wake-up per multi-threaded GEMM.
+    public static let idleThreadTimeout = "4"
+
+    /// Re-executes this process, once, with the OpenBLAS settings that only take effect at load time:
+    /// `OPENBLAS_CORETYPE` when OpenBLAS picked generic kernels on a CPU with faster ones, and
+    /// `OPENBLAS_THREAD_TIMEOUT` (`idleThreadTimeout`). Values the user has set are kept. Returns normally when no
+    /// restart is needed (or possible).
+    public static func relaunchWithBLASSettings() {
         let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env["FORENSIGHT_BLAS_RELAUNCHED"] == nil, usesGenericKernels,
-              let core = suitableCoreType() else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
+        guard env["FORENSIGHT_BLAS_RELAUNCHED"] == nil else { return }
+        var changed = false
+        if env["OPENBLAS_CORETYPE"] == nil, usesGenericKernels, let core = suitableCoreType() {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            changed = true
+        }
+        if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", idleThreadTimeout, 1)
+            changed = true
+        }
+        guard changed else { return }
         setenv("FORENSIGHT_BLAS_RELAUNCHED", "1", 1)
         let args = CommandLine.arguments
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         execv("/proc/self/exe", &argv)
-        // execv only returns on failure: carry on with the generic kernels.
+        // execv only returns on failure: carry on with the settings OpenBLAS loaded with.
     }
 }
