@@ -29,12 +29,8 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     public init(_ model: EfficientNetLite) {
         let relu6 = (low: Float(0), high: Float(6)), linear = (low: -Float.infinity, high: Float.infinity)
         func folded(_ conv: Conv2d, _ bn: BatchNorm2d, _ clamp: (low: Float, high: Float)) -> BlockedEpilogue {
-            let c = bn.runningMean.count
-            var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
-            for i in 0..<c {
-                scale[i] = bn.weight.data[i] / (bn.runningVar.data[i] + bn.eps).squareRoot()
-                shift[i] = bn.bias.data[i] - bn.runningMean.data[i] * scale[i] + (conv.bias?.data[i] ?? 0) * scale[i]
-            }
+            var (scale, shift) = bn.runningAffine
+            if let bias = conv.bias { for i in 0..<shift.count { shift[i] += bias.data[i] * scale[i] } }
             return BlockedEpilogue(scale: scale, shift: shift, low: clamp.low, high: clamp.high)
         }
         stem = BlockedDirectConvolution(weight: model.convStem.weight, stride: model.convStem.stride.0,

@@ -16,6 +16,20 @@ extension Activation {
     }
 }
 
+extension BatchNorm2d {
+    /// Evaluation-mode BatchNorm as a per-channel affine map y = x·scale + shift, from the running statistics:
+    /// scale = γ / √(var + eps), shift = β − mean·scale.
+    public var runningAffine: (scale: [Float], shift: [Float]) {
+        let c = runningMean.count
+        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+        for i in 0..<c {
+            scale[i] = weight.data[i] / (runningVar.data[i] + eps).squareRoot()
+            shift[i] = bias.data[i] - runningMean.data[i] * scale[i]
+        }
+        return (scale, shift)
+    }
+}
+
 extension Conv2d {
     /// activation(bn(conv(x))) (+ residual).
     ///
@@ -30,12 +44,7 @@ extension Conv2d {
             let y = activation(bn(self(x)))
             return residual.map { y + $0 } ?? y
         }
-        let c = bn.runningMean.count
-        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
-        for i in 0..<c {
-            scale[i] = bn.weight.data[i] / (bn.runningVar.data[i] + bn.eps).squareRoot()
-            shift[i] = bn.bias.data[i] - bn.runningMean.data[i] * scale[i]
-        }
+        let (scale, shift) = bn.runningAffine
         return Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, padding: resolvedPadding(for: x),
                              dilation: dilation, groups: groups,
                              epilogue: ChannelEpilogue(scale: scale, shift: shift, activation: activation.kernel, residual: residual))

@@ -14,9 +14,7 @@ public struct BlockedDepthwiseConvolution: @unchecked Sendable {
                      "BlockedDepthwiseConvolution: weight \(weight.shape) is not [C, 1, k, k]")
         let (c, k) = (weight.shape[0], weight.shape[2])
         precondition(epilogue.padded == (c + 15) / 16 * 16, "BlockedDepthwiseConvolution: epilogue for another width")
-        packed = Tensor.zeros([(c + 15) / 16, k * k, 16])
-        let (src, dst) = (weight.data, packed.data)
-        for ch in 0..<c { for t in 0..<(k * k) { dst[(ch / 16 * k * k + t) * 16 + ch % 16] = src[ch * k * k + t] } }
+        packed = packedInBlocksOf16(weight, rows: c, columns: k * k, paddedColumns: k * k)
         (channels, kernel, self.stride, self.epilogue) = (c, k, stride, epilogue)
     }
 

@@ -15,9 +15,7 @@ public struct BlockedDirectConvolution: @unchecked Sendable {
         let (o, c, k) = (weight.shape[0], weight.shape[1], weight.shape[2])
         precondition(epilogue.padded == (o + 15) / 16 * 16, "BlockedDirectConvolution: epilogue for another width")
         let patch = c * k * k
-        packed = Tensor.zeros([(o + 15) / 16, patch, 16])
-        let (src, dst) = (weight.data, packed.data)
-        for oc in 0..<o { for t in 0..<patch { dst[(oc / 16 * patch + t) * 16 + oc % 16] = src[oc * patch + t] } }
+        packed = packedInBlocksOf16(weight, rows: o, columns: patch, paddedColumns: patch)
         (inputChannels, outputChannels, kernel, self.stride, self.epilogue) = (c, o, k, stride, epilogue)
     }
 

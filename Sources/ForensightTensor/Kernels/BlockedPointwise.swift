@@ -23,9 +23,7 @@ public struct BlockedPointwiseConvolution: @unchecked Sendable {
         let (o, c) = (weight.shape[0], weight.shape[1])
         precondition(epilogue.padded == (o + 15) / 16 * 16, "BlockedPointwiseConvolution: epilogue for another width")
         let depth = (c + 15) / 16 * 16
-        packed = Tensor.zeros([(o + 15) / 16, depth, 16])
-        let (src, dst) = (weight.data, packed.data)
-        for oc in 0..<o { for ic in 0..<c { dst[(oc / 16 * depth + ic) * 16 + oc % 16] = src[oc * c + ic] } }
+        packed = packedInBlocksOf16(weight, rows: o, columns: c, paddedColumns: depth)
         (inputChannels, outputChannels, self.epilogue) = (c, o, epilogue)
     }
 

@@ -101,6 +101,17 @@ public struct BlockedEpilogue: @unchecked Sendable {
     var shift: UnsafePointer<Float> { UnsafePointer(affine.data + padded) }
 }
 
+/// `weight` as `rows` rows of `columns` values (e.g. [O, C·kh·kw]) packed into blocks of 16 rows:
+/// [⌈rows/16⌉, paddedColumns, 16], row r's value c at [r / 16, c, r % 16]; rows past the last and columns past
+/// `columns` are zero. The weight layout of every blocked kernel and of `PackedLinear`.
+func packedInBlocksOf16(_ weight: Tensor, rows: Int, columns: Int, paddedColumns: Int) -> Tensor {
+    precondition(weight.count == rows * columns && paddedColumns >= columns, "packedInBlocksOf16: \(weight.shape) as \(rows)×\(columns)")
+    let packed = Tensor.zeros([(rows + 15) / 16, paddedColumns, 16])
+    let (src, dst) = (weight.data, packed.data)
+    for r in 0..<rows { for c in 0..<columns { dst[(r / 16 * paddedColumns + c) * 16 + r % 16] = src[r * columns + c] } }
+    return packed
+}
+
 /// A compile-time count of 16-channel output blocks per register tile (1…4), so each tile size gets its own
 /// specialised loop with no dead accumulators.
 protocol BlockCount { static var count: Int { get } }

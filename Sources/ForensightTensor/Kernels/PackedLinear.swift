@@ -23,9 +23,7 @@ public struct PackedLinear: @unchecked Sendable {
         let (o, k) = (weight.shape[0], weight.shape[1])
         if let bias { precondition(bias.shape == [o], "PackedLinear: bias \(bias.shape) for \(o) outputs") }
         let blocks = (o + 15) / 16
-        packed = Tensor.zeros([blocks, k, 16])
-        let (src, dst) = (weight.data, packed.data)
-        for oc in 0..<o { for i in 0..<k { dst[(oc / 16 * k + i) * 16 + oc % 16] = src[oc * k + i] } }
+        packed = packedInBlocksOf16(weight, rows: o, columns: k, paddedColumns: k)
         self.bias = Tensor.zeros([blocks * 16])
         if let bias { self.bias.data.update(from: bias.data, count: o) }
         (inputFeatures, outputFeatures) = (k, o)
