@@ -110,8 +110,10 @@ public final class DeepfakeDetector {
     ///
     /// With the whole network in evaluation mode this runs the network compiled for inference
     /// (`EfficientNetLiteInference`: folded BatchNorm, channel-blocked layout), built on first use and rebuilt whenever
-    /// the network's weights have changed since (e.g. by training between two validations). A network with any part
-    /// in training mode runs as the module.
+    /// the network's weights have changed since (e.g. by training between two validations). The weights are compared
+    /// only when `Module.stateGeneration` has moved since the last comparison, so a change made by writing to a
+    /// tensor's storage directly must be announced with `Module.markStateChanged()`. A network with any part in
+    /// training mode runs as the module.
     public func logits(_ input: Tensor) -> [Float] {
         guard network.namedModules.allSatisfy({ !$0.1.isTraining }) else { return withoutGrad { network(input) }.scalars }
         return compiledNetwork()(input).scalars
@@ -119,14 +121,21 @@ public final class DeepfakeDetector {
 
     private let compiledLock = NSLock()
     private var compiled: EfficientNetLiteInference?
+    /// `Module.stateGeneration` when `compiled` was last found current.
+    private var checkedGeneration = -1
 
-    /// The network compiled for inference, current with its weights.
+    /// The network compiled for inference, current with its weights. Comparing every weight costs about half a
+    /// batch-1 forward pass, so it is done only when some module's state may have changed since the last check.
     func compiledNetwork() -> EfficientNetLiteInference {
         compiledLock.lock()
         defer { compiledLock.unlock() }
-        if let compiled, compiled.matches(network) { return compiled }
+        let generation = Module.stateGeneration
+        if let compiled, generation == checkedGeneration || compiled.matches(network) {
+            checkedGeneration = generation
+            return compiled
+        }
         let fresh = EfficientNetLiteInference(network)
-        compiled = fresh
+        (compiled, checkedGeneration) = (fresh, generation)
         return fresh
     }
 

@@ -1,4 +1,5 @@
 import ForensightTensor
+import Synchronization
 
 /// Base class of layers and models.
 ///
@@ -87,7 +88,21 @@ open class Module {
     }
 
     /// Sets training (true) or evaluation (false) mode on the whole tree.
-    public func train(_ on: Bool = true) { for (_, m) in namedModules { m.isTraining = on } }
+    public func train(_ on: Bool = true) {
+        for (_, m) in namedModules { m.isTraining = on }
+        Module.markStateChanged()
+    }
+
+    /// A process-wide counter, bumped whenever some module's weights may have changed: on every switch of training
+    /// mode (training changes weights between the switches), on every state-dict load, and by
+    /// `markStateChanged()`. A cache of compiled weights (`DeepfakeDetector`'s compiled network) re-reads the
+    /// weights only when it has moved, instead of on every call.
+    public static var stateGeneration: Int { generation.load(ordering: .sequentiallyConsistent) }
+    private static let generation = Atomic<Int>(0)
+
+    /// Announces a change made to weights outside training mode and state-dict loading (e.g. writing to a
+    /// tensor's storage directly), so caches of compiled weights check them again.
+    public static func markStateChanged() { generation.add(1, ordering: .sequentiallyConsistent) }
 
     /// Evaluation mode on the whole tree.
     public func eval() { train(false) }

@@ -73,9 +73,11 @@ final class DetectorTests: XCTestCase {
         let module = { withoutGrad { detector.network(x) }.scalars }
         let compiled = detector.logits(x)
         for (a, b) in zip(compiled, module()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
-        // A weight update between two calls (as training does between validations) is seen by the next call.
+        // A weight update between two calls (as training does between validations) is seen by the next call; one
+        // written straight into the storage is announced.
         let head = detector.network.fc.weight
         for i in 0..<head.count { head.data[i] *= -2 }
+        Module.markStateChanged()
         let after = detector.logits(x), want = module()
         for (a, b) in zip(after, want) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         XCTAssertNotEqual(after, compiled)
@@ -84,6 +86,15 @@ final class DetectorTests: XCTestCase {
         let training = detector.logits(x)
         detector.network.eval()
         XCTAssertNotEqual(training, after)
+        // A state-dict load is seen without any announcement.
+        let before = detector.logits(x)
+        let state = Dictionary(uniqueKeysWithValues: detector.network.stateDict().map { ($0.0, Tensor($0.1.scalars, shape: $0.1.shape)) })
+        let loadedHead = try XCTUnwrap(state["_fc.weight"])
+        for i in 0..<loadedHead.count { loadedHead.data[i] *= 3 }
+        _ = try detector.network.loadStateDict(state)
+        let loaded = detector.logits(x)
+        for (a, b) in zip(loaded, module()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        XCTAssertNotEqual(loaded, before)
     }
 
     func testFilesThatAreNotDetectorsAreRejected() throws {
