@@ -11,7 +11,8 @@ import Foundation
 /// ```
 /// Quoting follows RFC 4180. Relative paths are resolved against `pathRoot` (default: the CSV's folder). Empty cells
 /// are unset; an unset `video_id` is the file stem (or the video-named folder of a frame), an unset `identity` what
-/// FF++/DFD/Celeb-DF naming encodes. Rows naming absent files are a `missingMedia` error (with `checkFiles`).
+/// FF++/DFD/Celeb-DF naming encodes, or for CelebA photos (method `CelebA…`, files `<identity>_<image>.jpg`) the
+/// identity prefix of the file name. Rows naming absent files are a `missingMedia` error (with `checkFiles`).
 public struct CSVImporter: DatasetImporter {
     public var csvPath: String
     public var datasetName: String
@@ -76,7 +77,9 @@ public struct CSVImporter: DatasetImporter {
             let naming = cell("video_id").map(VideoNaming.recognize) ?? described.naming
             let dataset = cell("dataset") ?? datasetName
             samples.append(Sample(id: dataset + ":" + relative, path: path, label: label, method: cell("method"), dataset: dataset,
-                                  videoID: videoID, identity: cell("identity") ?? naming?.identity, split: cell("split"),
+                                  videoID: videoID,
+                                  identity: cell("identity") ?? naming?.identity ?? CSV.celebAIdentity(method: cell("method"), path: relative),
+                                  split: cell("split"),
                                   frameIndex: frameIndex, sourceIdentity: cell("source_identity") ?? naming?.sourceIdentity,
                                   originalVideoID: cell("original_video_id") ?? naming?.originalVideoID))
         }
@@ -118,5 +121,15 @@ enum CSV {
         if inQuotes { throw DatasetError(.malformedList, path: file, reason: "line \(recordLine): unterminated quoted field") }
         if !field.isEmpty || !fields.isEmpty || wasQuoted { endRecord() }
         return records
+    }
+
+    /// The person of a CelebA photo renamed `<identity>_<image>.jpg` (as in `celeba-real`), when the row's method
+    /// says CelebA; nil otherwise.
+    static func celebAIdentity(method: String?, path: String) -> String? {
+        guard let method, method.lowercased().hasPrefix("celeba") else { return nil }
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let parts = stem.split(separator: "_")
+        guard parts.count == 2, parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) else { return nil }
+        return "celeba-" + parts[0]
     }
 }

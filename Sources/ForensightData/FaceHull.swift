@@ -22,10 +22,11 @@ public enum FaceHull {
     /// The outline polygon for five landmarks (left eye, right eye, nose, left and right mouth corner) in pixels.
     ///
     /// - Parameters:
+    ///   - region: which part of the face (`FaceRegion`); the whole outline by default.
     ///   - jitter: per-vertex random displacement in interocular distances (0 = the fixed shape).
     ///   - scale: horizontal and vertical stretch of the whole outline around the eye-mouth centre.
     ///   - random: the source of the jitter.
-    public static func polygon<R: RandomNumberGenerator>(landmarks: [Point], jitter: Float = 0, scale: (x: Float, y: Float) = (1, 1),
+    public static func polygon<R: RandomNumberGenerator>(landmarks: [Point], region: FaceRegion = .face, jitter: Float = 0, scale: (x: Float, y: Float) = (1, 1),
                                                           using random: inout R) -> [Point] {
         precondition(landmarks.count == 5, "a face hull needs the five MTCNN landmarks")
         let (le, re, nose) = (landmarks[0], landmarks[1], landmarks[2])
@@ -36,7 +37,7 @@ public enum FaceHull {
         let v = Point(x: -u.y, y: u.x)                                   // towards the mouth for an upright face
         let h = max((mouth.x - eyes.x) * v.x + (mouth.y - eyes.y) * v.y, 0.3 * d)
         let turn = max(-0.6, min(0.6, ((nose.x - eyes.x) * u.x + (nose.y - eyes.y) * u.y) / d))
-        return outline.map { vertex in
+        return region.vertices.map { vertex in
             var x = vertex.x * (vertex.x > 0 ? 1 - 1.2 * turn : 1 + 1.2 * turn) + 0.5 * turn
             var y = vertex.y
             x = x * scale.x
@@ -53,6 +54,30 @@ public enum FaceHull {
     public static func polygon(landmarks: [Point]) -> [Point] {
         var none = SystemRandomNumberGenerator()
         return polygon(landmarks: landmarks, using: &none)
+    }
+}
+
+/// A part of the face that a self-blend can be confined to, as a polygon in `FaceHull`'s face units.
+///
+/// Whole-face swaps replace `face`; lip-sync tools repaint only the `lowerFace` (mouth, chin, lower cheeks);
+/// expression and attribute edits often touch the `eyes` (eyes and brows). Blending inside the smaller regions
+/// teaches the detector seams that do not run along the face outline.
+public enum FaceRegion: String, Sendable, Codable, CaseIterable {
+    case face, lowerFace = "lower-face", eyes
+
+    /// The polygon in face units (x in interocular distances, y in eye-to-mouth distances from the eye midpoint).
+    public var vertices: [(x: Float, y: Float)] {
+        switch self {
+        case .face: return FaceHull.outline
+        case .lowerFace:
+            // From just under the nose to the chin, cheek to cheek (the area lip-sync generators repaint).
+            return [(0, 1.42), (0.30, 1.36), (0.60, 1.20), (0.78, 0.95), (0.82, 0.62), (0.58, 0.45), (0, 0.40),
+                    (-0.58, 0.45), (-0.82, 0.62), (-0.78, 0.95), (-0.60, 1.20), (-0.30, 1.36)]
+        case .eyes:
+            // Brows to the lower eyelids, temple to temple.
+            return [(-0.95, -0.47), (0, -0.50), (0.95, -0.47), (1.02, -0.05), (0.85, 0.25), (0.30, 0.25), (0, 0.18),
+                    (-0.30, 0.25), (-0.85, 0.25), (-1.02, -0.05)]
+        }
     }
 }
 

@@ -15,7 +15,29 @@ import ForensightFaces
 ///    eroded or dilated (blur and re-threshold), then blurred (σ 2–6 % of the side), scaled to peak 1.
 /// 3. **Blend.** mask·ratio·source + (1 − mask·ratio)·target with ratio drawn from {0.25, 0.5, 0.75, 1, 1, 1}.
 public struct SelfBlend {
-    public init() {}
+    /// The face regions a blend is confined to, with their relative frequencies (`FaceRegion`). The default, the
+    /// whole face only, is the paper's recipe and draws no random number for the choice.
+    public var regions: [(region: FaceRegion, weight: Double)]
+
+    public init(regions: [(region: FaceRegion, weight: Double)] = [(.face, 1)]) {
+        precondition(!regions.isEmpty && regions.allSatisfy { $0.weight > 0 }, "self-blend regions need positive weights")
+        self.regions = regions
+    }
+
+    /// Whole-face blends beside partial ones: the whole face 60 %, the lower face (mouth, chin) 25 %, the eyes and
+    /// brows 15 %.
+    public static let withPartialRegions = SelfBlend(regions: [(.face, 0.6), (.lowerFace, 0.25), (.eyes, 0.15)])
+
+    /// One region drawn by weight (no draw when there is a single region).
+    func drawRegion<R: RandomNumberGenerator>(using random: inout R) -> FaceRegion {
+        guard regions.count > 1 else { return regions[0].region }
+        var u = Double.random(in: 0..<regions.reduce(0) { $0 + $1.weight }, using: &random)
+        for (region, weight) in regions {
+            if u < weight { return region }
+            u -= weight
+        }
+        return regions[regions.count - 1].region
+    }
 
     /// What one synthesis produced (the mask is kept for previews and tests).
     public struct Result {
@@ -31,7 +53,8 @@ public struct SelfBlend {
         let perturbed = perturbedCopy(face, using: &random)
         let (source, target) = Bool.random(using: &random) ? (perturbed, face) : (face, perturbed)
 
-        let polygon = FaceHull.polygon(landmarks: landmarks, jitter: Float.random(in: 0...0.08, using: &random),
+        let region = drawRegion(using: &random)
+        let polygon = FaceHull.polygon(landmarks: landmarks, region: region, jitter: Float.random(in: 0...0.08, using: &random),
                                        scale: (Float.random(in: 0.9...1.08, using: &random), Float.random(in: 0.9...1.08, using: &random)),
                                        using: &random)
         var mask = FloatPlane.filled(polygon, width: w, height: h)

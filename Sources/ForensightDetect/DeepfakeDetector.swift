@@ -4,6 +4,7 @@ import ForensightNN
 import ForensightModels
 import ForensightMedia
 import ForensightFaces
+import ForensightEvaluation
 
 /// What travels with a detector's weights (stored as JSON in the safetensors metadata key `forensight.card`):
 /// how faces are cut and fed to the network, and how its scores become verdicts.
@@ -26,12 +27,17 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var aggregation = "max-mean"
     /// Free text: data, recipe, seed (the full card is models/MODEL_CARD.md).
     public var notes = ""
+    /// Platt scaling of the logit fitted on validation faces, so P(fake) means what it says; nil = plain sigmoid.
+    public var calibration: PlattScaling?
+    /// Test-time averaging: when true, each face's logit is the mean of the crop's and its mirror image's, so a
+    /// mirrored photo scores the same. nil = off.
+    public var flipAverage: Bool?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
     enum CodingKeys: String, CodingKey {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
-        case inputSize = "input_size", mean, std, threshold, aggregation, notes
+        case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average"
     }
 
     /// The cropper this model expects.
@@ -139,16 +145,33 @@ public final class DeepfakeDetector {
         return fresh
     }
 
-    /// P(fake) for each face crop, in batches of `batchSize`.
-    public func probabilities(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
+    /// The network's logit for each face crop, before calibration, in batches of `batchSize`. With the card's
+    /// `flipAverage` it is the mean of the crop's logit and its mirror image's.
+    public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
         var out: [Float] = []
         out.reserveCapacity(faces.count)
         var start = 0
         while start < faces.count {
             let batch = Array(faces[start..<min(start + batchSize, faces.count)])
-            out += logits(inputTensor(batch)).map { 1 / (1 + Foundation.exp(-$0)) }
+            var z = logits(inputTensor(batch))
+            if card.flipAverage == true {
+                let mirrored = logits(inputTensor(batch.map { ImageGeometry.flipHorizontal($0) }))
+                for i in z.indices { z[i] = (z[i] + mirrored[i]) / 2 }
+            }
+            out += z
             start += batchSize
         }
         return out
+    }
+
+    /// P(fake) for a logit from `faceLogits`: the card's calibration, or the plain sigmoid without one.
+    public func probability(logit z: Float) -> Float {
+        if let calibration = card.calibration { return Float(calibration.probability(logit: Double(z))) }
+        return 1 / (1 + Foundation.exp(-z))
+    }
+
+    /// P(fake) for each face crop (calibrated when the card has a calibration), in batches of `batchSize`.
+    public func probabilities(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
+        faceLogits(faces, batchSize: batchSize).map(probability(logit:))
     }
 }

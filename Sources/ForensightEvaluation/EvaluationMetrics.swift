@@ -29,6 +29,8 @@ extension EvaluationResults {
             }
         }
         summaries = Self.summarize(rows)
+        try computeRealsAndCalibration(bootstrapResamples: bootstrapResamples)
+        try computeStability(bootstrapResamples: bootstrapResamples)
     }
 
     /// Frame-level and video-level reports for one set of items. Items without faces have no score and are left

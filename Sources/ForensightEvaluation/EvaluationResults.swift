@@ -53,11 +53,13 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
         public var faces: [FaceScore]
         /// Set when the file could not be read; such items are left out of the metrics.
         public var error: String?
-        enum CodingKeys: String, CodingKey { case model, run, condition, dataset, id, videoID = "video_id", method, label, faces, error }
+        /// Per-file attributes of the dataset (FairFace's age, gender, race), when it lists them.
+        public var attributes: [String: String]?
+        enum CodingKeys: String, CodingKey { case model, run, condition, dataset, id, videoID = "video_id", method, label, faces, error, attributes }
         public init(model: String, run: Int, condition: String, dataset: String, id: String, videoID: String, method: String?,
-                    label: Int, faces: [FaceScore], error: String?) {
+                    label: Int, faces: [FaceScore], error: String?, attributes: [String: String]? = nil) {
             (self.model, self.run, self.condition, self.dataset, self.id, self.videoID) = (model, run, condition, dataset, id, videoID)
-            (self.method, self.label, self.faces, self.error) = (method, label, faces, error)
+            (self.method, self.label, self.faces, self.error, self.attributes) = (method, label, faces, error, attributes)
         }
     }
 
@@ -103,9 +105,34 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
     public var items: [Item]
     public var rows: [Row] = []
     public var summaries: [Summary] = []
+    /// Reals called FAKE at each model's threshold, per dataset and attribute group (`RealFlagRow`).
+    public var realFlags: [RealFlagRow] = []
+    /// Expected calibration error per model, condition, dataset (and pooled), frame and video level.
+    public var calibration: [CalibrationRow] = []
+    /// Flip rates, |ΔP(fake)| and paired AUC changes under benign edits (`evaluate --stability`).
+    public var stability: [StabilityRow] = []
 
     enum CodingKeys: String, CodingKey {
         case schema, command, seed, framesPerVideo = "frames_per_video", models, datasets, conditions, items, rows, summaries
+        case realFlags = "real_flags", calibration, stability
+    }
+
+    /// Reads a results file; files written before `real_flags` and `calibration` existed read with both empty.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(String.self, forKey: .schema)
+        command = try c.decode(String.self, forKey: .command)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        framesPerVideo = try c.decode(Int.self, forKey: .framesPerVideo)
+        models = try c.decode([Model].self, forKey: .models)
+        datasets = try c.decode([Dataset].self, forKey: .datasets)
+        conditions = try c.decode([String].self, forKey: .conditions)
+        items = try c.decode([Item].self, forKey: .items)
+        rows = try c.decode([Row].self, forKey: .rows)
+        summaries = try c.decode([Summary].self, forKey: .summaries)
+        realFlags = try c.decodeIfPresent([RealFlagRow].self, forKey: .realFlags) ?? []
+        calibration = try c.decodeIfPresent([CalibrationRow].self, forKey: .calibration) ?? []
+        stability = try c.decodeIfPresent([StabilityRow].self, forKey: .stability) ?? []
     }
 
     public init(command: String, seed: UInt64, framesPerVideo: Int, models: [Model], datasets: [Dataset], conditions: [String], items: [Item]) {

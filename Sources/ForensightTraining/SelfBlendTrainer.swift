@@ -30,8 +30,13 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     /// Replace the black padding that alignment leaves around tight photo crops (e.g. UTKFace) with replicated
     /// edge pixels before blending, so a padded border is not a cue (`TrainingFace.fillingPadding`).
     public var fillPadding = true
+    /// Self-blends confined to the lower face or the eyes beside whole-face ones (`SelfBlend.withPartialRegions`).
+    public var partialBlends = true
 
     public init() {}
+
+    /// The self-blend this recipe draws its fakes with.
+    public var selfBlend: SelfBlend { partialBlends ? .withPartialRegions : SelfBlend() }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -49,6 +54,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         // Runs saved before these options existed used neither.
         pairedAugmentation = try c.decodeIfPresent(Bool.self, forKey: .pairedAugmentation) ?? false
         fillPadding = try c.decodeIfPresent(Bool.self, forKey: .fillPadding) ?? false
+        partialBlends = try c.decodeIfPresent(Bool.self, forKey: .partialBlends) ?? false
     }
 
     enum CodingKeys: String, CodingKey {
@@ -56,6 +62,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case warmupSteps = "warmup_steps", frozenBlocks = "frozen_blocks", inputSize = "input_size"
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
+        case partialBlends = "partial_blends"
     }
 }
 

@@ -21,7 +21,7 @@ public final class SelfBlendTrainer {
     let train: [TrainingFace]
     let validation: ValidationSet
     let optimizer: Adam
-    let blend = SelfBlend(), augment = FaceAugmentation()
+    let blend: SelfBlend, augment = FaceAugmentation()
 
     /// - Parameters:
     ///   - detector: the network to train, already holding its initial weights.
@@ -37,7 +37,8 @@ public final class SelfBlendTrainer {
         (self.recipe, self.detector, self.output) = (recipe, detector, output)
         self.train = recipe.fillPadding ? reals.map { $0.fillingPadding() } : reals
         detector.card.inputSize = recipe.inputSize
-        self.validation = ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed)
+        blend = recipe.selfBlend
+        self.validation = ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend)
         detector.network.train()
         detector.network.freezeStem(blocks: recipe.frozenBlocks)
         optimizer = AdamW(detector.network.trainableParameters(), learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)

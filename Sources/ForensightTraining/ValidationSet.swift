@@ -15,10 +15,9 @@ struct ValidationSet {
     var frames: [Int] = []
     var faces: [Int] = []
 
-    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64) {
+    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend = SelfBlend()) {
         var byVideo: [String: [Int]] = [:]
         for (i, f) in faces.enumerated() { byVideo[f.sample.dataset + "/" + (f.sample.videoID ?? f.sample.id), default: []].append(i) }
-        let blend = SelfBlend()
         for video in byVideo.keys.sorted() {
             let members = byVideo[video]!
             let picked = members.count <= framesPerVideo ? members
@@ -86,9 +85,53 @@ extension ValidationSet {
     }
 }
 
+/// What `ValidationSet.calibrate` chose, with the validation numbers behind it.
+public struct CalibrationChoice: Sendable {
+    public var calibration: PlattScaling
+    public var threshold: Float
+    /// Expected calibration error (10 bins) of the validation face-frames, before and after calibration.
+    public var eceBefore: Double, eceAfter: Double
+    /// Share of validation real units (videos, photos) at or above the threshold.
+    public var realFlaggedRate: Double
+    /// Validation real and self-blend units.
+    public var realUnits: Int, fakeUnits: Int
+}
+
+extension ValidationSet {
+    /// Fits Platt scaling on the validation face-frames' logits (reals 0, self-blends 1; the detector's card decides
+    /// test-time averaging), then places the threshold on the units `detect` reports (max-mean per video, a photo is
+    /// one unit): the lowest calibrated P(fake), not below 0.5, at which at most `realFlagRate` of the real units are
+    /// called FAKE. The card is not changed.
+    func calibrate(_ detector: DeepfakeDetector, realFlagRate: Double = 0.02) throws -> CalibrationChoice {
+        detector.network.eval()
+        let logits = detector.faceLogits(images).map(Double.init)
+        let labels = kinds.map { $0 == 0 ? 0 : 1 }
+        let fit = try PlattScaling.fit(logits: logits, labels: labels)
+        let raw = logits.map { 1 / (1 + exp(-$0)) }, calibrated = logits.map { fit.probability(logit: $0) }
+        let eceBefore = try Metrics.expectedCalibrationError(probabilities: raw, labels: labels, bins: 10)
+        let eceAfter = try Metrics.expectedCalibrationError(probabilities: calibrated, labels: labels, bins: 10)
+        let records = images.indices.map { FrameScore(videoID: videoIDs[$0], frameIndex: frames[$0], faceID: faces[$0], score: calibrated[$0],
+                                                      label: labels[$0]) }
+        let units = try VideoAggregation.maxOverFacesThenMean.aggregate(records)
+        let reals = zip(units.scores, units.labels).filter { $0.1 == 0 }.map(\.0).sorted()
+        // Allow ⌊rate · n⌋ reals at or above the threshold: sit just above the next-highest real score.
+        let allowed = Int((realFlagRate * Double(reals.count)).rounded(.down))
+        let cut = reals.count > allowed ? reals[reals.count - 1 - allowed] : 0
+        let threshold = max(0.5, min(cut + 1e-4, 0.999))
+        let flagged = Double(reals.filter { $0 >= threshold }.count) / Double(max(reals.count, 1))
+        return CalibrationChoice(calibration: fit, threshold: Float(threshold), eceBefore: eceBefore, eceAfter: eceAfter,
+                                 realFlaggedRate: flagged, realUnits: reals.count, fakeUnits: units.labels.count - reals.count)
+    }
+}
+
 extension SelfBlendTrainer {
+    /// Calibration and threshold for `detector` on the validation faces of a run (see `ValidationSet.calibrate`).
+    public static func calibrate(_ detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> CalibrationChoice {
+        try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).calibrate(detector)
+    }
+
     /// The decision threshold for `detector` on the validation faces of a run (see `ValidationSet.youdenThreshold`).
     public static func threshold(for detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> Float {
-        try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed).youdenThreshold(detector)
+        try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).youdenThreshold(detector)
     }
 }

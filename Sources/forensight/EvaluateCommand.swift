@@ -47,6 +47,24 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Sample ids (one per line) to leave out, e.g. a model's training set.")
     var excludeIds: String?
 
+    @Flag(help: "Score only the test split of the project's protocol (ProtocolSplit: every fake, the reals of people in fakes, a seeded 20 % of the other real people or photos), as `train` defines it.")
+    var testSplit = false
+
+    @Option(help: "Seed of the protocol split (--test-split); the same as train's --split-seed.")
+    var splitSeed: UInt64 = 0
+
+    @Flag(help: "The stability protocol instead: every k-th sample per dataset (videos as --stability-frames frames saved as JPEG 95), scored clean and under each --edit; flip rates, |ΔP(fake)| and paired AUC changes.")
+    var stability = false
+
+    @Option(help: "A stability edit (repeat): png (ffmpeg's decoding, lossless), jpeg-qQ, scale-F, crop-F, mirror. Default: png, jpeg-q93, jpeg-q71, scale-0.75, scale-0.5, crop-0.96, mirror.")
+    var edit: [String] = []
+
+    @Option(help: "Stability protocol: samples per dataset (every k-th, sorted by id).")
+    var stabilitySamples = 100
+
+    @Option(help: "Stability protocol: frames per video, written as JPEG quality 95.")
+    var stabilityFrames = 8
+
     @Option(help: "Frames sampled per video.")
     var frames = 32
 
@@ -57,6 +75,9 @@ struct Evaluate: ParsableCommand {
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
         for spec in model where !spec.contains("=") { throw ValidationError("--model takes NAME=FILE, got \(spec)") }
         for name in condition where EvaluationCondition(name: name) == nil { throw ValidationError("unknown condition \(name)") }
+        for name in edit where StabilityEdit(name: name) == nil { throw ValidationError("unknown edit \(name) (png, jpeg-q93, scale-0.5, crop-0.96, mirror)") }
+        guard stabilitySamples > 0, stabilityFrames > 0 else { throw ValidationError("--stability-samples and --stability-frames must be positive") }
+        if stability && (robustness || !condition.isEmpty) { throw ValidationError("--stability runs its own edits; leave out --robustness and --condition") }
     }
 
     func run() throws {
@@ -68,6 +89,7 @@ struct Evaluate: ParsableCommand {
             modelSpecs = model.map { spec in let parts = spec.split(separator: "=", maxSplits: 1); return (String(parts[0]), String(parts[1])) }
         }
         var conditions: [EvaluationCondition] = [.clean]
+        var conditionNames: [String]?
         if robustness { conditions += EvaluationCondition.jpegSweep + EvaluationCondition.degradations(seed: seed) }
         for name in condition {
             guard var c = EvaluationCondition(name: name) else { continue }
@@ -76,9 +98,14 @@ struct Evaluate: ParsableCommand {
         }
 
         var manifest = Manifest(), datasetEntries: [EvaluationResults.Dataset] = []
+        var attributes: [String: [String: String]] = [:]
         for path in datasets {
             do {
-                let loaded = try DatasetLayout.importer(for: path).load()
+                var loaded = try DatasetLayout.importer(for: path).load()
+                if testSplit { loaded = ProtocolSplit(seed: splitSeed).parts(of: loaded).test }
+                if let table = try AttributeTable.load(folder: path) {
+                    for s in loaded { if let a = table[s.path] { attributes[s.id] = a } }
+                }
                 manifest.append(contentsOf: loaded, skippingDuplicateIDs: true)
                 for name in Set(loaded.map(\.dataset)).sorted() {
                     let members = loaded.filter { $0.dataset == name }
@@ -91,7 +118,13 @@ struct Evaluate: ParsableCommand {
         do { faceDetector = try MTCNN() } catch { fail("\(error) (run scripts/setup/weights.sh)") }
         let runner = EvaluationRunner(frames: frames, faceDetector: faceDetector)
         var models: [EvaluationResults.Model] = [], items: [EvaluationResults.Item] = []
-        for (run, (name, path)) in modelSpecs.enumerated() {
+        if stability {
+            conditions = [.clean]
+            let edits = edit.isEmpty ? StabilityEdit.defaults : edit.compactMap(StabilityEdit.init(name:))
+            (models, items) = try runStability(manifest, modelSpecs: modelSpecs, edits: edits, faceDetector: faceDetector, attributes: attributes)
+            conditionNames = ["clean"] + edits.map(\.conditionName)
+        }
+        for (run, (name, path)) in (stability ? [] : modelSpecs).enumerated() {
             let detector: DeepfakeDetector
             do { detector = try DeepfakeDetector(path: path) } catch { fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
@@ -101,14 +134,16 @@ struct Evaluate: ParsableCommand {
             if tested.count < manifest.count { note("\(name): leaving out \(manifest.count - tested.count) samples it was trained on") }
             for c in conditions {
                 var bar = ProgressBar("evaluate \(name) \(c.name)", total: tested.count)
-                items += runner.score(tested, detector: detector, modelName: name, run: run, condition: c) { done, _ in bar.update(done) }
+                var scored = runner.score(tested, detector: detector, modelName: name, run: run, condition: c) { done, _ in bar.update(done) }
+                for i in scored.indices { scored[i].attributes = attributes[scored[i].id] }
+                items += scored
                 bar.finish()
             }
         }
         let failed = items.filter { $0.error != nil }
         for item in failed.prefix(10) { note("forensight: \(item.error!)") }
         var results = EvaluationResults(command: (["forensight"] + CommandLine.arguments.dropFirst()).joined(separator: " "), seed: seed,
-                                        framesPerVideo: frames, models: models, datasets: datasetEntries, conditions: conditions.map(\.name),
+                                        framesPerVideo: frames, models: models, datasets: datasetEntries, conditions: conditionNames ?? conditions.map(\.name),
                                         items: items)
         do { try results.computeMetrics() } catch { fail("metrics: \(error)") }
         let encoder = JSONEncoder()
@@ -116,6 +151,14 @@ struct Evaluate: ParsableCommand {
         do { try encoder.encode(results).write(to: URL(fileURLWithPath: out), options: .atomic) } catch { fail("\(out): \(error)") }
         for s in results.summaries where s.condition == "clean" && s.level == "video (maxOverFacesThenMean)" {
             note(String(format: "%@ on %@ (%@): video AUC %.4f", s.model, s.dataset, s.subset, s.aucMean))
+        }
+        for r in results.stability where r.subset != "all" {
+            note(String(format: "%@ on %@ (%@), %@: %d of %d verdicts flipped (%.1f %%), mean |ΔP| %.3f", r.model, r.dataset, r.subset, r.edit,
+                        r.flips, r.pairs, 100 * r.flipRate, r.meanAbsDelta ?? .nan))
+        }
+        for r in results.realFlags where r.condition == "clean" && r.group == "all" {
+            note(String(format: "%@ on %@: %d of %d reals called FAKE (%.1f %%), %d without a face", r.model, r.dataset, r.flagged, r.units,
+                        100 * r.rate, r.noFace))
         }
         if !failed.isEmpty && failed.count == items.count { throw ExitCode(1) }
     }
@@ -130,5 +173,36 @@ struct Evaluate: ParsableCommand {
         do {
             return Set(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty })
         } catch { fail("\(file): \(error)") }
+    }
+
+    /// The stability protocol for every model: the same sampled images (left out: what any of the models trained on).
+    func runStability(_ manifest: Manifest, modelSpecs: [(String, String)], edits: [StabilityEdit], faceDetector: MTCNN,
+                      attributes: [String: [String: String]]) throws -> ([EvaluationResults.Model], [EvaluationResults.Item]) {
+        var excluded = Set<String>()
+        for (_, path) in modelSpecs { excluded.formUnion(try excludedIDs(for: path)) }
+        let tested = Manifest(manifest.samples.filter { !excluded.contains($0.id) })
+        let work = NSTemporaryDirectory() + "forensight-stability-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let runner = StabilityRunner(faceDetector: faceDetector, edits: edits, workFolder: work)
+        let images: [StabilityImage]
+        do {
+            images = try runner.images(of: tested, perDataset: stabilitySamples, framesPerVideo: stabilityFrames) { sample, error in
+                note("forensight: \(sample.path): skipped: \(error)")
+            }
+        } catch { fail("\(work): \(error)") }
+        note("stability: \(images.count) images × \(edits.count + 1) versions per model")
+        var models: [EvaluationResults.Model] = [], items: [EvaluationResults.Item] = []
+        for (run, (name, path)) in modelSpecs.enumerated() {
+            let detector: DeepfakeDetector
+            do { detector = try DeepfakeDetector(path: path) } catch { fail("\(error)") }
+            models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
+                                threshold: Double(detector.card.threshold), notes: detector.card.notes))
+            var bar = ProgressBar("stability \(name)", total: images.count)
+            var scored = runner.score(images, detector: detector, modelName: name, run: run, frames: frames) { done, _ in bar.update(done) }
+            bar.finish()
+            for i in scored.indices { scored[i].attributes = attributes[String(scored[i].id.split(separator: "#").first ?? "")] }
+            items += scored
+        }
+        return (models, items)
     }
 }

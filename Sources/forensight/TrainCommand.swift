@@ -59,8 +59,14 @@ struct Train: ParsableCommand {
     @Option(help: "Network input side in pixels.")
     var inputSize = 224
 
-    @Option(help: "Fraction of the remaining real videos held out for validation.")
-    var valFraction = 0.2
+    @Option(help: "Share of the real people (or photos, or videos) held out for validation: epoch choice, threshold, calibration.")
+    var valFraction = 0.1
+
+    @Option(help: "Share of the real people (or photos, or videos) held out for the test split, beside every fake and every real person who appears in one.")
+    var testFraction = 0.2
+
+    @Option(help: "Seed of the train / validation / test split (kept apart from --seed so runs with other seeds share the test split).")
+    var splitSeed: UInt64 = 0
 
     @Option(help: "Cap on steps per epoch (0: a full pass).")
     var stepsPerEpoch = 0
@@ -77,6 +83,12 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fill the black padding around tight photo crops with edge pixels before blending.")
     var fillPadding = true
 
+    @Flag(inversion: .prefixedNo, help: "Blend some fakes inside the lower face or the eyes only, beside whole-face blends.")
+    var partialBlends = true
+
+    @Flag(inversion: .prefixedNo, help: "Exported model: average each face's logit with its mirror image's (test-time flip).")
+    var flipAverage = true
+
     @Flag(help: "Continue the run in --out from its last finished epoch.")
     var resume = false
 
@@ -92,7 +104,9 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard (1...10_000).contains(trainFrames) else { throw ValidationError("--train-frames must be between 1 and 10000") }
         guard epochs > 0, realsPerStep > 0, learningRate > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
-        guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
+        guard valFraction >= 0, testFraction >= 0, valFraction + testFraction < 1 else {
+            throw ValidationError("--val-fraction and --test-fraction must be ≥ 0 and leave a training share (sum < 1)")
+        }
         guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
     }
@@ -102,17 +116,20 @@ struct Train: ParsableCommand {
         (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate)
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
-        (recipe.pairedAugmentation, recipe.fillPadding) = (pairedAugmentation, fillPadding)
+        (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
 
         var manifest = Manifest()
         for path in data {
             do { manifest.append(contentsOf: try DatasetLayout.importer(for: path).load(), skippingDuplicateIDs: true) } catch { fail("\(error)") }
         }
-        let (trainItems, valItems) = SelfBlendSplit.split(manifest, validationFraction: valFraction, seed: seed)
-        note("train: \(trainItems.count) real items; validation: \(valItems.filter { !$0.isFake }.count) real, \(valItems.filter(\.isFake).count) fake items")
+        let parts = ProtocolSplit(testFraction: testFraction, validationFraction: valFraction, seed: splitSeed).parts(of: manifest)
+        let (trainItems, valItems) = (Manifest(parts.train.filter { !$0.isFake }), parts.validation)
+        note("split: train \(trainItems.count) real items; validation \(valItems.count) (\(valItems.filter(\.isFake).count) fake); test \(parts.test.count) left out")
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            try (trainItems.map(\.id).joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
+            // Everything the model learned from or was selected and calibrated on: `evaluate` leaves these out.
+            let seen = trainItems.map(\.id) + valItems.map(\.id)
+            try (seen.joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
         } catch { fail("\(out): \(error)") }
         let faceCache = try openCache()
         var trainFaces: [TrainingFace]

@@ -42,7 +42,13 @@ extension Train {
     func exportBest(validation: [TrainingFace], recipe: SelfBlendRecipe, to path: String) throws {
         let best: DeepfakeDetector
         do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { fail("\(error)") }
-        best.card.threshold = try SelfBlendTrainer.threshold(for: best, validation: validation, recipe: recipe)
+        best.card.flipAverage = flipAverage
+        let choice: CalibrationChoice
+        do { choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe) } catch { fail("\(out): calibration: \(error)") }
+        (best.card.calibration, best.card.threshold) = (choice.calibration, choice.threshold)
+        note(String(format: "calibration: P = σ(%.4f·z %+.4f); validation ECE %.4f → %.4f; threshold %.4f calls %.1f %% of %d real units FAKE",
+                    choice.calibration.scale, choice.calibration.bias, choice.eceBefore, choice.eceAfter, choice.threshold,
+                    100 * choice.realFlaggedRate, choice.realUnits))
         best.card.notes = "self-blended images, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
         do {
             try best.save(to: path, dtype: .f16)
