@@ -12,7 +12,7 @@ public struct EvaluationReport {
     }
 
     public let results: EvaluationResults
-    public private(set) var blocks: [Block] = []
+    public internal(set) var blocks: [Block] = []
 
     static let videoRule = "video (maxOverFacesThenMean)"
 
@@ -71,6 +71,8 @@ public struct EvaluationReport {
         }
         for dataset in results.datasets { figures(for: dataset, models: modelNames) }
         robustness(models: modelNames)
+        realsAndCalibration()
+        stabilitySection(models: modelNames)
     }
 
     /// ROC curves, per-method bars and score histograms of one dataset (clean, first run of each model).

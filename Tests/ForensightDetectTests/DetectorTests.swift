@@ -5,6 +5,7 @@ import ForensightNN
 import ForensightMedia
 import ForensightFaces
 import ForensightDetect
+import ForensightEvaluation
 
 /// The detector file format, its preprocessing, the pipeline's verdicts and the JSON record.
 final class DetectorTests: XCTestCase {
@@ -177,5 +178,41 @@ final class DetectorTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(model["threshold"] as? Double), 0.4, accuracy: 1e-6)
         XCTAssertEqual(Set((object["timings_ms"] as! [String: Any]).keys), ["decode", "faces", "model", "total"])
         XCTAssertEqual(try JSONDecoder().decode(Verdict.self, from: try JSONEncoder().encode(v)), v)
+    }
+}
+
+extension DetectorTests {
+    func testCalibrationAndFlipAveragingTravelWithTheCard() throws {
+        let detector = try smallDetector()
+        var random = SeededRandom(seed: 8)
+        // Left-right asymmetric crops (a bright left half) and a random head, so mirror images score differently.
+        let faces = (0..<3).map { _ in RGBImage(width: 64, height: 64, pixels: (0..<(64 * 64 * 3)).map { i in
+            UInt8(truncatingIfNeeded: Int(random.next() % 128) + (i / 3 % 64 < 24 ? 120 : 0)) }) }
+        let head = detector.network.fc.weight
+        for i in 0..<head.count { head.data[i] = Float(Int(random.next() % 2001) - 1000) / 100 }
+        Module.markStateChanged()
+        let raw = detector.faceLogits(faces)
+        XCTAssertEqual(detector.probabilities(faces), raw.map { 1 / (1 + exp(-$0)) })
+        detector.card.calibration = PlattScaling(scale: 0.5, bias: -1)
+        for (p, z) in zip(detector.probabilities(faces), raw) { XCTAssertEqual(p, 1 / (1 + exp(-(0.5 * z - 1))), accuracy: 1e-6) }
+        // Flip averaging: a mirrored crop scores exactly as the crop, and the logit is the mean of both views.
+        detector.card.flipAverage = true
+        let mirrored = faces.map { ImageGeometry.flipHorizontal($0) }
+        let averaged = detector.faceLogits(faces)
+        for (a, b) in zip(averaged, detector.faceLogits(mirrored)) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        detector.card.flipAverage = nil
+        let plainMirrored = detector.faceLogits(mirrored)
+        for i in faces.indices { XCTAssertEqual(averaged[i], (raw[i] + plainMirrored[i]) / 2, accuracy: 1e-5) }
+        XCTAssertNotEqual(raw, plainMirrored, "a random crop and its mirror image should score differently")
+        // Both survive a save and a load; a card without them (older files) reads as plain sigmoid, no flip.
+        detector.card.flipAverage = true
+        let path = dir.appendingPathComponent("calibrated.safetensors").path
+        try detector.save(to: path)
+        let loaded = try DeepfakeDetector(path: path)
+        XCTAssertEqual(loaded.card.calibration, PlattScaling(scale: 0.5, bias: -1))
+        XCTAssertEqual(loaded.card.flipAverage, true)
+        let old = try JSONDecoder().decode(DetectorCard.self, from: Data(#"{"schema":1,"id":"x","architecture":"efficientnet-lite0","crop_size":256,"crop_margin":1.3,"crop_mode":"aligned","input_size":224,"mean":[127,127,127],"std":[128,128,128],"threshold":0.5,"aggregation":"max-mean","notes":""}"#.utf8))
+        XCTAssertNil(old.calibration)
+        XCTAssertNil(old.flipAverage)
     }
 }

@@ -122,3 +122,36 @@ final class SelfBlendTests: XCTestCase {
         XCTAssertGreaterThan(sizes.count, 1)
     }
 }
+
+extension SelfBlendTests {
+    func testPartialRegionsBlendOnlyTheirPart() {
+        let face = texturedFace()
+        let eyeY = (landmarks[0].y + landmarks[1].y) / 2, mouthY = (landmarks[3].y + landmarks[4].y) / 2
+        func centroidY(_ blend: SelfBlend, seed: UInt64) -> Float {
+            var random = SeededRandom(seed: seed)
+            let mask = blend(face, landmarks: landmarks, using: &random).mask
+            var (sum, weight): (Float, Float) = (0, 0)
+            for y in 0..<256 { for x in 0..<256 { let m = mask.values[y * 256 + x]; sum += m * Float(y); weight += m } }
+            return sum / max(weight, 1e-6)
+        }
+        for seed in 0..<4 as Range<UInt64> {
+            XCTAssertGreaterThan(centroidY(SelfBlend(regions: [(.lowerFace, 1)]), seed: seed), (eyeY + mouthY) / 2, "lower-face blend above the nose")
+            XCTAssertLessThan(centroidY(SelfBlend(regions: [(.eyes, 1)]), seed: seed), (eyeY + mouthY) / 2, "eye blend below the nose")
+        }
+        // The mixed recipe draws every region over a few dozen blends.
+        var seen = Set<Int>()
+        for seed in 0..<40 as Range<UInt64> {
+            let y = centroidY(.withPartialRegions, seed: seed)
+            seen.insert(y < eyeY + 0.2 * (mouthY - eyeY) ? 0 : y > eyeY + 0.7 * (mouthY - eyeY) ? 2 : 1)
+        }
+        XCTAssertEqual(seen, [0, 1, 2])
+    }
+
+    func testTheWholeFaceRecipeIsUnchangedByTheRegionOption() {
+        let face = texturedFace()
+        var a = SeededRandom(seed: 9), b = SeededRandom(seed: 9)
+        XCTAssertEqual(SelfBlend()(face, landmarks: landmarks, using: &a).image,
+                       SelfBlend(regions: [(.face, 1)])(face, landmarks: landmarks, using: &b).image)
+        XCTAssertEqual(a.next(), b.next())
+    }
+}
