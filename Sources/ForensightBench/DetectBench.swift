@@ -14,7 +14,7 @@ public enum DetectBench {
         guard let clip = video ?? FacesBench.defaultVideo() else {
             throw PeerError(description: "no clip: pass --video with a clip that shows faces")
         }
-        let pipeline = Pipeline(detector: try DeepfakeDetector(path: model), faceDetector: try MTCNN())
+        let pipeline = Pipeline(detector: try DetectorRegistry.load(path: model), faceDetector: try MTCNN())
         progress("detect on \((clip as NSString).lastPathComponent), \(runs) runs")
         _ = try pipeline.analyze(path: clip)                      // warm-up: page in weights, fill the storage pool
         var results: [Verdict] = []

@@ -50,8 +50,8 @@ public struct DetectorError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A face-forgery detector: a network plus its card. Scores face crops with P(fake).
-public final class DeepfakeDetector {
+/// The self-blend detector: an EfficientNet-Lite0 with a one-logit head plus its card. Scores face crops with P(fake).
+public final class DeepfakeDetector: ExplainableDetector {
     public let network: EfficientNetLite
     public var card: DetectorCard
     /// SHA-256 of the weights file it was loaded from (empty for a fresh network).
@@ -70,14 +70,11 @@ public final class DeepfakeDetector {
     public convenience init(path: String) throws {
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: path) } catch { throw DetectorError("\(error)") }
-        guard let json = file.metadata["forensight.card"] else {
-            throw DetectorError("\(path): not a Forensight detector (no forensight.card metadata)")
-        }
-        let card: DetectorCard
-        do { card = try JSONDecoder().decode(DetectorCard.self, from: Data(json.utf8)) } catch {
-            throw DetectorError("\(path): unreadable model card: \(error)")
-        }
-        guard card.schema == 1 else { throw DetectorError("\(path): model card schema \(card.schema) is newer than this forensight") }
+        try self.init(card: DetectorCard.read(from: file, path: path), file: file, path: path)
+    }
+
+    /// The detector in `file` (at `path`), whose card has been read.
+    convenience init(card: DetectorCard, file: SafetensorsFile, path: String) throws {
         try self.init(card: card)
         do {
             _ = try network.loadStateDict(try file.allTensors(), strict: true)
@@ -86,12 +83,14 @@ public final class DeepfakeDetector {
         weightsSHA256 = (try? SHA256.hexDigest(ofFile: path)) ?? ""
     }
 
+    /// The registry line of the self-blend detector (EfficientNet-Lite0 with a one-logit head).
+    public static let registryEntry = DetectorRegistry.Entry(
+        architecture: "efficientnet-lite0", summary: "EfficientNet-Lite0 on aligned face crops, one logit (the self-blend detector)",
+        make: { try DeepfakeDetector(card: $0) }, load: { try DeepfakeDetector(card: $0, file: $1, path: $2) })
+
     /// Writes weights (`dtype`, fp16 for shipping) and the card.
     public func save(to path: String, dtype: SafetensorsDType = .f32) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = String(decoding: try encoder.encode(card), as: UTF8.self)
-        try network.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": json])
+        try network.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": card.json])
     }
 
     /// The network input for face crops: [N, 3, inputSize, inputSize], resized and normalised per the card.
@@ -164,14 +163,4 @@ public final class DeepfakeDetector {
         return out
     }
 
-    /// P(fake) for a logit from `faceLogits`: the card's calibration, or the plain sigmoid without one.
-    public func probability(logit z: Float) -> Float {
-        if let calibration = card.calibration { return Float(calibration.probability(logit: Double(z))) }
-        return 1 / (1 + Foundation.exp(-z))
-    }
-
-    /// P(fake) for each face crop (calibrated when the card has a calibration), in batches of `batchSize`.
-    public func probabilities(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
-        faceLogits(faces, batchSize: batchSize).map(probability(logit:))
-    }
 }

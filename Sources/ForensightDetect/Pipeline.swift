@@ -6,7 +6,7 @@ import ForensightEvaluation
 /// The one path from a media file to a verdict (DESIGN §2): sample frames → find, track and align faces → P(fake)
 /// per face-frame → aggregate per face and per input → REAL / FAKE / NO_FACE.
 public struct Pipeline {
-    public let detector: DeepfakeDetector
+    public let detector: any Detector
     public var reader: MediaFaceReader
     public var aggregation: VerdictAggregation
     /// Overrides the model's threshold when set.
@@ -17,7 +17,7 @@ public struct Pipeline {
     /// - Parameters:
     ///   - frames: frames sampled per video, spread evenly (32, as DeepfakeBench).
     ///   - selection: faces kept per frame (default: every face at least half the largest's area, tracked).
-    public init(detector: DeepfakeDetector, faceDetector: MTCNN, frames: Int = 32, selection: FaceSelection = .halfOfLargest,
+    public init(detector: any Detector, faceDetector: MTCNN, frames: Int = 32, selection: FaceSelection = .halfOfLargest,
                 aggregation: VerdictAggregation? = nil, threshold: Double? = nil) {
         self.detector = detector
         reader = MediaFaceReader(detector: faceDetector, extraction: FaceExtractionOptions(selection: selection),

@@ -66,7 +66,7 @@ public struct EvaluationRunner {
     /// Scores every sample of `manifest` with `detector` under `condition`.
     ///
     /// - Parameter progress: called after each sample with (done, total).
-    public func score(_ manifest: Manifest, detector: DeepfakeDetector, modelName: String, run: Int, condition: EvaluationCondition,
+    public func score(_ manifest: Manifest, detector: any Detector, modelName: String, run: Int, condition: EvaluationCondition,
                       progress: (Int, Int) -> Void = { _, _ in }) -> [EvaluationResults.Item] {
         var pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames)
         if let perturbation = condition.perturbation {

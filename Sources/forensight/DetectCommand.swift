@@ -60,8 +60,8 @@ struct Detect: ParsableCommand {
         guard let modelPath = model ?? ModelLocations.defaultModel() else {
             fail("no detector found: models/\(ModelLocations.defaultModelName) is missing; pass --model FILE or set FORENSIGHT_MODEL")
         }
-        let detector: DeepfakeDetector
-        do { detector = try DeepfakeDetector(path: modelPath) } catch { fail("\(error)") }
+        let detector: any Detector
+        do { detector = try DetectorRegistry.load(path: modelPath) } catch { fail("\(error)") }
         let faceDetector: MTCNN
         do { faceDetector = try MTCNN() } catch { fail("\(error) (run scripts/setup/weights.sh)") }
         let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, aggregation: aggregate, threshold: threshold)

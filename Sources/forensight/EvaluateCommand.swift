@@ -125,8 +125,8 @@ struct Evaluate: ParsableCommand {
             conditionNames = ["clean"] + edits.map(\.conditionName)
         }
         for (run, (name, path)) in (stability ? [] : modelSpecs).enumerated() {
-            let detector: DeepfakeDetector
-            do { detector = try DeepfakeDetector(path: path) } catch { fail("\(error)") }
+            let detector: any Detector
+            do { detector = try DetectorRegistry.load(path: path) } catch { fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
                                 threshold: Double(detector.card.threshold), notes: detector.card.notes))
             let excluded = try excludedIDs(for: path)
@@ -193,8 +193,8 @@ struct Evaluate: ParsableCommand {
         note("stability: \(images.count) images × \(edits.count + 1) versions per model")
         var models: [EvaluationResults.Model] = [], items: [EvaluationResults.Item] = []
         for (run, (name, path)) in modelSpecs.enumerated() {
-            let detector: DeepfakeDetector
-            do { detector = try DeepfakeDetector(path: path) } catch { fail("\(error)") }
+            let detector: any Detector
+            do { detector = try DetectorRegistry.load(path: path) } catch { fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
                                 threshold: Double(detector.card.threshold), notes: detector.card.notes))
             var bar = ProgressBar("stability \(name)", total: images.count)

@@ -1,0 +1,125 @@
+import Foundation
+import ForensightTensor
+import ForensightMedia
+
+/// A face-forgery detector as `detect`, `evaluate` and the protocols use it: a card (preprocessing, threshold,
+/// calibration, aggregation) and one raw logit per face crop.
+///
+/// A new detector is one file with a class conforming to `Detector`, plus one line in `DetectorRegistry.builtIn`
+/// naming its architecture (docs/ARCHITECTURE.md, "Adding a detector").
+public protocol Detector: AnyObject {
+    /// What travels with the weights: crop, input size, normalisation, threshold, calibration, aggregation.
+    var card: DetectorCard { get set }
+    /// SHA-256 of the weights file it was loaded from (empty for a detector that was not loaded from a file).
+    var weightsSHA256: String { get }
+    /// The raw logit of each face crop (the card's test-time averaging applied, its calibration not), in batches.
+    func faceLogits(_ faces: [RGBImage], batchSize: Int) -> [Float]
+    /// Writes weights (in `dtype`) and the card as one safetensors file that `DetectorRegistry.load` reads back.
+    func save(to path: String, dtype: SafetensorsDType) throws
+}
+
+extension Detector {
+    /// P(fake) for a raw logit: the card's calibration, or the plain sigmoid without one.
+    public func probability(logit z: Float) -> Float {
+        if let calibration = card.calibration { return Float(calibration.probability(logit: Double(z))) }
+        return 1 / (1 + Foundation.exp(-z))
+    }
+
+    /// P(fake) for each face crop (calibrated when the card has a calibration), in batches of `batchSize`.
+    public func probabilities(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
+        faceLogits(faces, batchSize: batchSize).map(probability(logit:))
+    }
+}
+
+/// A detector that can show where in a face crop its evidence lies (`detect --explain`).
+public protocol ExplainableDetector: Detector {
+    /// One heatmap per crop, `side` × `side`, values in 0...1 (Grad-CAM or the detector's own method).
+    func gradCAM(_ faces: [RGBImage]) -> (maps: [[Float]], side: Int)
+}
+
+/// The detectors Forensight can build and load, by the `architecture` named in their card.
+public enum DetectorRegistry {
+    /// How to build a detector of one architecture.
+    public struct Entry: Sendable {
+        /// The card's `architecture`, e.g. `efficientnet-lite0`.
+        public var architecture: String
+        /// One line for `--help` and error messages.
+        public var summary: String
+        /// A fresh detector for `card` (weights initialised by the network; training loads its starting point).
+        public var make: @Sendable (DetectorCard) throws -> any Detector
+        /// The detector stored in `file` (at `path`), whose card is `card`.
+        public var load: @Sendable (DetectorCard, SafetensorsFile, String) throws -> any Detector
+
+        public init(architecture: String, summary: String, make: @escaping @Sendable (DetectorCard) throws -> any Detector,
+                    load: @escaping @Sendable (DetectorCard, SafetensorsFile, String) throws -> any Detector) {
+            (self.architecture, self.summary, self.make, self.load) = (architecture, summary, make, load)
+        }
+    }
+
+    /// The detectors that ship: one line each.
+    public static let builtIn: [Entry] = [
+        DeepfakeDetector.registryEntry,
+    ]
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var added: [String: Entry] = [:]
+
+    /// Adds (or replaces) an entry at run time, e.g. a detector defined outside the library.
+    public static func register(_ entry: Entry) {
+        lock.lock(); defer { lock.unlock() }
+        added[entry.architecture] = entry
+    }
+
+    /// The entry for `architecture`, if any.
+    public static func entry(for architecture: String) -> Entry? {
+        lock.lock(); defer { lock.unlock() }
+        return added[architecture] ?? builtIn.first { $0.architecture == architecture }
+    }
+
+    /// Every architecture that can be built, sorted.
+    public static var architectures: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return Set(builtIn.map(\.architecture) + added.keys).sorted()
+    }
+
+    /// A fresh detector for `card`.
+    public static func make(card: DetectorCard) throws -> any Detector {
+        guard let entry = entry(for: card.architecture) else { throw unknown(card.architecture, path: nil) }
+        return try entry.make(card)
+    }
+
+    /// The detector in the safetensors file at `path`, built by the entry its card names.
+    public static func load(path: String) throws -> any Detector {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw DetectorError("\(error)") }
+        let card = try DetectorCard.read(from: file, path: path)
+        guard let entry = entry(for: card.architecture) else { throw unknown(card.architecture, path: path) }
+        return try entry.load(card, file, path)
+    }
+
+    static func unknown(_ architecture: String, path: String?) -> DetectorError {
+        DetectorError("\(path.map { $0 + ": " } ?? "")unknown detector architecture \"\(architecture)\" (known: \(architectures.joined(separator: ", ")))")
+    }
+}
+
+extension DetectorCard {
+    /// The card in a detector file's metadata (`forensight.card`), checked for a schema this build understands.
+    public static func read(from file: SafetensorsFile, path: String) throws -> DetectorCard {
+        guard let json = file.metadata["forensight.card"] else {
+            throw DetectorError("\(path): not a Forensight detector (no forensight.card metadata)")
+        }
+        let card: DetectorCard
+        do { card = try JSONDecoder().decode(DetectorCard.self, from: Data(json.utf8)) } catch {
+            throw DetectorError("\(path): unreadable model card: \(error)")
+        }
+        guard card.schema == 1 else { throw DetectorError("\(path): model card schema \(card.schema) is newer than this forensight") }
+        return card
+    }
+
+    /// The card as the JSON stored in a detector file.
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
