@@ -35,6 +35,12 @@ public final class MTCNN {
     public let pnet = PNet(), rnet = RNet(), onet = ONet()
     public var options: MTCNNOptions
 
+    /// Whether all three weight files are in `directory`; tests skip only when they are absent, and fail when present
+    /// files do not load.
+    public static func weightsPresent(in directory: String = MTCNN.defaultWeightsDirectory) -> Bool {
+        ["pnet", "rnet", "onet"].allSatisfy { FileManager.default.fileExists(atPath: directory + "/mtcnn_\($0).safetensors") }
+    }
+
     /// Loads `mtcnn_{pnet,rnet,onet}.safetensors` from `directory` (default: the setup's weight cache).
     public init(weightsDirectory directory: String = MTCNN.defaultWeightsDirectory, options: MTCNNOptions = MTCNNOptions()) throws {
         self.options = options

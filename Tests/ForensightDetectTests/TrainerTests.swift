@@ -52,6 +52,13 @@ final class TrainerTests: XCTestCase {
         for file in ["best.safetensors", "last.safetensors", "optimizer.safetensors", "state.json", "history.jsonl"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/" + file), file)
         }
+        // Training moved the trainable weights and left the frozen stem alone.
+        ParameterInit.seed(11)
+        let initial = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
+        XCTAssertNotEqual(initial.network.fc.weight.scalars, full.network.fc.weight.scalars, "the head did not move")
+        let stem = { (d: DeepfakeDetector) in d.network.stateDict().filter { $0.0.hasPrefix("_conv_stem") }.flatMap { $0.1.scalars } }
+        XCTAssertFalse(stem(full).isEmpty)
+        XCTAssertEqual(stem(initial), stem(full), "a frozen layer moved")
         // The same run again gives the same weights.
         let (again, _) = try train(dir.appendingPathComponent("c").path)
         XCTAssertEqual(weights(again), weights(full))

