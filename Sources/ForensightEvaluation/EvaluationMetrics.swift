@@ -6,7 +6,8 @@ extension EvaluationResults {
     /// For every model run, condition and dataset: the subset `all` (every fake against every real) and one subset
     /// per manipulation method (its fakes against all reals), each at frame level (one score per face crop) and at
     /// video level under each of `videoRules`. Hard decisions use the model's threshold. 95 % bootstrap intervals
-    /// (1,000 resamples, `seed`) are computed for the `clean` condition. Subsets without both classes are skipped.
+    /// (1,000 resamples, `seed`) are computed for the `clean` condition. Subsets without a real and a fake that both have a
+    /// face are skipped.
     public mutating func computeMetrics(bootstrapResamples: Int = 1000) throws {
         rows = []
         for (run, model) in models.enumerated() {
@@ -18,7 +19,7 @@ extension EvaluationResults {
                     var subsets: [(String, [Item])] = [("all", members)]
                     if methods.count > 1 { subsets += methods.map { m in (m, reals + members.filter { $0.label == 1 && $0.method == m }) } }
                     for (subset, chosen) in subsets {
-                        guard chosen.contains(where: { $0.label == 0 }), chosen.contains(where: { $0.label == 1 && !$0.faces.isEmpty }) else { continue }
+                        guard chosen.contains(where: { $0.label == 0 && !$0.faces.isEmpty }), chosen.contains(where: { $0.label == 1 && !$0.faces.isEmpty }) else { continue }
                         let bootstrap = condition == "clean" && bootstrapResamples > 0
                             ? BootstrapOptions(resamples: bootstrapResamples, seed: seed, level: 0.95) : nil
                         for report in try Self.reports(chosen, threshold: model.threshold, bootstrap: bootstrap) {

@@ -65,9 +65,11 @@ public struct EvaluationRunner {
 
     /// Scores every sample of `manifest` with `detector` under `condition`.
     ///
-    /// - Parameter progress: called after each sample with (done, total).
+    /// - Parameters:
+    ///   - progress: called after each sample with (done, total).
+    ///   - scored: called with each item as soon as it is scored (`evaluate` appends it to its journal).
     public func score(_ manifest: Manifest, detector: any Detector, modelName: String, run: Int, condition: EvaluationCondition,
-                      progress: (Int, Int) -> Void = { _, _ in }) -> [EvaluationResults.Item] {
+                      progress: (Int, Int) -> Void = { _, _ in }, scored: (EvaluationResults.Item) -> Void = { _ in }) -> [EvaluationResults.Item] {
         var pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames)
         if let perturbation = condition.perturbation {
             let p = perturbation
@@ -90,6 +92,7 @@ public struct EvaluationRunner {
                 item.error = "\(error)"
             }
             items.append(item)
+            scored(item)
             progress(i + 1, manifest.count)
         }
         return items

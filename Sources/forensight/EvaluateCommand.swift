@@ -65,6 +65,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Stability protocol: frames per video, written as JPEG quality 95.")
     var stabilityFrames = 8
 
+    @Flag(help: "Continue an interrupted run: items already in OUT.partial.jsonl (written as they are scored) are kept, not scored again.")
+    var resume = false
+
     @Option(help: "Frames sampled per video.")
     var frames = 32
 
@@ -124,6 +127,11 @@ struct Evaluate: ParsableCommand {
             (models, items) = try runStability(manifest, modelSpecs: modelSpecs, edits: edits, faceDetector: faceDetector, attributes: attributes)
             conditionNames = ["clean"] + edits.map(\.conditionName)
         }
+        let journal = EvaluationJournal(path: out + ".partial.jsonl")
+        var done: [String: EvaluationResults.Item] = [:]
+        if resume && !stability { for item in journal.read() { done[EvaluationJournal.key(item)] = item } }
+        if !resume { journal.reset() }
+        if !done.isEmpty { note("resuming: \(done.count) items already scored in \(journal.path)") }
         for (run, (name, path)) in (stability ? [] : modelSpecs).enumerated() {
             let detector: any Detector
             do { detector = try DetectorRegistry.load(path: path) } catch { fail("\(error)") }
@@ -134,9 +142,14 @@ struct Evaluate: ParsableCommand {
             if tested.count < manifest.count { note("\(name): leaving out \(manifest.count - tested.count) samples it was trained on") }
             for c in conditions {
                 var bar = ProgressBar("evaluate \(name) \(c.name)", total: tested.count)
-                var scored = runner.score(tested, detector: detector, modelName: name, run: run, condition: c) { done, _ in bar.update(done) }
-                for i in scored.indices { scored[i].attributes = attributes[scored[i].id] }
-                items += scored
+                let kept = tested.samples.compactMap { done[EvaluationJournal.key(model: name, run: run, condition: c.name, id: $0.id)] }
+                let todo = Manifest(tested.samples.filter { done[EvaluationJournal.key(model: name, run: run, condition: c.name, id: $0.id)] == nil })
+                let scored = runner.score(todo, detector: detector, modelName: name, run: run, condition: c,
+                                          progress: { finished, _ in bar.update(kept.count + finished) },
+                                          scored: { journal.append($0) })
+                // Journal order and scoring order differ after a resume; the results keep the manifest's order.
+                let byID = Dictionary((kept + scored).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                items += tested.samples.compactMap { sample in byID[sample.id].map { var item = $0; item.attributes = attributes[item.id]; return item } }
                 bar.finish()
             }
         }
@@ -149,6 +162,7 @@ struct Evaluate: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do { try encoder.encode(results).write(to: URL(fileURLWithPath: out), options: .atomic) } catch { fail("\(out): \(error)") }
+        journal.remove()
         for s in results.summaries where s.condition == "clean" && s.level == "video (maxOverFacesThenMean)" {
             note(String(format: "%@ on %@ (%@): video AUC %.4f", s.model, s.dataset, s.subset, s.aucMean))
         }

