@@ -3,6 +3,7 @@ import ForensightTensor
 import ForensightNN
 import ForensightModels
 import ForensightTraining
+import ForensightOptim
 
 /// Training throughput of the default detector's network: one EfficientNet-Lite0 step (forward, BCE loss, backward,
 /// AdamW update) on random images.

@@ -5,6 +5,7 @@ import ForensightMedia
 import ForensightData
 import ForensightDetect
 import ForensightEvaluation
+import ForensightOptim
 
 /// Trains a `DeepfakeDetector` on real faces and their self-blended fakes (Shiohara & Yamasaki, CVPR 2022).
 ///

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ForensightBench
 import ForensightDetect
+import ForensightOptim
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

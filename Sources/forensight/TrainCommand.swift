@@ -7,6 +7,7 @@ import ForensightFaces
 import ForensightData
 import ForensightDetect
 import ForensightTraining
+import ForensightOptim
 
 /// Detector recipes `train` knows.
 enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {

@@ -7,6 +7,7 @@ import ForensightFaces
 import ForensightData
 import ForensightDetect
 import ForensightTraining
+import ForensightOptim
 
 /// The self-blending trainer: reproducible for a seed, resumable to the same weights, and its data split.
 final class TrainerTests: XCTestCase {

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import ForensightTensor
 import ForensightTraining
+import ForensightOptim
 
 /// Optimizers, clipping and schedules against PyTorch trajectories
 /// (fixtures from scripts/reference/make_optimizer_fixtures.py).

@@ -9,20 +9,21 @@ final class GradNode {
     }
 }
 
-/// Global switch for recording ops. Inference runs with recording off, so it pays no tape overhead.
+/// The switch for recording ops. Inference runs with recording off, so it pays no tape overhead.
+///
+/// The switch is task-local (outside a task: thread-local), so `withoutGrad` in one request never turns off the
+/// tape of another running at the same time (a Grad-CAM beside a batch of detections, say).
 public enum GradMode {
-    nonisolated(unsafe) static var disabledDepth = 0
+    @TaskLocal static var disabled = false
 
-    /// Whether ops are currently recorded.
-    public static var isEnabled: Bool { disabledDepth == 0 }
+    /// Whether ops are currently recorded on this task or thread.
+    public static var isEnabled: Bool { !disabled }
 }
 
-/// Runs `body` without recording ops on the tape (inference, optimizer updates).
+/// Runs `body` without recording ops on the tape (inference, optimizer updates), for the current task or thread only.
 @discardableResult
 public func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
-    GradMode.disabledDepth += 1
-    defer { GradMode.disabledDepth -= 1 }
-    return try body()
+    try GradMode.$disabled.withValue(true) { try body() }
 }
 
 extension Tensor {
