@@ -12,11 +12,15 @@ extension DeepfakeDetector {
         let input = inputTensor(faces)
         let features = withoutGrad { network.featureMap(input) }.detached()
         features.requiresGrad = true
-        let logits = network.fc(network.dropout(features.adaptiveAvgPool2d((1, 1)).flattened(from: 1)))
+        // The head runs on detached copies of its weights (dropout is the identity in evaluation), so the backward
+        // pass writes only to this call's own feature tensor: no shared parameter gradient is touched, and Grad-CAM
+        // can run beside detection or another Grad-CAM on the same detector.
+        let head = network.fc
+        let logits = Tensor.linear(features.adaptiveAvgPool2d((1, 1)).flattened(from: 1), weight: head.weight.detached(),
+                                   bias: head.bias?.detached())
         logits.sum().backward()
         let (n, c, h, w) = (features.shape[0], features.shape[1], features.shape[2], features.shape[3])
         let grad = features.grad!
-        for p in network.trainableParameters() { p.grad = nil }
         var maps: [[Float]] = []
         for i in 0..<n {
             var map = [Float](repeating: 0, count: h * w)

@@ -216,3 +216,39 @@ extension DetectorTests {
         XCTAssertNil(old.flipAverage)
     }
 }
+
+extension DetectorTests {
+    /// Scores and Grad-CAM maps computed from several threads at once equal the single-threaded ones.
+    func testDetectionAndGradCAMConcurrentlyMatchTheirSingleThreadedResults() throws {
+        let detector = try smallDetector()
+        let head = detector.network.fc.weight
+        var random = SeededRandom(seed: 12)
+        for i in 0..<head.count { head.data[i] = Float(Int(random.next() % 2001) - 1000) / 500 }
+        Module.markStateChanged()
+        let faces = (0..<6).map { _ in RGBImage(width: 64, height: 64, pixels: (0..<(64 * 64 * 3)).map { _ in UInt8(random.next() % 256) }) }
+        let scores = detector.probabilities(faces)
+        let maps = faces.map { detector.gradCAM([$0]).maps[0] }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var scores: [[Float]] = [], maps: [[Float]] = []
+        }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 12) { k in
+            if k % 2 == 0 {
+                let s = detector.probabilities(faces)
+                results.lock.lock(); results.scores.append(s); results.lock.unlock()
+            } else {
+                let m = detector.gradCAM([faces[k % faces.count]]).maps[0]
+                results.lock.lock(); results.maps.append(m + [Float(k % faces.count)]); results.lock.unlock()
+            }
+        }
+        XCTAssertEqual(results.scores.count, 6)
+        for s in results.scores { XCTAssertEqual(s, scores) }
+        XCTAssertEqual(results.maps.count, 6)
+        for m in results.maps {
+            let i = Int(m.last!)
+            for (a, b) in zip(m.dropLast(), maps[i]) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        }
+        XCTAssertTrue(detector.network.trainableParameters().allSatisfy { $0.grad == nil })
+    }
+}
