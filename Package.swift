@@ -22,6 +22,9 @@ let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", buildMachineTarget
 #else
 let vectorISA: [SwiftSetting] = []
 #endif
+/// The inference path (Tensor, NN, Models, Media, Faces, Evaluation, Detect) and Optim build in Swift 6 language mode: strict
+/// concurrency checking, so code reachable from a server's many tasks is checked for data races.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "Forensight",
@@ -38,21 +41,21 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
-        .target(name: "ForensightTensor", dependencies: ["CBLAS"], swiftSettings: vectorISA),
-        .target(name: "ForensightMedia", dependencies: ["CJPEG", "CPNG"], swiftSettings: vectorISA),
-        .target(name: "ForensightNN", dependencies: ["ForensightTensor"], swiftSettings: vectorISA),
+        .target(name: "ForensightTensor", dependencies: ["CBLAS"], swiftSettings: vectorISA + swift6),
+        .target(name: "ForensightMedia", dependencies: ["CJPEG", "CPNG"], swiftSettings: vectorISA + swift6),
+        .target(name: "ForensightNN", dependencies: ["ForensightTensor"], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightFaces", dependencies: ["ForensightTensor", "ForensightNN", "ForensightMedia"],
-                swiftSettings: vectorISA),
+                swiftSettings: vectorISA + swift6),
         .target(name: "ForensightData", dependencies: ["ForensightMedia", "ForensightFaces"]),
-        .target(name: "ForensightEvaluation", dependencies: []),
+        .target(name: "ForensightEvaluation", dependencies: [], swiftSettings: swift6),
         .target(name: "ForensightDetect", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
-                                                         "ForensightFaces", "ForensightEvaluation"], swiftSettings: vectorISA),
+                                                         "ForensightFaces", "ForensightEvaluation"], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightProtocols", dependencies: ["ForensightMedia", "ForensightFaces", "ForensightData", "ForensightDetect",
                                                             "ForensightEvaluation"]),
-        .target(name: "ForensightOptim", dependencies: ["ForensightTensor"]),
+        .target(name: "ForensightOptim", dependencies: ["ForensightTensor"], swiftSettings: swift6),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightOptim", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                            "ForensightFaces", "ForensightData", "ForensightDetect", "ForensightEvaluation"]),
-        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA),
+        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                         "ForensightFaces", "ForensightOptim", "ForensightTraining", "ForensightDetect"]),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
