@@ -36,6 +36,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -49,7 +50,8 @@ let package = Package(
         .target(name: "ForensightData", dependencies: ["ForensightMedia", "ForensightFaces"]),
         .target(name: "ForensightEvaluation", dependencies: [], swiftSettings: swift6),
         .target(name: "ForensightDetect", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
-                                                         "ForensightFaces", "ForensightEvaluation"], swiftSettings: vectorISA + swift6),
+                                                         "ForensightFaces", "ForensightEvaluation",
+                                                         .product(name: "Crypto", package: "swift-crypto")], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightProtocols", dependencies: ["ForensightMedia", "ForensightFaces", "ForensightData", "ForensightDetect",
                                                             "ForensightEvaluation"]),
         .target(name: "ForensightOptim", dependencies: ["ForensightTensor"], swiftSettings: swift6),

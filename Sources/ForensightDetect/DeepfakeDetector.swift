@@ -80,7 +80,7 @@ public final class DeepfakeDetector: ExplainableDetector {
             _ = try network.loadStateDict(try file.allTensors(), strict: true)
         } catch { throw DetectorError("\(path): \(error)") }
         network.eval()
-        weightsSHA256 = (try? SHA256.hexDigest(ofFile: path)) ?? ""
+        weightsSHA256 = (try? FileDigest.sha256Hex(ofFile: path)) ?? ""
     }
 
     /// The registry line of the self-blend detector (EfficientNet-Lite0 with a one-logit head).

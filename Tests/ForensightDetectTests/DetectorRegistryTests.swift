@@ -34,7 +34,7 @@ final class GreenDetector: Detector {
         make: { GreenDetector(card: $0) },
         load: { card, file, path in
             let detector = GreenDetector(card: card, scale: try file.allTensors()["scale"]?.scalars.first ?? 1)
-            detector.weightsSHA256 = try SHA256.hexDigest(ofFile: path)
+            detector.weightsSHA256 = try FileDigest.sha256Hex(ofFile: path)
             return detector
         })
 }
@@ -87,7 +87,7 @@ final class DetectorRegistryTests: XCTestCase {
         let v = try Pipeline(detector: detector, faceDetector: faceDetector, frames: 2).analyze(path: wall)
         XCTAssertEqual(v.verdict, .noFace)
         XCTAssertEqual(v.model.id, "green")
-        XCTAssertEqual(v.model.sha256, try SHA256.hexDigest(ofFile: path))
+        XCTAssertEqual(v.model.sha256, try FileDigest.sha256Hex(ofFile: path))
         // evaluate: the same runner `forensight evaluate` uses, on a real/ + fake/ folder dataset.
         let data = dir.appendingPathComponent("data")
         for sub in ["real", "fake"] { try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true) }

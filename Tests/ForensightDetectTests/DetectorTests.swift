@@ -26,14 +26,14 @@ final class DetectorTests: XCTestCase {
     }
 
     func testSHA256KnownAnswers() throws {
-        XCTAssertEqual(SHA256.hexDigest([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hexDigest(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hexDigest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+        XCTAssertEqual(FileDigest.sha256Hex([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(FileDigest.sha256Hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(FileDigest.sha256Hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
                        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         // A million 'a' through the file reader (several 1 MiB pieces are not needed: one read, many blocks).
         let path = dir.appendingPathComponent("a.bin").path
         try Data(repeating: 0x61, count: 1_000_000).write(to: URL(fileURLWithPath: path))
-        XCTAssertEqual(try SHA256.hexDigest(ofFile: path), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(try FileDigest.sha256Hex(ofFile: path), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     func testInputTensorResizesAndNormalises() throws {
@@ -61,7 +61,7 @@ final class DetectorTests: XCTestCase {
         XCTAssertEqual(loaded32.card, detector.card)
         XCTAssertEqual(loaded32.probabilities(faces), expected)
         for (a, b) in zip(loaded16.probabilities(faces), expected) { XCTAssertEqual(a, b, accuracy: 2e-3) }
-        XCTAssertEqual(loaded32.weightsSHA256, try SHA256.hexDigest(ofFile: path32))
+        XCTAssertEqual(loaded32.weightsSHA256, try FileDigest.sha256Hex(ofFile: path32))
         let size16 = try FileManager.default.attributesOfItem(atPath: path16)[.size] as! Int
         let size32 = try FileManager.default.attributesOfItem(atPath: path32)[.size] as! Int
         XCTAssertLessThan(Double(size16), 0.51 * Double(size32))
