@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
             do {
                 rows = try EngineBench.run(options) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
             } catch {
-                fail("\(error)")
+                throw fail("\(error)")
             }
             printRows(rows, json: json)
         }
@@ -81,7 +81,7 @@ struct Bench: ParsableCommand {
                 rows = try FacesBench.run(FacesBench.Options(video: video, threads: threads, runs: runs, facenet: facenet)) {
                     FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
                 }
-            } catch { fail("\(error)") }
+            } catch { throw fail("\(error)") }
             printRows(rows, json: json)
         }
     }
@@ -104,11 +104,11 @@ struct Bench: ParsableCommand {
         var json = false
 
         func run() throws {
-            guard let path = model ?? ModelLocations.defaultModel() else { fail("no detector found: pass --model FILE") }
+            guard let path = model ?? ModelLocations.defaultModel() else { throw fail("no detector found: pass --model FILE") }
             let rows: [BenchRow]
             do {
                 rows = try DetectBench.run(video: video, model: path, runs: runs) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
-            } catch { fail("\(error)") }
+            } catch { throw fail("\(error)") }
             printRows(rows, json: json)
         }
     }

@@ -26,9 +26,9 @@ struct Import: ParsableCommand {
             do {
                 let manifest = try DatasetLayout.importer(for: path).load()
                 merged.append(contentsOf: manifest, skippingDuplicateIDs: true)
-            } catch { fail("\(error)") }
+            } catch { throw fail("\(error)") }
         }
-        do { try merged.write(to: out) } catch { fail("\(out): \(error)") }
+        do { try merged.write(to: out) } catch { throw fail("\(out): \(error)") }
         note(merged.summary.description)
     }
 }
@@ -67,9 +67,9 @@ struct Prepare: ParsableCommand {
     func run() throws {
         let started = Date()
         let samples: Manifest
-        do { samples = try Manifest.read(from: manifest) } catch { fail("\(error)") }
+        do { samples = try Manifest.read(from: manifest) } catch { throw fail("\(error)") }
         let detector: MTCNN
-        do { detector = try MTCNN() } catch { fail("\(error)") }
+        do { detector = try MTCNN() } catch { throw fail("\(error)") }
         let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: select),
                                      cropper: FaceCropper(size: size, margin: margin, mode: mode), sampling: .uniform(count: frames))
         let faceCache = FaceCache(root: cache, reader: reader)
@@ -90,7 +90,7 @@ struct Prepare: ParsableCommand {
             try faces.write(to: cache + "/faces.jsonl")
             note(String(format: "prepare: %d items (%d new, %d already cached), %d without a face, %d failed; %d face crops; %.1f s",
                         samples.count, cached + noFace.count, skipped, noFace.count, failed.count, faces.count, Date().timeIntervalSince(started)))
-        } catch { fail("\(cache)/faces.jsonl: \(error)") }
+        } catch { throw fail("\(cache)/faces.jsonl: \(error)") }
         for path in noFace.prefix(20) { note("forensight: \(path): no face found") }
         for reason in failed.prefix(20) { note("forensight: \(reason)") }
         if !failed.isEmpty && failed.count == samples.count { throw ExitCode(1) }

@@ -58,12 +58,12 @@ struct Detect: ParsableCommand {
 
     func run() throws {
         guard let modelPath = model ?? ModelLocations.defaultModel() else {
-            fail("no detector found: models/\(ModelLocations.defaultModelName) is missing; pass --model FILE or set FORENSIGHT_MODEL")
+            throw fail("no detector found: models/\(ModelLocations.defaultModelName) is missing; pass --model FILE or set FORENSIGHT_MODEL")
         }
         let detector: any Detector
-        do { detector = try DetectorRegistry.load(path: modelPath) } catch { fail("\(error)") }
+        do { detector = try DetectorRegistry.load(path: modelPath) } catch { throw fail("\(error)") }
         let faceDetector: MTCNN
-        do { faceDetector = try MTCNN() } catch { fail("\(error) (run scripts/setup/weights.sh)") }
+        do { faceDetector = try MTCNN() } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
         let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, aggregation: aggregate, threshold: threshold)
 
         let (files, problems) = MediaFiles.collect(inputs)

@@ -86,7 +86,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let modelSpecs: [(String, String)]
         if model.isEmpty {
-            guard let path = ModelLocations.defaultModel() else { fail("no detector found: pass --model NAME=FILE") }
+            guard let path = ModelLocations.defaultModel() else { throw fail("no detector found: pass --model NAME=FILE") }
             modelSpecs = [("sbi", path)]
         } else {
             modelSpecs = model.map { spec in let parts = spec.split(separator: "=", maxSplits: 1); return (String(parts[0]), String(parts[1])) }
@@ -115,10 +115,10 @@ struct Evaluate: ParsableCommand {
                     datasetEntries.append(.init(name: name, path: path, real: members.filter { !$0.isFake }.count, fake: members.filter(\.isFake).count,
                                                 methods: Set(members.filter(\.isFake).compactMap(\.method)).sorted()))
                 }
-            } catch { fail("\(error)") }
+            } catch { throw fail("\(error)") }
         }
         let faceDetector: MTCNN
-        do { faceDetector = try MTCNN() } catch { fail("\(error) (run scripts/setup/weights.sh)") }
+        do { faceDetector = try MTCNN() } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
         let runner = EvaluationRunner(frames: frames, faceDetector: faceDetector)
         var models: [EvaluationResults.Model] = [], items: [EvaluationResults.Item] = []
         if stability {
@@ -134,7 +134,7 @@ struct Evaluate: ParsableCommand {
         if !done.isEmpty { note("resuming: \(done.count) items already scored in \(journal.path)") }
         for (run, (name, path)) in (stability ? [] : modelSpecs).enumerated() {
             let detector: any Detector
-            do { detector = try DetectorRegistry.load(path: path) } catch { fail("\(error)") }
+            do { detector = try DetectorRegistry.load(path: path) } catch { throw fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
                                 threshold: Double(detector.card.threshold), notes: detector.card.notes))
             let excluded = try excludedIDs(for: path)
@@ -158,10 +158,10 @@ struct Evaluate: ParsableCommand {
         var results = EvaluationResults(command: (["forensight"] + CommandLine.arguments.dropFirst()).joined(separator: " "), seed: seed,
                                         framesPerVideo: frames, models: models, datasets: datasetEntries, conditions: conditionNames ?? conditions.map(\.name),
                                         items: items)
-        do { try results.computeMetrics() } catch { fail("metrics: \(error)") }
+        do { try results.computeMetrics() } catch { throw fail("metrics: \(error)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do { try encoder.encode(results).write(to: URL(fileURLWithPath: out), options: .atomic) } catch { fail("\(out): \(error)") }
+        do { try encoder.encode(results).write(to: URL(fileURLWithPath: out), options: .atomic) } catch { throw fail("\(out): \(error)") }
         journal.remove()
         for s in results.summaries where s.condition == "clean" && s.level == "video (maxOverFacesThenMean)" {
             note(String(format: "%@ on %@ (%@): video AUC %.4f", s.model, s.dataset, s.subset, s.aucMean))
@@ -181,12 +181,12 @@ struct Evaluate: ParsableCommand {
     func excludedIDs(for modelPath: String) throws -> Set<String> {
         let file = excludeIds ?? ((modelPath as NSString).deletingPathExtension + ".training-ids.txt")
         guard FileManager.default.fileExists(atPath: file) else {
-            if let excludeIds { fail("\(excludeIds): no such file") }
+            if let excludeIds { throw fail("\(excludeIds): no such file") }
             return []
         }
         do {
             return Set(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty })
-        } catch { fail("\(file): \(error)") }
+        } catch { throw fail("\(file): \(error)") }
     }
 
     /// The stability protocol for every model: the same sampled images (left out: what any of the models trained on).
@@ -203,12 +203,12 @@ struct Evaluate: ParsableCommand {
             images = try runner.images(of: tested, perDataset: stabilitySamples, framesPerVideo: stabilityFrames) { sample, error in
                 note("forensight: \(sample.path): skipped: \(error)")
             }
-        } catch { fail("\(work): \(error)") }
+        } catch { throw fail("\(work): \(error)") }
         note("stability: \(images.count) images × \(edits.count + 1) versions per model")
         var models: [EvaluationResults.Model] = [], items: [EvaluationResults.Item] = []
         for (run, (name, path)) in modelSpecs.enumerated() {
             let detector: any Detector
-            do { detector = try DetectorRegistry.load(path: path) } catch { fail("\(error)") }
+            do { detector = try DetectorRegistry.load(path: path) } catch { throw fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
                                 threshold: Double(detector.card.threshold), notes: detector.card.notes))
             var bar = ProgressBar("stability \(name)", total: images.count)

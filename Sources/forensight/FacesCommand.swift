@@ -56,7 +56,7 @@ struct Faces: ParsableCommand {
     func run() throws {
         let started = Date()
         let detector: MTCNN
-        do { detector = try MTCNN(options: MTCNNOptions(minFaceSize: minFace)) } catch { fail("\(error)") }
+        do { detector = try MTCNN(options: MTCNNOptions(minFaceSize: minFace)) } catch { throw fail("\(error)") }
         let reader = MediaFaceReader(detector: detector,
                                      extraction: FaceExtractionOptions(selection: select, minimumFaceSize: minFace,
                                                                        fullDetectionInterval: fullDetectionEvery),
@@ -64,7 +64,7 @@ struct Faces: ParsableCommand {
         let (files, problems) = MediaFiles.collect(inputs)
         for p in problems { note("forensight: \(p)") }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-            fail("\(out): cannot create the output folder (\(error.localizedDescription))")
+            throw fail("\(out): cannot create the output folder (\(error.localizedDescription))")
         }
         let manifest = ManifestWriter(path: (out as NSString).appendingPathComponent("faces.jsonl"))
         var failures = problems.count, faceCount = 0, done = 0

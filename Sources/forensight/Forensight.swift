@@ -41,8 +41,9 @@ struct Forensight: ParsableCommand {
         subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Bench.self])
 }
 
-/// Writes a one-line error to stderr and exits with `code`.
-func fail(_ message: String, code: Int32 = 1) -> Never {
+/// Writes a one-line error to stderr and returns the exit status to throw (`throw throw fail("…")`). Commands throw rather
+/// than exit, so they can run in-process (tests, a server) and the caller decides what ends.
+func fail(_ message: String, code: Int32 = 1) -> ExitCode {
     FileHandle.standardError.write(Data("forensight: \(message)\n".utf8))
-    exit(code)
+    return ExitCode(code)
 }

@@ -25,18 +25,18 @@ struct Report: ParsableCommand {
 
     func run() throws {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: results)) } catch { fail("\(results): cannot read (\(error.localizedDescription))") }
+        do { data = try Data(contentsOf: URL(fileURLWithPath: results)) } catch { throw fail("\(results): cannot read (\(error.localizedDescription))") }
         let parsed: EvaluationResults
         do { parsed = try JSONDecoder().decode(EvaluationResults.self, from: data) } catch {
-            fail("\(results): not a forensight evaluate results file (\(error))")
+            throw fail("\(results): not a forensight evaluate results file (\(error))")
         }
-        guard parsed.schema == EvaluationResults.schemaName else { fail("\(results): schema \(parsed.schema), expected \(EvaluationResults.schemaName)") }
+        guard parsed.schema == EvaluationResults.schemaName else { throw fail("\(results): schema \(parsed.schema), expected \(EvaluationResults.schemaName)") }
         let report = EvaluationReport(parsed)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try report.html().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
             try report.markdown().write(toFile: out + "/report.md", atomically: true, encoding: .utf8)
             for (name, svg) in report.svgFiles { try svg.write(toFile: out + "/" + name, atomically: true, encoding: .utf8) }
-        } catch { fail("\(out): \(error)") }
+        } catch { throw fail("\(out): \(error)") }
     }
 }

@@ -121,7 +121,7 @@ struct Train: ParsableCommand {
 
         var manifest = Manifest()
         for path in data {
-            do { manifest.append(contentsOf: try DatasetLayout.importer(for: path).load(), skippingDuplicateIDs: true) } catch { fail("\(error)") }
+            do { manifest.append(contentsOf: try DatasetLayout.importer(for: path).load(), skippingDuplicateIDs: true) } catch { throw fail("\(error)") }
         }
         let parts = ProtocolSplit(testFraction: testFraction, validationFraction: valFraction, seed: splitSeed).parts(of: manifest)
         let (trainItems, valItems) = (Manifest(parts.train.filter { !$0.isFake }), parts.validation)
@@ -131,7 +131,7 @@ struct Train: ParsableCommand {
             // Everything the model learned from or was selected and calibrated on: `evaluate` leaves these out.
             let seen = trainItems.map(\.id) + valItems.map(\.id)
             try (seen.joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
-        } catch { fail("\(out): \(error)") }
+        } catch { throw fail("\(out): \(error)") }
         let faceCache = try openCache()
         var trainFaces: [TrainingFace]
         if trainFrames == 32 {
@@ -149,14 +149,14 @@ struct Train: ParsableCommand {
         }
         let valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
         if exportOnly {
-            guard let export else { fail("--export-only needs --export FILE") }
-            guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { fail("\(out): no best.safetensors yet") }
+            guard let export else { throw fail("--export-only needs --export FILE") }
+            guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
             try exportBest(validation: valFaces, recipe: recipe, to: export)
             return
         }
         let model = try initialDetector()
         let trainer: SelfBlendTrainer
-        do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { fail("\(error)") }
+        do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { throw fail("\(error)") }
         note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(2 * realsPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
         let history: [EpochRecord]
@@ -175,7 +175,7 @@ struct Train: ParsableCommand {
                     bar = ProgressBar("train", total: trainer.stepsPerEpoch)
                 }
             }
-        } catch { fail("\(error)") }
+        } catch { throw fail("\(error)") }
         if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, to: export) }
     }
 
@@ -183,7 +183,7 @@ struct Train: ParsableCommand {
     func openCache() throws -> FaceCache {
         let root = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
         let detector: MTCNN
-        do { detector = try MTCNN() } catch { fail("\(error)") }
+        do { detector = try MTCNN() } catch { throw fail("\(error)") }
         let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: .largest),
                                      cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: 32))
         return FaceCache(root: root, reader: reader)
@@ -200,7 +200,7 @@ struct Train: ParsableCommand {
         bar.finish()
         do {
             return try TrainingFace.load(try cache.faceManifest(for: items))
-        } catch { fail("\(error)") }
+        } catch { throw fail("\(error)") }
     }
 
     func initialDetector() throws -> DeepfakeDetector {
@@ -213,7 +213,7 @@ struct Train: ParsableCommand {
             var weights = try Safetensors.read(path: path)
             weights["_fc.weight"] = nil; weights["_fc.bias"] = nil   // a fresh one-logit head
             _ = try detector.network.loadStateDict(weights, strict: false)
-        } catch { fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
+        } catch { throw fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
         return detector
     }
 }

@@ -8,7 +8,7 @@ import ForensightTraining
 extension Train {
     /// A grid with one column per example face: the real crop, its blending mask, its self-blend.
     func writePreview(_ faces: [TrainingFace], to path: String) throws {
-        guard !faces.isEmpty else { fail("no training faces to preview") }
+        guard !faces.isEmpty else { throw fail("no training faces to preview") }
         let columns = min(6, faces.count), side = 256
         // The same number of examples from each dataset, spread evenly within it.
         let datasets = Dictionary(grouping: faces.indices, by: { faces[$0].sample.dataset })
@@ -34,17 +34,17 @@ extension Train {
             mask = mask.resized(width: side, height: side)
             for (row, tile) in [real, mask, fake].enumerated() { ImageGeometry.paste(tile, into: &grid, x: c * side, y: row * side) }
         }
-        do { try ImageEncoder.write(grid, to: path) } catch { fail("\(path): \(error)") }
+        do { try ImageEncoder.write(grid, to: path) } catch { throw fail("\(path): \(error)") }
         note("wrote \(path): \(columns) examples (rows: real, mask, self-blend)")
     }
 
     /// Loads the run's best weights, picks the decision threshold on the validation faces and writes fp16 weights.
     func exportBest(validation: [TrainingFace], recipe: SelfBlendRecipe, to path: String) throws {
         let best: DeepfakeDetector
-        do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { fail("\(error)") }
+        do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { throw fail("\(error)") }
         best.card.flipAverage = flipAverage
         let choice: CalibrationChoice
-        do { choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe) } catch { fail("\(out): calibration: \(error)") }
+        do { choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe) } catch { throw fail("\(out): calibration: \(error)") }
         (best.card.calibration, best.card.threshold) = (choice.calibration, choice.threshold)
         note(String(format: "calibration: P = σ(%.4f·z %+.4f); validation ECE %.4f → %.4f; threshold %.4f calls %.1f %% of %d real units FAKE",
                     choice.calibration.scale, choice.calibration.bias, choice.eceBefore, choice.eceAfter, choice.threshold,
@@ -56,7 +56,7 @@ extension Train {
             let ids = (path as NSString).deletingPathExtension + ".training-ids.txt"
             try? FileManager.default.removeItem(atPath: ids)
             try FileManager.default.copyItem(atPath: out + "/training-ids.txt", toPath: ids)
-        } catch { fail("\(path): \(error)") }
+        } catch { throw fail("\(path): \(error)") }
         note(String(format: "exported %@ (fp16, threshold %.4f)", path, best.card.threshold))
     }
 }
