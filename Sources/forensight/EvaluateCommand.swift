@@ -65,7 +65,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Stability protocol: frames per video, written as JPEG quality 95.")
     var stabilityFrames = 8
 
-    @Flag(help: "Continue an interrupted run: items already in OUT.partial.jsonl (written as they are scored) are kept, not scored again.")
+    @Flag(help: "Continue an interrupted run: items already in OUT.partial.jsonl (written as they are scored) are kept, not scored again; with --stability, a model whose items are all there is not scored again.")
     var resume = false
 
     @Option(help: "Frames sampled per video.")
@@ -121,16 +121,17 @@ struct Evaluate: ParsableCommand {
         do { faceDetector = try MTCNN() } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
         let runner = EvaluationRunner(frames: frames, faceDetector: faceDetector)
         var models: [EvaluationResults.Model] = [], items: [EvaluationResults.Item] = []
+        let journal = EvaluationJournal(path: out + ".partial.jsonl")
+        if !resume { journal.reset() }
         if stability {
             conditions = [.clean]
             let edits = edit.isEmpty ? StabilityEdit.defaults : edit.compactMap(StabilityEdit.init(name:))
-            (models, items) = try runStability(manifest, modelSpecs: modelSpecs, edits: edits, faceDetector: faceDetector, attributes: attributes)
+            (models, items) = try runStability(manifest, modelSpecs: modelSpecs, edits: edits, faceDetector: faceDetector, attributes: attributes,
+                                               journal: journal)
             conditionNames = ["clean"] + edits.map(\.conditionName)
         }
-        let journal = EvaluationJournal(path: out + ".partial.jsonl")
         var done: [String: EvaluationResults.Item] = [:]
         if resume && !stability { for item in journal.read() { done[EvaluationJournal.key(item)] = item } }
-        if !resume { journal.reset() }
         if !done.isEmpty { note("resuming: \(done.count) items already scored in \(journal.path)") }
         for (run, (name, path)) in (stability ? [] : modelSpecs).enumerated() {
             let detector: any Detector
@@ -190,8 +191,9 @@ struct Evaluate: ParsableCommand {
     }
 
     /// The stability protocol for every model: the same sampled images (left out: what any of the models trained on).
+    /// With --resume, a model whose items are all in the journal (same name and run) is not scored again.
     func runStability(_ manifest: Manifest, modelSpecs: [(String, String)], edits: [StabilityEdit], faceDetector: MTCNN,
-                      attributes: [String: [String: String]]) throws -> ([EvaluationResults.Model], [EvaluationResults.Item]) {
+                      attributes: [String: [String: String]], journal: EvaluationJournal) throws -> ([EvaluationResults.Model], [EvaluationResults.Item]) {
         var excluded = Set<String>()
         for (_, path) in modelSpecs { excluded.formUnion(try excludedIDs(for: path)) }
         let tested = Manifest(manifest.samples.filter { !excluded.contains($0.id) })
@@ -211,9 +213,17 @@ struct Evaluate: ParsableCommand {
             do { detector = try DetectorRegistry.load(path: path) } catch { throw fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
                                 threshold: Double(detector.card.threshold), notes: detector.card.notes))
-            var bar = ProgressBar("stability \(name)", total: images.count)
-            var scored = runner.score(images, detector: detector, modelName: name, run: run, frames: frames) { done, _ in bar.update(done) }
-            bar.finish()
+            let journaled = resume ? journal.read().filter { $0.model == name && $0.run == run } : []
+            var scored: [EvaluationResults.Item]
+            if journaled.count == images.count * (edits.count + 1) {
+                note("resuming: \(name)'s \(journaled.count) stability items are in \(journal.path)")
+                scored = journaled
+            } else {
+                var bar = ProgressBar("stability \(name)", total: images.count)
+                scored = runner.score(images, detector: detector, modelName: name, run: run, frames: frames) { done, _ in bar.update(done) }
+                bar.finish()
+                for item in scored { journal.append(item) }
+            }
             for i in scored.indices { scored[i].attributes = attributes[String(scored[i].id.split(separator: "#").first ?? "")] }
             items += scored
         }
