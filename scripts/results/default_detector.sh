@@ -17,12 +17,12 @@ models=(--model "old=$old" --model "new=$new" --exclude-ids "$out/left-out-ids.t
 [ -f "$out/clean.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" "$data/celeba-real" "$data/fairface-real" "$data/celebdf-mini" \
   --test-split "${models[@]}" --out "$out/clean.json" "${resume[@]}"
 # 2. Stability of photos: 100 held-out CelebA and 100 FairFace test photos, seven edits.
-[ -f "$out/stability-photos.json" ] || "$bin" evaluate "$data/celeba-real" "$data/fairface-real" --test-split --stability \
+[ -f "$out/stability-photos.json" ] || "$bin" evaluate "$data/celeba-real" "$data/fairface-real" --test-split --stability "${resume[@]}" \
   --stability-samples 100 "${models[@]}" --out "$out/stability-photos.json"
 # 3. Stability of FF++ test videos as frames (JPEG 95), reals and fakes, so the AUC under each edit is measured too.
-[ -f "$out/stability-ffpp.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --stability --stability-samples 100 \
+[ -f "$out/stability-ffpp.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --stability --stability-samples 100 "${resume[@]}" \
   --stability-frames "${FFPP_STABILITY_FRAMES:-8}" "${models[@]}" --out "$out/stability-ffpp.json"
 # 4. Robustness on FF++: JPEG 100/90/75/50/30, blur, noise, downscale applied to every frame.
-[ -f "$out/robustness.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --robustness --frames "${ROBUSTNESS_FRAMES:-32}" \
+[ "${SKIP_ROBUSTNESS:-0}" = 1 ] || [ -f "$out/robustness.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --robustness --frames "${ROBUSTNESS_FRAMES:-32}" \
   "${models[@]}" --out "$out/robustness.json" "${resume[@]}"
-for f in clean stability-photos stability-ffpp robustness; do "$bin" report "$out/$f.json" --out "$out/report-$f"; done
+for f in clean stability-photos stability-ffpp robustness; do [ -f "$out/$f.json" ] && "$bin" report "$out/$f.json" --out "$out/report-$f"; done; true
