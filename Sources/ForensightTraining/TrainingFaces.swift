@@ -78,37 +78,3 @@ public struct TrainingError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// How the self-blending recipe divides a dataset (the rule is the same for every dataset layout):
-/// - every fake goes to validation (the detector trains on reals only);
-/// - a real whose person appears in any fake (as target or source) goes to validation, so no validation fake shows a
-///   face or a scene seen in training;
-/// - samples whose manifest split is `val` or `test` go to validation;
-/// - the remaining real videos are split by video id: a seeded `validationFraction` of them go to validation;
-/// - remaining real still images (no video) all train.
-public enum SelfBlendSplit {
-    public static func split(_ manifest: Manifest, validationFraction: Double, seed: UInt64) -> (train: Manifest, validation: Manifest) {
-        var inFakes = Set<String>()
-        for s in manifest where s.isFake {
-            for key in [s.identity, s.sourceIdentity, s.originalVideoID].compactMap({ $0 }) { inFakes.insert("\(s.dataset)/\(key)") }
-        }
-        var train = Manifest(), validation = Manifest()
-        for s in manifest {
-            let person = [s.identity, s.videoID].compactMap { $0 }.map { "\(s.dataset)/\($0)" }
-            if s.isFake || s.split == "val" || s.split == "test" || person.contains(where: inFakes.contains) {
-                validation.samples.append(s)
-            } else if let video = s.videoID, MediaFiles.isVideo(path: s.path), unitHash("\(seed)/\(s.dataset)/\(video)") < validationFraction {
-                validation.samples.append(s)
-            } else {
-                train.samples.append(s)
-            }
-        }
-        return (train, validation)
-    }
-
-    /// A stable hash of `text` mapped into [0, 1).
-    static func unitHash(_ text: String) -> Double {
-        var hash = stableHash(text)
-        hash ^= hash >> 33; hash &*= 0xff51_afd7_ed55_8ccd; hash ^= hash >> 33
-        return Double(hash >> 11) / Double(1 << 53)
-    }
-}

@@ -74,25 +74,6 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(weights(resumed), weights(full))
     }
 
-    func testSplitKeepsPeopleInFakesOutOfTraining() {
-        var manifest = Manifest()
-        for id in ["000", "001", "002", "003", "004", "005", "006", "007", "008", "009"] {
-            manifest.samples.append(Sample(id: id, path: "/d/\(id).mp4", label: 0, dataset: "ff", videoID: id, identity: id))
-        }
-        manifest.samples.append(Sample(id: "000_001", path: "/d/f/000_001.mp4", label: 1, dataset: "ff", videoID: "000_001", identity: "000",
-                                       sourceIdentity: "001", originalVideoID: "000"))
-        manifest.samples.append(Sample(id: "img", path: "/d/a.jpg", label: 0, dataset: "photos", videoID: "a"))
-        let (train, validation) = SelfBlendSplit.split(manifest, validationFraction: 0.3, seed: 1)
-        XCTAssertEqual(train.count + validation.count, manifest.count)
-        let held = Set(validation.map(\.id)), trained = Set(train.map(\.id))
-        XCTAssertTrue(held.isSuperset(of: ["000", "001", "000_001"]))
-        XCTAssertTrue(trained.contains("img"))
-        XCTAssertFalse(train.contains { $0.isFake })
-        XCTAssertGreaterThan(held.count, 3)                        // some of 002…009 by the fraction
-        XCTAssertEqual(SelfBlendSplit.split(manifest, validationFraction: 0.3, seed: 1).validation, validation)
-        XCTAssertEqual(SelfBlendSplit.split(manifest, validationFraction: 0, seed: 1).validation.count, 3)
-    }
-
     func testAdamStateRoundTrip() throws {
         let p = Tensor([1, -2, 3], shape: [3], requiresGrad: true)
         let opt = AdamW([p], learningRate: 0.1)
