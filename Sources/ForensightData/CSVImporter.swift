@@ -78,7 +78,7 @@ public struct CSVImporter: DatasetImporter {
             let dataset = cell("dataset") ?? datasetName
             samples.append(Sample(id: dataset + ":" + relative, path: path, label: label, method: cell("method"), dataset: dataset,
                                   videoID: videoID,
-                                  identity: cell("identity") ?? naming?.identity ?? CSV.celebAIdentity(method: cell("method"), path: relative),
+                                  identity: cell("identity") ?? naming?.identity ?? Self.celebAIdentity(method: cell("method"), path: relative),
                                   split: cell("split"),
                                   frameIndex: frameIndex, sourceIdentity: cell("source_identity") ?? naming?.sourceIdentity,
                                   originalVideoID: cell("original_video_id") ?? naming?.originalVideoID))
@@ -88,6 +88,16 @@ public struct CSVImporter: DatasetImporter {
             if !missing.isEmpty { throw DatasetError.missingMedia(listedIn: file, missing: missing) }
         }
         return Manifest(samples)
+    }
+
+    /// The person of a CelebA photo renamed `<identity>_<image>.jpg` (as in `celeba-real`), when the row's method
+    /// says CelebA; nil otherwise.
+    static func celebAIdentity(method: String?, path: String) -> String? {
+        guard let method, method.lowercased().hasPrefix("celeba") else { return nil }
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let parts = stem.split(separator: "_")
+        guard parts.count == 2, parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) else { return nil }
+        return "celeba-" + parts[0]
     }
 }
 
@@ -123,13 +133,4 @@ enum CSV {
         return records
     }
 
-    /// The person of a CelebA photo renamed `<identity>_<image>.jpg` (as in `celeba-real`), when the row's method
-    /// says CelebA; nil otherwise.
-    static func celebAIdentity(method: String?, path: String) -> String? {
-        guard let method, method.lowercased().hasPrefix("celeba") else { return nil }
-        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let parts = stem.split(separator: "_")
-        guard parts.count == 2, parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) else { return nil }
-        return "celeba-" + parts[0]
-    }
 }

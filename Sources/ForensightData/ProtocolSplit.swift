@@ -61,8 +61,7 @@ public struct ProtocolSplit: Sendable, Equatable {
 
     /// A stable hash of `text` mapped into [0, 1).
     static func unitHash(_ text: String) -> Double {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325     // FNV-1a, then a finaliser
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        var hash = stableHash(text)                   // FNV-1a, then a finaliser
         hash ^= hash >> 33; hash &*= 0xff51_afd7_ed55_8ccd; hash ^= hash >> 33
         return Double(hash >> 11) / Double(1 << 53)
     }

@@ -48,9 +48,8 @@ extension EvaluationResults {
 
     /// The verdict score of one item: per frame the highest face score, then the mean over frames (nil without faces).
     public static func unitScore(_ item: Item) -> Double? {
-        guard !item.faces.isEmpty else { return nil }
-        let byFrame = Dictionary(grouping: item.faces, by: \.frame).values.map { $0.map(\.score).max()! }
-        return byFrame.reduce(0, +) / Double(byFrame.count)
+        let records = item.faces.map { FrameScore(videoID: item.id, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: item.label) }
+        return try? VideoAggregation.maxOverFacesThenMean.aggregate(records).scores.first
     }
 
     /// Wilson's score interval for `k` successes in `n` trials (z = 1.96); (0, 1) for n = 0.

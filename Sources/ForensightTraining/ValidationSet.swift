@@ -64,27 +64,6 @@ struct ValidationSet {
     }
 }
 
-extension ValidationSet {
-    /// The video-level (max-mean) threshold maximising Youden's J = TPR − FPR between held-out real videos and fake
-    /// videos (the dataset's fakes and the self-blended copies of the real videos).
-    func youdenThreshold(_ detector: DeepfakeDetector) throws -> Float {
-        detector.network.eval()
-        let scores = detector.probabilities(images).map(Double.init)
-        let records = images.indices.map { FrameScore(videoID: videoIDs[$0], frameIndex: frames[$0], faceID: faces[$0], score: scores[$0],
-                                                      label: kinds[$0] == 0 ? 0 : 1) }
-        let videos = try VideoAggregation.maxOverFacesThenMean.aggregate(records)
-        let roc = try Metrics.rocCurve(scores: videos.scores, labels: videos.labels)
-        // Between the best cut's score and the next lower one, so the threshold does not sit on a validation score.
-        var best = (j: -1.0, threshold: 0.5)
-        for i in roc.thresholds.indices where roc.thresholds[i].isFinite {
-            let j = roc.truePositiveRate[i] - roc.falsePositiveRate[i]
-            let below = i + 1 < roc.thresholds.count ? roc.thresholds[i + 1] : 0
-            if j > best.j { best = (j, (roc.thresholds[i] + below) / 2) }
-        }
-        return Float(best.threshold)
-    }
-}
-
 /// What `ValidationSet.calibrate` chose, with the validation numbers behind it.
 public struct CalibrationChoice: Sendable {
     public var calibration: PlattScaling
@@ -128,10 +107,5 @@ extension SelfBlendTrainer {
     /// Calibration and threshold for `detector` on the validation faces of a run (see `ValidationSet.calibrate`).
     public static func calibrate(_ detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> CalibrationChoice {
         try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).calibrate(detector)
-    }
-
-    /// The decision threshold for `detector` on the validation faces of a run (see `ValidationSet.youdenThreshold`).
-    public static func threshold(for detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> Float {
-        try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).youdenThreshold(detector)
     }
 }

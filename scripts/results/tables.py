@@ -1,10 +1,10 @@
 """Markdown tables for docs/RESULTS.md from the results files of scripts/results/default_detector.sh.
 
 Run: python3 scripts/results/tables.py OUTDIR   (reads clean.json, stability-photos.json, stability-ffpp.json,
-robustness.json; prints Markdown on stdout). Every number is read from the files; nothing is computed here except
+robustness.json, or the same gzipped as committed in docs/results; prints Markdown on stdout). Every number is read from the files; nothing is computed here except
 picking rows.
 """
-import json, os, sys
+import gzip, json, os, sys
 
 out = sys.argv[1]
 VIDEO = "video (maxOverFacesThenMean)"
@@ -12,7 +12,9 @@ VIDEO = "video (maxOverFacesThenMean)"
 
 def load(name):
     path = os.path.join(out, name + ".json")
-    return json.load(open(path)) if os.path.exists(path) else None
+    if os.path.exists(path):
+        return json.load(open(path))
+    return json.load(gzip.open(path + ".gz")) if os.path.exists(path + ".gz") else None
 
 
 def f(v, d=3):
