@@ -11,7 +11,8 @@ import ForensightFaces
 /// 1. **Source and target.** One of them is the face as it is; the other is perturbed: colour (per-channel shift,
 ///    brightness, contrast, saturation), frequency (downscale-upscale or sharpening) and geometry (scale 0.95–1.05,
 ///    shift up to 3 % of the side).
-/// 2. **Mask.** The five-landmark face outline (`FaceHull`) with random vertex jitter and stretch, filled, then
+/// 2. **Mask.** The face region from the dense mesh (`DenseFaceHull`) when there is one, else the five-landmark
+///    outline (`FaceHull`), with random vertex jitter and stretch, filled, then
 ///    eroded or dilated (blur and re-threshold), then blurred (σ 2–6 % of the side), scaled to peak 1.
 /// 3. **Blend.** mask·ratio·source + (1 − mask·ratio)·target with ratio drawn from {0.25, 0.5, 0.75, 1, 1, 1}.
 public struct SelfBlend {
@@ -46,17 +47,25 @@ public struct SelfBlend {
         public var mask: FloatPlane
     }
 
-    /// A self-blended fake of `face` (a crop) whose five landmarks are at `landmarks` (crop pixels).
-    public func callAsFunction<R: RandomNumberGenerator>(_ face: RGBImage, landmarks: [Point], using random: inout R) -> Result {
+    /// A self-blended fake of `face` (a crop) whose five landmarks are at `landmarks` (crop pixels). With a `mesh` (the
+    /// 468 FaceMesh points in crop pixels) the mask is the dense region (`DenseFaceHull`) instead of the five-point one.
+    public func callAsFunction<R: RandomNumberGenerator>(_ face: RGBImage, landmarks: [Point], mesh: [Point]? = nil,
+                                                          using random: inout R) -> Result {
         let (w, h) = (face.width, face.height)
         let side = Float(min(w, h))
         let perturbed = perturbedCopy(face, using: &random)
         let (source, target) = Bool.random(using: &random) ? (perturbed, face) : (face, perturbed)
 
         let region = drawRegion(using: &random)
-        let polygon = FaceHull.polygon(landmarks: landmarks, region: region, jitter: Float.random(in: 0...0.08, using: &random),
-                                       scale: (Float.random(in: 0.9...1.08, using: &random), Float.random(in: 0.9...1.08, using: &random)),
-                                       using: &random)
+        let jitter = Float.random(in: 0...0.08, using: &random)
+        let scale = (x: Float.random(in: 0.9...1.08, using: &random), y: Float.random(in: 0.9...1.08, using: &random))
+        let polygon: [Point]
+        if let mesh {
+            polygon = DenseFaceHull.deformed(DenseFaceHull.polygon(mesh: mesh, region: region), mesh: mesh, jitter: jitter, scale: scale,
+                                             using: &random)
+        } else {
+            polygon = FaceHull.polygon(landmarks: landmarks, region: region, jitter: jitter, scale: scale, using: &random)
+        }
         var mask = FloatPlane.filled(polygon, width: w, height: h)
         // Erode or dilate: blur, then keep what is above a threshold (below 0.5 grows the region, above shrinks it).
         let threshold = Float.random(in: 0.2...0.8, using: &random)

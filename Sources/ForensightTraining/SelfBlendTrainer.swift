@@ -32,6 +32,9 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var fillPadding = true
     /// Self-blends confined to the lower face or the eyes beside whole-face ones (`SelfBlend.withPartialRegions`).
     public var partialBlends = true
+    /// Blending masks from FaceMesh's dense landmarks (`DenseFaceHull`) for faces that have a mesh; the five-point
+    /// outline (`FaceHull`) otherwise.
+    public var denseMask = false
 
     public init() {}
 
@@ -55,6 +58,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         pairedAugmentation = try c.decodeIfPresent(Bool.self, forKey: .pairedAugmentation) ?? false
         fillPadding = try c.decodeIfPresent(Bool.self, forKey: .fillPadding) ?? false
         partialBlends = try c.decodeIfPresent(Bool.self, forKey: .partialBlends) ?? false
+        denseMask = try c.decodeIfPresent(Bool.self, forKey: .denseMask) ?? false
     }
 
     enum CodingKeys: String, CodingKey {
@@ -62,7 +66,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case warmupSteps = "warmup_steps", frozenBlocks = "frozen_blocks", inputSize = "input_size"
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
-        case partialBlends = "partial_blends"
+        case partialBlends = "partial_blends", denseMask = "dense_mask"
     }
 }
 

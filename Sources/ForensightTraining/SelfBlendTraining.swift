@@ -36,10 +36,11 @@ public final class SelfBlendTrainer {
         }
         guard validation.contains(where: { !$0.sample.isFake }) else { throw TrainingError("no held-out real faces for validation") }
         (self.recipe, self.detector, self.output) = (recipe, detector, output)
-        self.train = recipe.fillPadding ? reals.map { $0.fillingPadding() } : reals
+        let masked = reals.map { recipe.denseMask ? $0 : $0.withoutMesh }
+        self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
         detector.card.inputSize = recipe.inputSize
         blend = recipe.selfBlend
-        self.validation = ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend)
+        self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend)
         detector.network.train()
         detector.network.freezeStem(blocks: recipe.frozenBlocks)
         optimizer = AdamW(detector.network.trainableParameters(), learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
@@ -142,7 +143,7 @@ public final class SelfBlendTrainer {
     /// recipe's `pairedAugmentation` both get the same augmentation draws (the generator is copied, so it must be a
     /// value type like `SeededRandom`); without it, the fake's draws follow the real's.
     public func trainingPair(_ face: TrainingFace, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        let fake = blend(face.image, landmarks: face.landmarks, using: &random).image
+        let fake = blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image
         guard recipe.pairedAugmentation else {
             let real = augment(face.image, using: &random)
             return (real, augment(fake, using: &random))

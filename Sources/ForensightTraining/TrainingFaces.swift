@@ -3,13 +3,18 @@ import ForensightMedia
 import ForensightFaces
 import ForensightData
 
-/// One face crop in memory for training or validation, with its five landmarks in crop pixels.
+/// One face crop in memory for training or validation, with its five landmarks in crop pixels and, once
+/// `addingMeshes` has run, its 468 FaceMesh landmarks (the dense blending mask).
 public struct TrainingFace: Sendable {
     public var image: RGBImage
     public var landmarks: [Point]
     public var sample: Sample
+    /// FaceMesh's 468 points in crop pixels; nil before `addingMeshes`, or when the mesh was rejected there.
+    public var mesh: [Point]?
 
-    public init(image: RGBImage, landmarks: [Point], sample: Sample) { (self.image, self.landmarks, self.sample) = (image, landmarks, sample) }
+    public init(image: RGBImage, landmarks: [Point], sample: Sample, mesh: [Point]? = nil) {
+        (self.image, self.landmarks, self.sample, self.mesh) = (image, landmarks, sample, mesh)
+    }
 
     /// Loads the crops a face-frame manifest lists (written by `prepare`); records without landmarks are an error
     /// naming the cache, since self-blending needs them.
@@ -68,7 +73,46 @@ extension TrainingFace {
         let content = ImageGeometry.crop(image, x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1)
         let shift = AffineMatrix(a: 1, b: 0, c: Double(x0), d: 0, e: 1, f: Double(y0))
         let filled = ImageGeometry.warpAffine(content, matrix: shift, outputSize: (w, h), border: .replicate)
-        return TrainingFace(image: filled, landmarks: landmarks, sample: sample)
+        return TrainingFace(image: filled, landmarks: landmarks, sample: sample, mesh: mesh)
+    }
+}
+
+extension TrainingFace {
+    /// The faces with their FaceMesh landmarks. The mesh looks at a square of 1.5 × the face's unit square (the cache's
+    /// aligned crops hold the face in the middle 1/1.3 of their side), levelled by the eye landmarks. A mesh is kept
+    /// only when the network is sure of a face (presence > 0.5) and its eye centres lie within a quarter of the
+    /// interocular distance of the five-point eyes; otherwise the face keeps `mesh == nil` and its self-blends use the
+    /// five-point outline. Returns the faces and how many were given a mesh.
+    public static func addingMeshes(_ faces: [TrainingFace], mesh: FaceMesh, progress: (Int) -> Void = { _ in }) -> (faces: [TrainingFace], meshed: Int) {
+        var out = faces, meshed = 0
+        for i in faces.indices {
+            if let points = meshPoints(faces[i], mesh: mesh) { out[i].mesh = points; meshed += 1 }
+            progress(i + 1)
+        }
+        return (out, meshed)
+    }
+
+    /// The face without its mesh (its self-blends use the five-point outline).
+    public var withoutMesh: TrainingFace { var face = self; face.mesh = nil; return face }
+
+    /// The accepted mesh of one face in crop pixels, or nil (see `addingMeshes`).
+    static func meshPoints(_ face: TrainingFace, mesh: FaceMesh) -> [Point]? {
+        let (w, h) = (Float(face.image.width), Float(face.image.height))
+        guard face.landmarks.count == 5, w >= 16, h >= 16 else { return nil }
+        let (le, re) = (face.landmarks[0], face.landmarks[1])
+        let region = FaceMeshRegion(box: FaceBox(x1: w * (0.5 - 0.5 / 1.3), y1: h * (0.5 - 0.5 / 1.3), x2: w * (0.5 + 0.5 / 1.3), y2: h * (0.5 + 0.5 / 1.3)),
+                                    eyes: (left: le, right: re))
+        let result = mesh.landmarks(in: face.image, region: region)
+        guard result.presence > 0.5 else { return nil }
+        let points = result.landmarks.map(\.point)
+        func centroid(_ indices: [Int]) -> Point {
+            Point(x: indices.reduce(0) { $0 + points[$1].x } / Float(indices.count), y: indices.reduce(0) { $0 + points[$1].y } / Float(indices.count))
+        }
+        // The person's right eye is MTCNN's first (image-left) landmark in an unmirrored crop.
+        let d = max(hypot(re.x - le.x, re.y - le.y), 1)
+        let (meshRight, meshLeft) = (centroid(FaceMesh.rightEye), centroid(FaceMesh.leftEye))
+        guard hypot(meshRight.x - le.x, meshRight.y - le.y) < 0.25 * d, hypot(meshLeft.x - re.x, meshLeft.y - re.y) < 0.25 * d else { return nil }
+        return points
     }
 }
 

@@ -30,7 +30,7 @@ struct ValidationSet {
                 } else {
                     append(face.image, kind: 0, video: video, frame: frame, face: k)
                     var random = SeededRandom(seed: mix(seed, 0xB1E4D, UInt64(i)))
-                    append(blend(face.image, landmarks: face.landmarks, using: &random).image, kind: 1, video: "self-blend:" + video,
+                    append(blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image, kind: 1, video: "self-blend:" + video,
                            frame: frame, face: k)
                 }
             }
@@ -106,6 +106,6 @@ extension ValidationSet {
 extension SelfBlendTrainer {
     /// Calibration and threshold for `detector` on the validation faces of a run (see `ValidationSet.calibrate`).
     public static func calibrate(_ detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> CalibrationChoice {
-        try ValidationSet(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).calibrate(detector)
+        try ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).calibrate(detector)
     }
 }

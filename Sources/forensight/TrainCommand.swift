@@ -90,6 +90,9 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Exported model: average each face's logit with its mirror image's (test-time flip).")
     var flipAverage = true
 
+    @Option(help: "Blending mask: dense (the FaceMesh face oval, lower face and eyes; five-point for faces FaceMesh rejects) or five-point (an outline placed on MTCNN's five landmarks).")
+    var mask: BlendMask = .dense
+
     @Flag(help: "Continue the run in --out from its last finished epoch.")
     var resume = false
 
@@ -118,6 +121,7 @@ struct Train: ParsableCommand {
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
+        recipe.denseMask = mask == .dense
 
         var manifest = Manifest()
         for path in data {
@@ -144,10 +148,15 @@ struct Train: ParsableCommand {
             trainFaces += try loadFaces(images, cache: faceCache, label: "train image faces")
         }
         if let preview {
-            try writePreview(fillPadding ? trainFaces.map { $0.fillingPadding() } : trainFaces, to: preview)
+            if recipe.denseMask { trainFaces = try addingMeshes(trainFaces, label: "train meshes") }
+            try writePreview(fillPadding ? trainFaces.map { $0.fillingPadding() } : trainFaces, recipe: recipe, to: preview)
             return
         }
-        let valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
+        var valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
+        if recipe.denseMask {
+            valFaces = try addingMeshes(valFaces, label: "validation meshes")
+            if !exportOnly { trainFaces = try addingMeshes(trainFaces, label: "train meshes") }
+        }
         if exportOnly {
             guard let export else { throw fail("--export-only needs --export FILE") }
             guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
@@ -203,6 +212,17 @@ struct Train: ParsableCommand {
         } catch { throw fail("\(error)") }
     }
 
+    /// The faces with their FaceMesh landmarks (the dense mask), with a count of those FaceMesh rejected.
+    func addingMeshes(_ faces: [TrainingFace], label: String) throws -> [TrainingFace] {
+        let mesh: FaceMesh
+        do { mesh = try FaceMesh() } catch { throw fail("\(error) (or train with --mask five-point)") }
+        var bar = ProgressBar(label, total: faces.count)
+        let (out, meshed) = TrainingFace.addingMeshes(faces, mesh: mesh) { bar.update($0) }
+        bar.finish()
+        note("\(label): \(meshed) of \(faces.count) faces have a dense mesh; the rest blend inside the five-point outline")
+        return out
+    }
+
     func initialDetector() throws -> DeepfakeDetector {
         var card = DetectorCard(id: "sbi-efficientnet-lite0", architecture: "efficientnet-lite0")
         card.inputSize = inputSize
@@ -216,4 +236,9 @@ struct Train: ParsableCommand {
         } catch { throw fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
         return detector
     }
+}
+
+/// The blending mask of `train --mask`.
+enum BlendMask: String, ExpressibleByArgument, CaseIterable {
+    case dense, fivePoint = "five-point"
 }

@@ -6,8 +6,9 @@ import ForensightDetect
 import ForensightTraining
 
 extension Train {
-    /// A grid with one column per example face: the real crop, its blending mask, its self-blend.
-    func writePreview(_ faces: [TrainingFace], to path: String) throws {
+    /// A grid with one column per example face: the real crop, its blending mask, its self-blend (drawn as the recipe's
+    /// training draws them: partial regions, dense or five-point mask).
+    func writePreview(_ faces: [TrainingFace], recipe: SelfBlendRecipe, to path: String) throws {
         guard !faces.isEmpty else { throw fail("no training faces to preview") }
         let columns = min(6, faces.count), side = 256
         // The same number of examples from each dataset, spread evenly within it.
@@ -19,11 +20,11 @@ extension Train {
             return members[(c / names.count) * members.count / max(perDataset, 1)]
         }
         var grid = RGBImage(width: columns * side, height: 3 * side, fill: (255, 255, 255))
-        let blend = SelfBlend()
+        let blend = recipe.selfBlend
         for c in 0..<columns {
             let face = faces[picked[c]]
             var random = SeededRandom(seed: seed &+ UInt64(c))
-            let result = blend(face.image, landmarks: face.landmarks, using: &random)
+            let result = blend(face.image, landmarks: face.landmarks, mesh: recipe.denseMask ? face.mesh : nil, using: &random)
             let real = face.image.resized(width: side, height: side)
             let fake = result.image.resized(width: side, height: side)
             var mask = RGBImage(width: face.image.width, height: face.image.height)
