@@ -32,16 +32,24 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     /// Test-time averaging: when true, each face's logit is the mean of the crop's and its mirror image's, so a
     /// mirrored photo scores the same. nil = off.
     public var flipAverage: Bool?
+    /// Where aligned crops take their five landmarks from at test time; nil = MTCNN's own.
+    public var landmarks: LandmarkSource?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
     enum CodingKeys: String, CodingKey {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
-        case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average"
+        case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks
     }
 
     /// The cropper this model expects.
     public var cropper: FaceCropper { FaceCropper(size: cropSize, margin: cropMargin, mode: cropMode) }
+}
+
+/// Where the five landmarks that align a face crop come from: MTCNN's regression, or FaceMesh's dense mesh
+/// (`LandmarkRefiner`: steadier when a photo is resized, re-encoded or mirrored).
+public enum LandmarkSource: String, Codable, Sendable, CaseIterable {
+    case mtcnn, facemesh
 }
 
 /// Errors loading a detector.

@@ -17,13 +17,27 @@ public struct Pipeline {
     /// - Parameters:
     ///   - frames: frames sampled per video, spread evenly (32, as DeepfakeBench).
     ///   - selection: faces kept per frame (default: every face at least half the largest's area, tracked).
+    ///   - landmarkRefiner: FaceMesh for detectors whose landmark source (`landmarkSource`) is `.facemesh`; without
+    ///     it such a detector's crops are aligned on MTCNN's landmarks.
     public init(detector: any Detector, faceDetector: MTCNN, frames: Int = 32, selection: FaceSelection = .halfOfLargest,
-                aggregation: VerdictAggregation? = nil, threshold: Double? = nil) {
+                aggregation: VerdictAggregation? = nil, threshold: Double? = nil, landmarkRefiner: LandmarkRefiner? = nil) {
         self.detector = detector
         reader = MediaFaceReader(detector: faceDetector, extraction: FaceExtractionOptions(selection: selection),
                                  cropper: detector.card.cropper, sampling: .uniform(count: frames))
+        reader.landmarkRefiner = landmarkRefiner
         self.aggregation = aggregation ?? VerdictAggregation(cardName: detector.card.aggregation) ?? .maxMean
         self.threshold = threshold
+    }
+
+    /// The landmark source a detector's crops use: `override` when given, else its card's, else MTCNN.
+    public static func landmarkSource(of detector: any Detector, override: LandmarkSource? = nil) -> LandmarkSource {
+        override ?? detector.card.landmarks ?? .mtcnn
+    }
+
+    /// The refiner a pipeline for `detector` needs: nil for MTCNN landmarks, FaceMesh loaded from the weight cache for
+    /// `.facemesh` (a missing weights file throws, naming it and the setup command).
+    public static func landmarkRefiner(for detector: any Detector, override: LandmarkSource? = nil) throws -> LandmarkRefiner? {
+        landmarkSource(of: detector, override: override) == .facemesh ? try LandmarkRefiner() : nil
     }
 
     /// The threshold in force.

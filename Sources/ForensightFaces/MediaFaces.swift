@@ -38,6 +38,8 @@ public struct MediaFaceReader {
     public var sampling: FrameSampler
     /// Applied to every decoded frame before face detection (robustness protocols degrade frames here).
     public var frameTransform: (@Sendable (RGBImage) -> RGBImage)?
+    /// When set, aligned crops take their five landmarks from FaceMesh instead of MTCNN (`LandmarkRefiner`).
+    public var landmarkRefiner: LandmarkRefiner?
 
     public init(detector: MTCNN, extraction: FaceExtractionOptions = FaceExtractionOptions(), cropper: FaceCropper = FaceCropper(),
                 sampling: FrameSampler = .uniform(count: 32)) {
@@ -64,7 +66,8 @@ public struct MediaFaceReader {
             let image = frameTransform?(decoded) ?? decoded
             let started = DispatchTime.now().uptimeNanoseconds
             defer { faceSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-            for (track, face) in extractor.process(image, frameIndex: index, time: time) {
+            for (track, detected) in extractor.process(image, frameIndex: index, time: time) {
+                let face = landmarkRefiner?.refine(detected, in: image) ?? detected
                 crops.append(FaceCrop(trackID: track, frameIndex: index, time: time, face: face, image: cropper.crop(image, face: face)))
             }
         }

@@ -68,9 +68,10 @@ public struct EvaluationRunner {
     /// - Parameters:
     ///   - progress: called after each sample with (done, total).
     ///   - scored: called with each item as soon as it is scored (`evaluate` appends it to its journal).
+    ///   - landmarkRefiner: FaceMesh, when the detector's crops are aligned on its landmarks (`Pipeline.landmarkRefiner`).
     public func score(_ manifest: Manifest, detector: any Detector, modelName: String, run: Int, condition: EvaluationCondition,
-                      progress: (Int, Int) -> Void = { _, _ in }, scored: (EvaluationResults.Item) -> Void = { _ in }) -> [EvaluationResults.Item] {
-        var pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames)
+                      landmarkRefiner: LandmarkRefiner? = nil, progress: (Int, Int) -> Void = { _, _ in }, scored: (EvaluationResults.Item) -> Void = { _ in }) -> [EvaluationResults.Item] {
+        var pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, landmarkRefiner: landmarkRefiner)
         if let perturbation = condition.perturbation {
             let p = perturbation
             switch condition.stage {

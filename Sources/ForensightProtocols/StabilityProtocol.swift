@@ -121,8 +121,8 @@ public struct StabilityRunner {
     /// Scores every image clean and under every edit with `detector`: items with condition `clean` and
     /// `edit:<name>`, one per image (id `<sample id>#f<frame>` for video frames, whose `videoID` stays the video's).
     public func score(_ images: [StabilityImage], detector: any Detector, modelName: String, run: Int, frames: Int = 32,
-                      progress: (Int, Int) -> Void = { _, _ in }) -> [EvaluationResults.Item] {
-        let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames)
+                      landmarkRefiner: LandmarkRefiner? = nil, progress: (Int, Int) -> Void = { _, _ in }) -> [EvaluationResults.Item] {
+        let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, landmarkRefiner: landmarkRefiner)
         let editFolder = workFolder + "/edits"
         try? FileManager.default.createDirectory(atPath: editFolder, withIntermediateDirectories: true)
         var items: [EvaluationResults.Item] = []

@@ -5,6 +5,7 @@ import ForensightFaces
 import ForensightDetect
 
 extension VerdictAggregation: ExpressibleByArgument {}
+extension LandmarkSource: ExpressibleByArgument {}
 
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,9 @@ struct Detect: ParsableCommand {
     @Option(help: "Frames sampled per video, spread evenly over its length.")
     var frames = 32
 
+    @Option(help: "Landmarks that align face crops: mtcnn or facemesh (default: the model's).")
+    var landmarks: LandmarkSource?
+
     @Option(help: "Folder for explanations: per input, a P(fake) timeline (SVG) and each face's most suspicious crop with its Grad-CAM heatmap (PNG).")
     var explain: String?
 
@@ -64,7 +68,10 @@ struct Detect: ParsableCommand {
         do { detector = try DetectorRegistry.load(path: modelPath) } catch { throw fail("\(error)") }
         let faceDetector: MTCNN
         do { faceDetector = try MTCNN() } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
-        let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, aggregation: aggregate, threshold: threshold)
+        let refiner: LandmarkRefiner?
+        do { refiner = try Pipeline.landmarkRefiner(for: detector, override: landmarks) } catch { throw fail("\(error)") }
+        let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, aggregation: aggregate, threshold: threshold,
+                                landmarkRefiner: refiner)
 
         let (files, problems) = MediaFiles.collect(inputs)
         var failures = problems.count, done = 0

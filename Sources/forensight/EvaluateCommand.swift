@@ -68,6 +68,9 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Continue an interrupted run: items already in OUT.partial.jsonl (written as they are scored) are kept, not scored again; with --stability, a model whose items are all there is not scored again.")
     var resume = false
 
+    @Option(help: "Landmarks that align face crops, for every model: mtcnn or facemesh (default: each model's own).")
+    var landmarks: LandmarkSource?
+
     @Option(help: "Frames sampled per video.")
     var frames = 32
 
@@ -138,6 +141,8 @@ struct Evaluate: ParsableCommand {
             do { detector = try DetectorRegistry.load(path: path) } catch { throw fail("\(error)") }
             models.append(.init(name: name, path: path, id: detector.card.id, sha256: detector.weightsSHA256,
                                 threshold: Double(detector.card.threshold), notes: detector.card.notes))
+            let refiner: LandmarkRefiner?
+            do { refiner = try Pipeline.landmarkRefiner(for: detector, override: landmarks) } catch { throw fail("\(error)") }
             let excluded = try excludedIDs(for: path)
             let tested = Manifest(manifest.samples.filter { !excluded.contains($0.id) })
             if tested.count < manifest.count { note("\(name): leaving out \(manifest.count - tested.count) samples it was trained on") }
@@ -145,7 +150,7 @@ struct Evaluate: ParsableCommand {
                 var bar = ProgressBar("evaluate \(name) \(c.name)", total: tested.count)
                 let kept = tested.samples.compactMap { done[EvaluationJournal.key(model: name, run: run, condition: c.name, id: $0.id)] }
                 let todo = Manifest(tested.samples.filter { done[EvaluationJournal.key(model: name, run: run, condition: c.name, id: $0.id)] == nil })
-                let scored = runner.score(todo, detector: detector, modelName: name, run: run, condition: c,
+                let scored = runner.score(todo, detector: detector, modelName: name, run: run, condition: c, landmarkRefiner: refiner,
                                           progress: { finished, _ in bar.update(kept.count + finished) },
                                           scored: { journal.append($0) })
                 // Journal order and scoring order differ after a resume; the results keep the manifest's order.
@@ -220,7 +225,11 @@ struct Evaluate: ParsableCommand {
                 scored = journaled
             } else {
                 var bar = ProgressBar("stability \(name)", total: images.count)
-                scored = runner.score(images, detector: detector, modelName: name, run: run, frames: frames) { done, _ in bar.update(done) }
+                let refiner: LandmarkRefiner?
+                do { refiner = try Pipeline.landmarkRefiner(for: detector, override: landmarks) } catch { throw fail("\(error)") }
+                scored = runner.score(images, detector: detector, modelName: name, run: run, frames: frames, landmarkRefiner: refiner) { done, _ in
+                    bar.update(done)
+                }
                 bar.finish()
                 for item in scored { journal.append(item) }
             }
