@@ -219,7 +219,9 @@ struct Train: ParsableCommand {
         var bar = ProgressBar(label, total: faces.count)
         let (out, meshed) = TrainingFace.addingMeshes(faces, mesh: mesh) { bar.update($0) }
         bar.finish()
-        note("\(label): \(meshed) of \(faces.count) faces have a dense mesh; the rest blend inside the five-point outline")
+        let byDataset = Dictionary(grouping: out, by: { $0.sample.dataset }).sorted { $0.key < $1.key }
+            .map { "\($0.key) \($0.value.filter { $0.mesh != nil }.count)/\($0.value.count)" }.joined(separator: ", ")
+        note("\(label): \(meshed) of \(faces.count) faces have a dense mesh (\(byDataset)); the rest blend inside the five-point outline")
         return out
     }
 
