@@ -34,3 +34,32 @@ public struct FaceAugmentation: Sendable {
 
     private func chance<R: RandomNumberGenerator>(_ p: Double, _ random: inout R) -> Bool { Double.random(in: 0..<1, using: &random) < p }
 }
+
+/// A second view of the same face that a person could make without meaning to change it: what the stability protocol
+/// edits (re-encoding, resizing, cropping, a decoder's rounding), for the consistency term of training.
+///
+/// One edit, drawn uniformly: downscale to 50–80 % and back up (bilinear); JPEG quality 65–95; a crop keeping
+/// 94–99 % of the side at a random place, resized back; or Gaussian noise σ 0.5–1.5 (another decoder's rounding).
+/// The output has the input's size.
+public struct BenignView: Sendable {
+    public init() {}
+
+    public func callAsFunction<R: RandomNumberGenerator>(_ image: RGBImage, using random: inout R) -> RGBImage {
+        let (w, h) = (image.width, image.height)
+        switch Int.random(in: 0..<4, using: &random) {
+        case 0:
+            let f = Double.random(in: 0.5...0.8, using: &random)
+            let small = image.resized(width: max(1, Int((Double(w) * f).rounded())), height: max(1, Int((Double(h) * f).rounded())))
+            return small.resized(width: w, height: h)
+        case 1:
+            return Perturbation.jpeg(quality: Int.random(in: 65...95, using: &random)).apply(to: image)
+        case 2:
+            let keep = Double.random(in: 0.94...0.99, using: &random)
+            let (cw, ch) = (max(1, Int((Double(w) * keep).rounded())), max(1, Int((Double(h) * keep).rounded())))
+            let x = Int.random(in: 0...(w - cw), using: &random), y = Int.random(in: 0...(h - ch), using: &random)
+            return ImageGeometry.crop(image, x: x, y: y, width: cw, height: ch).resized(width: w, height: h)
+        default:
+            return Perturbation.gaussianNoise(sigma: Double.random(in: 0.5...1.5, using: &random), seed: random.next()).apply(to: image)
+        }
+    }
+}

@@ -35,6 +35,10 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     /// Blending masks from FaceMesh's dense landmarks (`DenseFaceHull`) for faces that have a mesh; the five-point
     /// outline (`FaceHull`) otherwise.
     public var denseMask = false
+    /// Weight of the consistency term: half the step's reals and half its fakes get a second view (`BenignView`:
+    /// resize, JPEG, crop, decoder noise), and the squared difference of the two views' logits, averaged, is added
+    /// to the loss with this weight. 0 = off (no extra images).
+    public var consistencyWeight: Float = 0
 
     public init() {}
 
@@ -59,6 +63,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         fillPadding = try c.decodeIfPresent(Bool.self, forKey: .fillPadding) ?? false
         partialBlends = try c.decodeIfPresent(Bool.self, forKey: .partialBlends) ?? false
         denseMask = try c.decodeIfPresent(Bool.self, forKey: .denseMask) ?? false
+        consistencyWeight = try c.decodeIfPresent(Float.self, forKey: .consistencyWeight) ?? 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -66,7 +71,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case warmupSteps = "warmup_steps", frozenBlocks = "frozen_blocks", inputSize = "input_size"
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
-        case partialBlends = "partial_blends", denseMask = "dense_mask"
+        case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
     }
 }
 

@@ -22,7 +22,7 @@ public final class SelfBlendTrainer {
     let train: [TrainingFace]
     let validation: ValidationSet
     let optimizer: Adam
-    let blend: SelfBlend, augment = FaceAugmentation()
+    let blend: SelfBlend, augment = FaceAugmentation(), view = BenignView()
 
     /// - Parameters:
     ///   - detector: the network to train, already holding its initial weights.
@@ -82,7 +82,7 @@ public final class SelfBlendTrainer {
                 let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
                 optimizer.learningRate = schedule.learningRate(at: state.globalStep)
                 optimizer.zeroGrad()
-                let loss = Tensor.binaryCrossEntropyWithLogits(detector.network(input), targets: targets)
+                let loss = stepLoss(detector.network(input), targets: targets)
                 loss.backward()
                 clipGradientNorm(optimizer.parameters, maxNorm: 10)
                 optimizer.step()
@@ -95,7 +95,7 @@ public final class SelfBlendTrainer {
             report(.validating(epoch: epoch + 1))
             let result = try validation.evaluate(detector)
             let record = EpochRecord(epoch: epoch + 1, steps: stepsPerEpoch, meanLoss: lossSum / Double(max(stepsPerEpoch, 1)),
-                                     imagesPerSecond: Double(2 * stepsPerEpoch * recipe.realsPerStep) / trainSeconds,
+                                     imagesPerSecond: Double(stepsPerEpoch * (2 * recipe.realsPerStep + 2 * consistencyPairs)) / trainSeconds,
                                      seconds: Date().timeIntervalSince(started), validation: result)
             history.append(record)
             let isBest = state.bestScore.map { result.score > $0 } ?? true
@@ -123,19 +123,40 @@ public final class SelfBlendTrainer {
         return order.shuffled(using: &shuffler)
     }
 
-    /// Augmented reals and self-blends for one step: input [2k, 3, S, S] (reals first) and targets [2k, 1].
-    /// Randomness is drawn per (epoch, position in the epoch, face), so a face seen twice gets two different fakes.
-    func batch(_ members: [Int], epoch: Int, firstPosition: Int) -> (Tensor, Tensor) {
-        var images = [RGBImage?](repeating: nil, count: 2 * members.count)
+    /// Reals and fakes with a second view each in a step with k reals (0 without the consistency term).
+    public var consistencyPairs: Int { recipe.consistencyWeight > 0 ? max(1, recipe.realsPerStep / 2) : 0 }
+
+    /// Binary cross-entropy on the 2k reals and fakes, plus the consistency term: the weighted mean squared difference
+    /// between the logits of the first h reals and h fakes and those of their second views (rows 2k..<2k+2h).
+    public func stepLoss(_ logits: Tensor, targets: Tensor) -> Tensor {
+        let k = recipe.realsPerStep, h = consistencyPairs
+        let loss = Tensor.binaryCrossEntropyWithLogits(h > 0 ? logits.slice(axis: 0, 0..<(2 * k)) : logits, targets: targets)
+        guard h > 0 else { return loss }
+        let first = Tensor.concatenate([logits.slice(axis: 0, 0..<h), logits.slice(axis: 0, k..<(k + h))], axis: 0)
+        let views = logits.slice(axis: 0, (2 * k)..<(2 * k + 2 * h))
+        return loss + (first - views).squared().mean() * recipe.consistencyWeight
+    }
+
+    /// Augmented reals and self-blends for one step: input [2k + 2h, 3, S, S] (k reals, their k fakes, then a second
+    /// view of the first h reals and of the first h fakes, `consistencyPairs`) and targets [2k, 1].
+    /// Randomness is drawn per (epoch, position in the epoch, face), so a face seen twice gets two different fakes;
+    /// the views draw from a stream of their own, so the reals and fakes are those of a run without them.
+    public func batch(_ members: [Int], epoch: Int, firstPosition: Int) -> (Tensor, Tensor) {
+        let k = members.count, h = consistencyPairs
+        var images = [RGBImage?](repeating: nil, count: 2 * k + 2 * h)
         images.withUnsafeMutableBufferPointer { slots in
             let out = slots
-            DispatchQueue.concurrentPerform(iterations: members.count) { k in
-                let face = train[members[k]]
-                var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + k), UInt64(members[k])))
-                (out[k], out[members.count + k]) = trainingPair(face, using: &random)
+            DispatchQueue.concurrentPerform(iterations: k) { j in
+                let face = train[members[j]]
+                var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + j), UInt64(members[j])))
+                (out[j], out[k + j]) = trainingPair(face, using: &random)
+                guard j < h else { return }
+                var viewRandom = SeededRandom(seed: mix(recipe.seed, 0xC0, UInt64(epoch), UInt64(firstPosition + j)))
+                out[2 * k + j] = view(out[j]!, using: &viewRandom)
+                out[2 * k + h + j] = view(out[k + j]!, using: &viewRandom)
             }
         }
-        let targets = Tensor((0..<images.count).map { $0 < members.count ? 0 : 1 }, shape: [images.count, 1])
+        let targets = Tensor((0..<(2 * k)).map { $0 < k ? 0 : 1 }, shape: [2 * k, 1])
         return (detector.inputTensor(images.map { $0! }), targets)
     }
 

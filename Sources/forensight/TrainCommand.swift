@@ -93,6 +93,12 @@ struct Train: ParsableCommand {
     @Option(help: "Blending mask: dense (the FaceMesh face oval, lower face and eyes; five-point for faces FaceMesh rejects) or five-point (an outline placed on MTCNN's five landmarks).")
     var mask: BlendMask = .dense
 
+    @Option(help: "Weight of the consistency term: half of each step's reals and fakes get a second, mildly edited view (resize, JPEG, crop, decoder noise) whose logit must match (0: off).")
+    var consistencyWeight: Float = 0
+
+    @Option(help: "Exported model: the landmarks that align face crops at test time, mtcnn or facemesh (steadier when photos are resized or mirrored).")
+    var testLandmarks: LandmarkSource = .mtcnn
+
     @Flag(help: "Continue the run in --out from its last finished epoch.")
     var resume = false
 
@@ -112,6 +118,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--val-fraction and --test-fraction must be ≥ 0 and leave a training share (sum < 1)")
         }
         guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
+        guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
     }
 
@@ -122,6 +129,7 @@ struct Train: ParsableCommand {
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
+        recipe.consistencyWeight = consistencyWeight
 
         var manifest = Manifest()
         for path in data {

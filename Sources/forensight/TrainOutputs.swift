@@ -44,6 +44,7 @@ extension Train {
         let best: DeepfakeDetector
         do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { throw fail("\(error)") }
         best.card.flipAverage = flipAverage
+        best.card.landmarks = testLandmarks == .mtcnn ? nil : testLandmarks
         let choice: CalibrationChoice
         do { choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe) } catch { throw fail("\(out): calibration: \(error)") }
         (best.card.calibration, best.card.threshold) = (choice.calibration, choice.threshold)

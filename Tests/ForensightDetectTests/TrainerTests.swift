@@ -140,3 +140,76 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(apart.filter { $0.real.width == $0.fake.width && cornerDifference($0.real, $0.fake) < 0.5 }.count, 0)
     }
 }
+
+/// The consistency term (`--consistency-weight`): second views of half the reals and fakes, and a loss that pulls
+/// their logits together.
+extension TrainerTests {
+    func trainer(consistency: Float) throws -> SelfBlendTrainer {
+        var r = recipe
+        (r.realsPerStep, r.consistencyWeight) = (4, consistency)
+        let detector = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
+        let faces = (0..<8).map { face(UInt64($0), video: "v\($0)") }
+        return try SelfBlendTrainer(recipe: r, detector: detector, train: faces, validation: [face(9, video: "r")],
+                                    output: dir.appendingPathComponent("c\(consistency)").path)
+    }
+
+    func testViewsAreAddedWithoutChangingTheRealsAndFakes() throws {
+        let plain = try trainer(consistency: 0), with = try trainer(consistency: 0.5)
+        XCTAssertEqual(plain.consistencyPairs, 0); XCTAssertEqual(with.consistencyPairs, 2)
+        let (a, ta) = plain.batch([0, 1, 2, 3], epoch: 0, firstPosition: 0)
+        let (b, tb) = with.batch([0, 1, 2, 3], epoch: 0, firstPosition: 0)
+        XCTAssertEqual(a.shape[0], 8); XCTAssertEqual(b.shape[0], 12)
+        XCTAssertEqual(ta.scalars, tb.scalars)
+        XCTAssertEqual(b.slice(axis: 0, 0..<8).scalars, a.scalars, "the views changed the reals or fakes")
+        // Each view is its face edited, not a copy and not another face.
+        let row = a.shape[1...].reduce(1, *)
+        func rows(_ t: Tensor, _ i: Int) -> ArraySlice<Float> { t.scalars[(i * row)..<((i + 1) * row)] }
+        for (view, source) in [(8, 0), (9, 1), (10, 4), (11, 5)] {
+            let d = zip(rows(b, view), rows(b, source)).map { abs($0 - $1) }.reduce(0, +) / Float(row)
+            let other = zip(rows(b, view), rows(b, (source + 2) % 8)).map { abs($0 - $1) }.reduce(0, +) / Float(row)
+            XCTAssertGreaterThan(d, 0, "view \(view) is an exact copy")
+            XCTAssertLessThan(d, other, "view \(view) is closer to another face than to its own")
+        }
+    }
+
+    func testConsistencyLossAndItsGradientAgainstDirectSums() throws {
+        let t = try trainer(consistency: 0.5)
+        let values: [Float] = [0.3, -1.2, 2.0, 0.1, -0.4, 1.5, -2.2, 0.7, 0.9, -0.8, 1.1, -1.9]
+        let targets = Tensor([0, 0, 0, 0, 1, 1, 1, 1], shape: [8, 1])
+        func direct(_ z: [Float]) -> Double {
+            var bce = 0.0
+            for i in 0..<8 {
+                let (x, y) = (Double(z[i]), i < 4 ? 0.0 : 1.0)
+                bce += max(x, 0) - x * y + log(1 + exp(-abs(x)))
+            }
+            let pairs = [(0, 8), (1, 9), (4, 10), (5, 11)]
+            let mse = pairs.map { pow(Double(z[$0.0] - z[$0.1]), 2) }.reduce(0, +) / 4
+            return bce / 8 + 0.5 * mse
+        }
+        let logits = Tensor(values, shape: [12, 1], requiresGrad: true)
+        let loss = t.stepLoss(logits, targets: targets)
+        XCTAssertEqual(Double(loss.item), direct(values), accuracy: 1e-5)
+        loss.backward()
+        let grad = logits.grad!.scalars
+        for i in 0..<12 {
+            var up = values, down = values
+            up[i] += 1e-2; down[i] -= 1e-2
+            XCTAssertEqual(Double(grad[i]), (direct(up) - direct(down)) / 2e-2, accuracy: 1e-4, "d loss / d z\(i)")
+        }
+    }
+
+    func testBenignViewsAreDeterministicSameSizedAndMild() {
+        let image = face(5, video: "v").image
+        var changed = 0
+        for seed in 0..<12 as Range<UInt64> {
+            var a = SeededRandom(seed: seed), b = SeededRandom(seed: seed)
+            let view = BenignView()(image, using: &a)
+            XCTAssertEqual(view, BenignView()(image, using: &b))
+            XCTAssertEqual(view.width, image.width); XCTAssertEqual(view.height, image.height)
+            let mean = zip(view.pixels, image.pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +) / view.pixels.count
+            XCTAssertLessThan(mean, 40, "seed \(seed): not a mild edit")
+            if view != image { changed += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(changed, 11)
+    }
+}
