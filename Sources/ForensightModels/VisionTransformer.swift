@@ -76,7 +76,7 @@ public final class VisionTransformer: Module {
         config = c
         patchEmbed = PatchEmbed(c)
         clsToken = Tensor.zeros([1, 1, c.width], requiresGrad: true)
-        posEmbed = Tensor.randn([1, c.tokens, c.width], std: 0.02, using: &ParameterInit.rng, requiresGrad: true)
+        posEmbed = ParameterInit.normal([1, c.tokens, c.width], std: 0.02)
         blocks = (0..<c.depth).map { _ in ViTBlock(c) }
         norm = LayerNorm(c.width, eps: c.layerNormEps)
         head = Linear(c.width, c.classes)

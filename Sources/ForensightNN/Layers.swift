@@ -1,15 +1,46 @@
 import ForensightTensor
+import Synchronization
 
-/// The seeded generator used to initialise new layers (set a seed for reproducible initialisation).
+/// Where new layers draw their initial weights: a seeded generator, per task when set with `withSeed`, otherwise one
+/// process-wide generator behind a lock.
+///
+/// Building modules in several tasks at once (a server loading models for concurrent requests) is safe either way;
+/// `withSeed` also makes each task's weights independent of what other tasks build meanwhile. `seed(_:)` restarts the
+/// process-wide generator (scripts and tests that build on one thread).
 public enum ParameterInit {
-    nonisolated(unsafe) public static var rng = SeededRandom(seed: 0x5EED)
+    private static let shared = Mutex(SeededRandom(seed: 0x5EED))
 
-    /// Restarts initialisation from `seed`.
-    public static func seed(_ seed: UInt64) { rng = SeededRandom(seed: seed) }
+    /// One task's generator (a task builds its modules sequentially, so it is never used from two threads at once).
+    public final class TaskSource: @unchecked Sendable {
+        var random: SeededRandom
+        init(seed: UInt64) { random = SeededRandom(seed: seed) }
+    }
+
+    @TaskLocal private static var taskSource: TaskSource?
+
+    /// Restarts the process-wide generator from `seed`.
+    public static func seed(_ seed: UInt64) { shared.withLock { $0 = SeededRandom(seed: seed) } }
+
+    /// Runs `body` with modules initialised from a generator of its own, started at `seed` (task-local: child tasks
+    /// inherit it; other tasks are not affected).
+    public static func withSeed<T>(_ seed: UInt64, _ body: () throws -> T) rethrows -> T {
+        try $taskSource.withValue(TaskSource(seed: seed)) { try body() }
+    }
+
+    /// Calls `body` with the generator in force: the task's (`withSeed`) or the process-wide one, locked for the call.
+    public static func draw<T>(_ body: (inout SeededRandom) -> T) -> T {
+        if let source = taskSource { return body(&source.random) }
+        return shared.withLock { body(&$0) }
+    }
 
     /// U(−bound, bound), PyTorch's default for Linear/Conv (bound = 1/√fanIn).
-    static func uniform(_ shape: [Int], bound: Float) -> Tensor {
-        Tensor.uniform(shape, low: -bound, high: bound, using: &rng, requiresGrad: true)
+    public static func uniform(_ shape: [Int], bound: Float) -> Tensor {
+        draw { Tensor.uniform(shape, low: -bound, high: bound, using: &$0, requiresGrad: true) }
+    }
+
+    /// N(0, std²), e.g. position embeddings.
+    public static func normal(_ shape: [Int], std: Float) -> Tensor {
+        draw { Tensor.randn(shape, std: std, using: &$0, requiresGrad: true) }
     }
 }
 

@@ -236,8 +236,8 @@ struct Train: ParsableCommand {
     func initialDetector() throws -> DeepfakeDetector {
         var card = DetectorCard(id: "sbi-efficientnet-lite0", architecture: "efficientnet-lite0")
         card.inputSize = inputSize
-        ParameterInit.seed(seed)    // the fresh head's initial weights follow the seed
-        let detector = try DeepfakeDetector(card: card)
+        // The fresh head's initial weights follow the seed.
+        let detector = try ParameterInit.withSeed(seed) { try DeepfakeDetector(card: card) }
         let path = initWeights ?? ModelLocations.weightsDirectory + "/efficientnet_lite0.safetensors"
         do {
             var weights = try Safetensors.read(path: path)

@@ -94,3 +94,36 @@ final class ModuleTests: XCTestCase {
         XCTAssertEqual(conv(Tensor.zeros([1, 3, 11, 12])).shape, [1, 4, 6, 6])
     }
 }
+
+/// Initial weights drawn per task (`ParameterInit.withSeed`) or from the locked process-wide generator.
+final class ParameterInitTests: XCTestCase {
+    func weights(_ m: Linear) -> [Float] { m.weight.scalars + (m.bias?.scalars ?? []) }
+
+    func testATaskSeedGivesTheSameWeightsWhateverOtherTasksBuild() async {
+        let expected = ParameterInit.withSeed(5) { weights(Linear(16, 8)) }
+        XCTAssertEqual(ParameterInit.withSeed(5) { weights(Linear(16, 8)) }, expected)
+        XCTAssertNotEqual(ParameterInit.withSeed(6) { weights(Linear(16, 8)) }, expected)
+        // Eight tasks build at once, four of them with seed 5 and four from the shared generator.
+        let results = await withTaskGroup(of: (Bool, [Float]).self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    if i % 2 == 0 { return (true, ParameterInit.withSeed(5) { (0..<20).map { _ in Linear(16, 8) }.map(self.weights).first! }) }
+                    return (false, (0..<20).map { _ in Linear(16, 8) }.map(self.weights).first!)
+                }
+            }
+            var out: [(Bool, [Float])] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        for (seeded, w) in results where seeded { XCTAssertEqual(w, expected) }
+        XCTAssertEqual(results.filter { !$0.0 }.count, 4)
+    }
+
+    func testTaskSeedsLeaveTheSharedGeneratorAlone() {
+        ParameterInit.seed(9)
+        let first = weights(Linear(4, 3))
+        ParameterInit.seed(9)
+        _ = ParameterInit.withSeed(1) { Linear(64, 64) }
+        XCTAssertEqual(weights(Linear(4, 3)), first)
+    }
+}
