@@ -124,8 +124,8 @@ public final class DeepfakeDetector: ExplainableDetector {
     /// With the whole network in evaluation mode this runs the network compiled for inference
     /// (`EfficientNetLiteInference`: folded BatchNorm, channel-blocked layout), built on first use and rebuilt whenever
     /// the network's weights have changed since (e.g. by training between two validations). The weights are compared
-    /// only when `Module.stateGeneration` has moved since the last comparison, so a change made by writing to a
-    /// tensor's storage directly must be announced with `Module.markStateChanged()`. A network with any part in
+    /// only when the network's `stateVersion` has moved since the last comparison, so a change made by writing to a
+    /// tensor's storage directly must be announced with `markStateChanged()` on the module. A network with any part in
     /// training mode runs as the module.
     public func logits(_ input: Tensor) -> [Float] {
         guard network.namedModules.allSatisfy({ !$0.1.isTraining }) else { return withoutGrad { network(input) }.scalars }
@@ -134,15 +134,15 @@ public final class DeepfakeDetector: ExplainableDetector {
 
     private let compiledLock = NSLock()
     private var compiled: EfficientNetLiteInference?
-    /// `Module.stateGeneration` when `compiled` was last found current.
+    /// The network's `stateVersion` when `compiled` was last found current.
     private var checkedGeneration = -1
 
     /// The network compiled for inference, current with its weights. Comparing every weight costs about half a
-    /// batch-1 forward pass, so it is done only when some module's state may have changed since the last check.
+    /// batch-1 forward pass, so it is done only when the network's state may have changed since the last check.
     func compiledNetwork() -> EfficientNetLiteInference {
         compiledLock.lock()
         defer { compiledLock.unlock() }
-        let generation = Module.stateGeneration
+        let generation = network.stateVersion
         if let compiled, generation == checkedGeneration || compiled.matches(network) {
             checkedGeneration = generation
             return compiled

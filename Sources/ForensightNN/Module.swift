@@ -18,6 +18,8 @@ import Synchronization
 open class Module {
     /// Training mode (batch statistics, dropout) versus evaluation mode.
     public private(set) var isTraining = true
+    /// Bumped whenever this module's own weights may have changed (see `stateVersion`).
+    private let version = Atomic<Int>(0)
 
     public init() {}
 
@@ -89,20 +91,18 @@ open class Module {
 
     /// Sets training (true) or evaluation (false) mode on the whole tree.
     public func train(_ on: Bool = true) {
-        for (_, m) in namedModules { m.isTraining = on }
-        Module.markStateChanged()
+        for (_, m) in namedModules { m.isTraining = on; m.markStateChanged() }
     }
 
-    /// A process-wide counter, bumped whenever some module's weights may have changed: on every switch of training
-    /// mode (training changes weights between the switches), on every state-dict load, and by
-    /// `markStateChanged()`. A cache of compiled weights (`DeepfakeDetector`'s compiled network) re-reads the
-    /// weights only when it has moved, instead of on every call.
-    public static var stateGeneration: Int { generation.load(ordering: .sequentiallyConsistent) }
-    private static let generation = Atomic<Int>(0)
+    /// A counter for this tree, moved whenever some of its weights may have changed: on every switch of training
+    /// mode (training changes weights between the switches), on every state-dict load, and by `markStateChanged()`
+    /// on any module of the tree. A cache of compiled weights (`DeepfakeDetector`'s compiled network) re-reads the
+    /// weights only when it has moved, instead of on every call; changes to other models do not move it.
+    public var stateVersion: Int { namedModules.reduce(0) { $0 &+ $1.1.version.load(ordering: .sequentiallyConsistent) } }
 
-    /// Announces a change made to weights outside training mode and state-dict loading (e.g. writing to a
-    /// tensor's storage directly), so caches of compiled weights check them again.
-    public static func markStateChanged() { generation.add(1, ordering: .sequentiallyConsistent) }
+    /// Announces a change made to this module's weights outside training mode and state-dict loading (e.g. writing
+    /// to a tensor's storage directly), so caches of compiled weights check them again.
+    public func markStateChanged() { version.add(1, ordering: .sequentiallyConsistent) }
 
     /// Evaluation mode on the whole tree.
     public func eval() { train(false) }

@@ -47,7 +47,7 @@ extension Module {
         if strict && !report.isClean { throw report }
         let bad = Set(report.mismatched.map(\.key))
         for (key, tensor) in own where !bad.contains(key) { if let value = source[key] { tensor.assign(value) } }
-        Module.markStateChanged()
+        markStateChanged()
         return report
     }
 

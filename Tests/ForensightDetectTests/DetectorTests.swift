@@ -78,7 +78,7 @@ final class DetectorTests: XCTestCase {
         // written straight into the storage is announced.
         let head = detector.network.fc.weight
         for i in 0..<head.count { head.data[i] *= -2 }
-        Module.markStateChanged()
+        detector.network.fc.markStateChanged()
         let after = detector.logits(x), want = module()
         for (a, b) in zip(after, want) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         XCTAssertNotEqual(after, compiled)
@@ -190,7 +190,7 @@ extension DetectorTests {
             UInt8(truncatingIfNeeded: Int(random.next() % 128) + (i / 3 % 64 < 24 ? 120 : 0)) }) }
         let head = detector.network.fc.weight
         for i in 0..<head.count { head.data[i] = Float(Int(random.next() % 2001) - 1000) / 100 }
-        Module.markStateChanged()
+        detector.network.fc.markStateChanged()
         let raw = detector.faceLogits(faces)
         XCTAssertEqual(detector.probabilities(faces), raw.map { 1 / (1 + exp(-$0)) })
         detector.card.calibration = PlattScaling(scale: 0.5, bias: -1)
@@ -224,7 +224,7 @@ extension DetectorTests {
         let head = detector.network.fc.weight
         var random = SeededRandom(seed: 12)
         for i in 0..<head.count { head.data[i] = Float(Int(random.next() % 2001) - 1000) / 500 }
-        Module.markStateChanged()
+        detector.network.fc.markStateChanged()
         let faces = (0..<6).map { _ in RGBImage(width: 64, height: 64, pixels: (0..<(64 * 64 * 3)).map { _ in UInt8(random.next() % 256) }) }
         let scores = detector.probabilities(faces)
         let maps = faces.map { detector.gradCAM([$0]).maps[0] }

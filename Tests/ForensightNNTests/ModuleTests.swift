@@ -127,3 +127,24 @@ final class ParameterInitTests: XCTestCase {
         XCTAssertEqual(weights(Linear(4, 3)), first)
     }
 }
+
+/// Weight changes are tracked per module tree (`stateVersion`), so one model's training does not invalidate another's
+/// compiled cache.
+final class StateVersionTests: XCTestCase {
+    final class Pair: Module { let a = Linear(3, 2), b = Linear(2, 1) }
+
+    func testChangesMoveTheirOwnTreeOnly() throws {
+        let one = Pair(), other = Pair()
+        let (v1, v2) = (one.stateVersion, other.stateVersion)
+        one.b.markStateChanged()
+        XCTAssertGreaterThan(one.stateVersion, v1, "a child's change did not reach its root")
+        XCTAssertEqual(other.stateVersion, v2, "another model's change moved this one")
+        let v = one.stateVersion
+        one.train(false)
+        XCTAssertGreaterThan(one.stateVersion, v, "a mode switch did not count")
+        let w = one.stateVersion
+        try one.loadStateDict(Dictionary(uniqueKeysWithValues: other.stateDict()))
+        XCTAssertGreaterThan(one.stateVersion, w, "a load did not count")
+        XCTAssertEqual(other.stateVersion, v2)
+    }
+}
