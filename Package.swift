@@ -22,8 +22,8 @@ let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", buildMachineTarget
 #else
 let vectorISA: [SwiftSetting] = []
 #endif
-/// The inference path (Tensor, NN, Models, Media, Faces, Evaluation, Detect) and Optim build in Swift 6 language mode: strict
-/// concurrency checking, so code reachable from a server's many tasks is checked for data races.
+/// Every target builds in Swift 6 language mode: strict concurrency checking, so code reachable from a server's many
+/// tasks is checked for data races.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -47,25 +47,27 @@ let package = Package(
         .target(name: "ForensightNN", dependencies: ["ForensightTensor"], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightFaces", dependencies: ["ForensightTensor", "ForensightNN", "ForensightMedia"],
                 swiftSettings: vectorISA + swift6),
-        .target(name: "ForensightData", dependencies: ["ForensightMedia", "ForensightFaces"]),
+        .target(name: "ForensightData", dependencies: ["ForensightMedia", "ForensightFaces"], swiftSettings: swift6),
         .target(name: "ForensightEvaluation", dependencies: [], swiftSettings: swift6),
         .target(name: "ForensightDetect", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                          "ForensightFaces", "ForensightEvaluation",
                                                          .product(name: "Crypto", package: "swift-crypto")], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightProtocols", dependencies: ["ForensightMedia", "ForensightFaces", "ForensightData", "ForensightDetect",
-                                                            "ForensightEvaluation"]),
+                                                            "ForensightEvaluation"], swiftSettings: swift6),
         .target(name: "ForensightOptim", dependencies: ["ForensightTensor"], swiftSettings: swift6),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightOptim", "ForensightNN", "ForensightModels", "ForensightMedia",
-                                                           "ForensightFaces", "ForensightData", "ForensightDetect", "ForensightEvaluation"]),
+                                                           "ForensightFaces", "ForensightData", "ForensightDetect", "ForensightEvaluation"],
+                swiftSettings: swift6),
         .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN"], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
-                                                        "ForensightFaces", "ForensightOptim", "ForensightTraining", "ForensightDetect"]),
+                                                        "ForensightFaces", "ForensightOptim", "ForensightTraining", "ForensightDetect"],
+                swiftSettings: swift6),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
         .executableTarget(name: "forensight", dependencies: [
             "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench", "ForensightMedia", "ForensightFaces",
             "ForensightData", "ForensightDetect", "ForensightOptim", "ForensightTraining", "ForensightEvaluation", "ForensightProtocols",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: swift6),
         .testTarget(name: "ForensightTensorTests", dependencies: ["ForensightTensor", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ForensightNNTests", dependencies: ["ForensightNN", "ForensightTraining", "ForensightTestSupport"],

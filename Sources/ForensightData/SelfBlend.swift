@@ -15,7 +15,7 @@ import ForensightFaces
 ///    outline (`FaceHull`), with random vertex jitter and stretch, filled, then
 ///    eroded or dilated (blur and re-threshold), then blurred (σ 2–6 % of the side), scaled to peak 1.
 /// 3. **Blend.** mask·ratio·source + (1 − mask·ratio)·target with ratio drawn from {0.25, 0.5, 0.75, 1, 1, 1}.
-public struct SelfBlend {
+public struct SelfBlend: Sendable {
     /// The face regions a blend is confined to, with their relative frequencies (`FaceRegion`). The default, the
     /// whole face only, is the paper's recipe and draws no random number for the choice.
     public var regions: [(region: FaceRegion, weight: Double)]

@@ -144,12 +144,13 @@ public final class SelfBlendTrainer {
     public func batch(_ members: [Int], epoch: Int, firstPosition: Int) -> (Tensor, Tensor) {
         let k = members.count, h = consistencyPairs
         var images = [RGBImage?](repeating: nil, count: 2 * k + 2 * h)
+        let faces = members.map { train[$0] }, recipe = recipe, blend = blend, augment = augment, view = view
         images.withUnsafeMutableBufferPointer { slots in
-            let out = slots
+            // Each iteration writes only its own slots (j, k + j and, for j < h, its two views).
+            nonisolated(unsafe) let out = slots
             DispatchQueue.concurrentPerform(iterations: k) { j in
-                let face = train[members[j]]
                 var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + j), UInt64(members[j])))
-                (out[j], out[k + j]) = trainingPair(face, using: &random)
+                (out[j], out[k + j]) = Self.trainingPair(faces[j], recipe: recipe, blend: blend, augment: augment, using: &random)
                 guard j < h else { return }
                 var viewRandom = SeededRandom(seed: mix(recipe.seed, 0xC0, UInt64(epoch), UInt64(firstPosition + j)))
                 out[2 * k + j] = view(out[j]!, using: &viewRandom)
@@ -164,6 +165,11 @@ public final class SelfBlendTrainer {
     /// recipe's `pairedAugmentation` both get the same augmentation draws (the generator is copied, so it must be a
     /// value type like `SeededRandom`); without it, the fake's draws follow the real's.
     public func trainingPair(_ face: TrainingFace, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
+        Self.trainingPair(face, recipe: recipe, blend: blend, augment: augment, using: &random)
+    }
+
+    static func trainingPair(_ face: TrainingFace, recipe: SelfBlendRecipe, blend: SelfBlend, augment: FaceAugmentation,
+                             using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
         let fake = blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image
         guard recipe.pairedAugmentation else {
             let real = augment(face.image, using: &random)
