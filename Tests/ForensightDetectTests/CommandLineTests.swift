@@ -114,3 +114,34 @@ extension CommandLineTests {
         XCTAssertEqual(after.items.first { $0.id.hasSuffix("a.png") }?.faces.count, 0)
     }
 }
+
+extension CommandLineTests {
+    /// `models import` turns a PyTorch checkpoint into safetensors with the values torch.load gives; `models info`
+    /// lists them; a file that is not a checkpoint is one line on stderr and exit 1.
+    func testModelsImportWritesTheCheckpointsTensors() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ForensightCheckpointTests/Fixtures")
+        let out = dir.appendingPathComponent("state.safetensors").path
+        let imported = try run(["models", "import", fixtures.appendingPathComponent("state_zip.pt").path, "--out", out, "--only", "conv."])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("expected.json"))) as! [String: Any]
+        let state = (expected["sets"] as! [String: Any])["state"] as! [String: [String: Any]]
+        let info = try run(["models", "info", out, "--json"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        let listed = (try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as! [String: Any])["tensors"] as! [[String: Any]]
+        XCTAssertEqual(listed.map { $0["name"] as! String }, ["conv.bias", "conv.weight"])
+        XCTAssertEqual(listed.map { $0["shape"] as! [Int] }, [state["conv.bias"]!["shape"] as! [Int], state["conv.weight"]!["shape"] as! [Int]])
+        // The values themselves, read back through the safetensors loader the detectors use.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as! [String: Any]
+        let bias = header["conv.bias"] as! [String: Any], range = bias["data_offsets"] as! [Int]
+        let values = bytes.subdata(in: (8 + headerLength + range[0])..<(8 + headerLength + range[1])).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        for (a, b) in zip(values, state["conv.bias"]!["values"] as! [Double]) { XCTAssertEqual(Double(a), b, accuracy: 1e-7) }
+
+        let bad = try run(["models", "import", fixtures.appendingPathComponent("expected.json").path, "--out", dir.appendingPathComponent("x").path])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("expected.json") && bad.stderr.contains("not a PyTorch checkpoint"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x").path))
+    }
+}

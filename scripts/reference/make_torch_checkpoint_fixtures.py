@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates the small PyTorch checkpoints that TorchCheckpointTests reads.
 
-Writes, into Tests/ForensightTensorTests/Fixtures/torch/ (or --out):
+Writes, into Tests/ForensightCheckpointTests/Fixtures/ (or --out):
   state_zip.pt            torch.save default (zip format, pickle protocol 2)
   state_zip_p4.pt         zip format, pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL, ...)
   state_legacy.pt         _use_new_zipfile_serialization=False (legacy: pickles + raw storages)
@@ -36,7 +36,7 @@ import zipfile
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OUT = os.path.join(HERE, "..", "..", "Tests", "ForensightTensorTests", "Fixtures", "torch")
+DEFAULT_OUT = os.path.join(HERE, "..", "..", "Tests", "ForensightCheckpointTests", "Fixtures")
 DTYPE_NAMES = {
     torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
     torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.int8: "I8", torch.bool: "BOOL",

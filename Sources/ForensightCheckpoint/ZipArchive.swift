@@ -27,7 +27,7 @@ struct ZipArchive {
         let localHeaderOffset: Int
     }
 
-    private let bytes: [UInt8]
+    private let bytes: UnsafeRawBufferPointer
     /// Entries in central-directory order.
     private(set) var entries: [Entry] = []
     private var indexByName: [String: Int] = [:]
@@ -39,12 +39,12 @@ struct ZipArchive {
     private static let zip64LocatorSignature: UInt32 = 0x0706_4b50
 
     /// Whether `bytes` begins like a ZIP archive (a local file header signature).
-    static func looksLikeZip(_ bytes: [UInt8]) -> Bool {
+    static func looksLikeZip(_ bytes: UnsafeRawBufferPointer) -> Bool {
         bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4b && bytes[2] == 0x03 && bytes[3] == 0x04
     }
 
     /// Parses the central directory of the archive in `bytes`.
-    init(bytes: [UInt8]) throws {
+    init(bytes: UnsafeRawBufferPointer) throws {
         self.bytes = bytes
         let end = try findEndRecord()
         let (count, directoryOffset, directorySize, directoryLimit) = try readDirectoryLocation(endRecord: end)
@@ -246,13 +246,11 @@ enum ZipCRC32 {
     }
 
     /// CRC-32 of `bytes[range]`.
-    static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
+    static func checksum(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         table.withUnsafeBufferPointer { table in
-            bytes.withUnsafeBufferPointer { buffer in
-                for index in range {
-                    crc = table[Int((crc ^ UInt32(buffer[index])) & 0xFF)] ^ (crc >> 8)
-                }
+            for index in range {
+                crc = table[Int((crc ^ UInt32(bytes[index])) & 0xFF)] ^ (crc >> 8)
             }
         }
         return crc ^ 0xFFFF_FFFF

@@ -1,13 +1,13 @@
 import Foundation
 import XCTest
-import ForensightTensor
+import ForensightCheckpoint
 
 /// Tests for `TorchCheckpoint` against fixtures written by
 /// `scripts/reference/make_torch_checkpoint_fixtures.py` (values from `torch.load`), plus
 /// corrupt variants generated in memory.
 final class TorchCheckpointTests: XCTestCase {
     private static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/torch")
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     private func fixture(_ name: String) throws -> Data {
         try Data(contentsOf: Self.fixtures.appendingPathComponent(name))

@@ -20,7 +20,7 @@ struct UnpicklerHooks {
 /// index cannot force a huge allocation). Out-of-band buffers and extension registries
 /// are not supported.
 final class Unpickler {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeRawBufferPointer
     private let end: Int
     private let hooks: UnpicklerHooks
     /// Offset of the next byte to execute; after `load`, the byte after `STOP`.
@@ -29,7 +29,7 @@ final class Unpickler {
     private var metastack: [[PickleValue]] = []
     private var memo: [Int: PickleValue] = [:]
 
-    init(bytes: [UInt8], range: Range<Int>, hooks: UnpicklerHooks = UnpicklerHooks()) {
+    init(bytes: UnsafeRawBufferPointer, range: Range<Int>, hooks: UnpicklerHooks = UnpicklerHooks()) {
         self.bytes = bytes
         self.end = min(range.upperBound, bytes.count)
         self.position = max(0, range.lowerBound)
@@ -255,7 +255,7 @@ final class Unpickler {
         return Int(value)
     }
 
-    private func take(_ count: Int) throws -> ArraySlice<UInt8> {
+    private func take(_ count: Int) throws -> Slice<UnsafeRawBufferPointer> {
         guard count >= 0, count <= end - position else {
             throw Self.failure("pickle is truncated (needed \(count) bytes at offset \(position))")
         }
@@ -273,14 +273,14 @@ final class Unpickler {
         return text
     }
 
-    private func utf8(_ raw: ArraySlice<UInt8>) throws -> String {
+    private func utf8(_ raw: Slice<UnsafeRawBufferPointer>) throws -> String {
         guard let text = String(bytes: raw, encoding: .utf8) else {
             throw Self.failure("invalid UTF-8 string before offset \(position)")
         }
         return text
     }
 
-    private func latin1(_ raw: ArraySlice<UInt8>) -> String {
+    private func latin1(_ raw: Slice<UnsafeRawBufferPointer>) -> String {
         String(String.UnicodeScalarView(raw.map { Unicode.Scalar($0) }))
     }
 
@@ -297,7 +297,7 @@ final class Unpickler {
     }
 
     /// Decodes a little-endian two's-complement integer (LONG1/LONG4).
-    private func integer(_ raw: ArraySlice<UInt8>) -> PickleValue {
+    private func integer(_ raw: Slice<UnsafeRawBufferPointer>) -> PickleValue {
         var digits = Array(raw)
         // Drop redundant sign-extension bytes.
         while digits.count > 1 {

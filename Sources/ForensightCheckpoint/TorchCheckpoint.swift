@@ -77,10 +77,14 @@ public struct CheckpointError: Error, CustomStringConvertible {
 
 public enum TorchCheckpoint {
     /// Reads a legacy (pickle + raw storages) or zip-format torch checkpoint holding a state dict (possibly nested under "state_dict"/"model" keys, or an OrderedDict). Returns tensors by dotted name.
+    ///
+    /// The file is memory-mapped and read in place: the pickle, the zip directory and each storage are parsed where
+    /// they lie in the mapping, so only the decoded tensors take memory of their own (a 1.7 GB CLIP checkpoint is not
+    /// copied first).
     public static func read(path: String) throws -> [String: CheckpointTensor] {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             throw CheckpointError(operation: "reading file", reason: error.localizedDescription, file: path)
         }
@@ -90,7 +94,7 @@ public enum TorchCheckpoint {
     /// Reads a checkpoint from memory; `name` is used only in error messages.
     public static func read(data: Data, name: String) throws -> [String: CheckpointTensor] {
         do {
-            return try CheckpointDecoder(bytes: [UInt8](data)).decode()
+            return try data.withUnsafeBytes { try CheckpointDecoder(bytes: $0).decode() }
         } catch var error as CheckpointError {
             error.file = name
             throw error
@@ -133,7 +137,7 @@ private final class CheckpointDecoder {
     /// The pickled magic number of the legacy format, 0x1950a86a20f9469cfc6c, little-endian.
     static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     /// Root storages declared by persistent ids: key -> (dtype, element count).
     var declared: [String: (dtype: CheckpointDType, count: Int)] = [:]
     var views: [String: TorchStorage] = [:]
@@ -144,7 +148,7 @@ private final class CheckpointDecoder {
     /// bogus size cannot exhaust memory.
     var elementBudget: Int
 
-    init(bytes: [UInt8]) {
+    init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         elementBudget = 8 * bytes.count + (1 << 20)
     }

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import ForensightTensor
+import ForensightCheckpoint
+
+/// `forensight models`: bring third-party weights in, and look at weight files.
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import PyTorch checkpoints as safetensors, and describe weight files.",
+        discussion: """
+        `import` reads a PyTorch checkpoint (the zip format of torch.save since 1.6, or the legacy pickle format), memory-mapped and parsed in place, and writes its tensors as one safetensors file that Forensight's loaders read. Nothing is executed from the pickle: only tensors, dicts and lists are rebuilt.
+
+        `info` prints a safetensors file's tensors (name, dtype, shape) and its metadata (a Forensight detector's card is the `forensight.card` entry).
+
+        Examples:
+          forensight models import ViT-B-16.pt --out ~/.cache/forensight/weights/vit_b16.safetensors
+          forensight models import checkpoint.pth --strip-prefix module. --dtype f16 --out model.safetensors
+          forensight models info models/sbi-efficientnet-lite0.safetensors
+        """,
+        subcommands: [ImportCheckpoint.self, Info.self])
+
+    struct ImportCheckpoint: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Convert a PyTorch checkpoint to safetensors.")
+
+        @Argument(help: "A PyTorch checkpoint (.pt, .pth, .bin) holding a state dict.")
+        var checkpoint: String
+
+        @Option(help: "The safetensors file to write.")
+        var out: String
+
+        @Option(help: "Remove this prefix from every tensor name that has it (e.g. module. from DataParallel checkpoints).")
+        var stripPrefix: String?
+
+        @Option(help: "Keep only tensors whose name starts with this prefix (repeat for several).")
+        var only: [String] = []
+
+        @Option(help: "Stored precision: f32, f16 or bf16.")
+        var dtype: String = "f32"
+
+        func run() throws {
+            guard let storage = SafetensorsDType(rawValue: dtype.uppercased()) else { throw fail("--dtype must be f32, f16 or bf16", code: 2) }
+            let tensors: [String: CheckpointTensor]
+            do { tensors = try TorchCheckpoint.read(path: checkpoint) } catch { throw fail("\(error)") }
+            var converted: [String: Tensor] = [:]
+            for (name, t) in tensors {
+                var key = name
+                if let stripPrefix, key.hasPrefix(stripPrefix) { key.removeFirst(stripPrefix.count) }
+                guard only.isEmpty || only.contains(where: { key.hasPrefix($0) }) else { continue }
+                guard converted[key] == nil else { throw fail("\(checkpoint): two tensors become \(key) after --strip-prefix") }
+                converted[key] = Tensor(t.values, shape: t.shape)
+            }
+            guard !converted.isEmpty else { throw fail("\(checkpoint): no tensors left to write (check --only)") }
+            do {
+                try Safetensors.write(converted, to: out, dtype: storage, metadata: ["forensight.source": (checkpoint as NSString).lastPathComponent])
+            } catch { throw fail("\(out): \(error)") }
+            let count = converted.values.reduce(0) { $0 + $1.count }
+            note("wrote \(out): \(converted.count) tensors, \(count) values (\(dtype))")
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a safetensors file's tensors and metadata.")
+
+        @Argument(help: "A safetensors file.")
+        var file: String
+
+        @Flag(help: "One JSON object: tensors and metadata.")
+        var json = false
+
+        func run() throws {
+            let header: SafetensorsFile
+            do { header = try SafetensorsFile(path: file) } catch { throw fail("\(file): \(error)") }
+            let names = header.names.sorted()
+            if json {
+                let object: [String: Any] = [
+                    "file": file, "metadata": header.metadata,
+                    "tensors": names.map { ["name": $0, "shape": header.entries[$0]!.shape, "dtype": header.entries[$0]!.dtype.rawValue] },
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            for name in names {
+                let entry = header.entries[name]!
+                print("\(name)\t\(entry.dtype.rawValue)\t\(entry.shape.map(String.init).joined(separator: "×"))")
+            }
+            for (key, value) in header.metadata.sorted(by: { $0.key < $1.key }) { print("# \(key): \(value)") }
+        }
+    }
+}
