@@ -59,9 +59,18 @@ public struct Pipeline {
     public func analyzeKeepingCrops(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
         let started = DispatchTime.now().uptimeNanoseconds
-        func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let media = try reader.read(path: path, progress: progress)
-        let readMs = elapsed(since: started)
+        return try score(media, path: path, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, cropTransform: cropTransform)
+    }
+
+    /// The verdict for faces already read from `path` (`reader.read`), each crop passed through `cropTransform` first.
+    /// Protocols that degrade crops score one read under several transforms this way, without finding faces again.
+    ///
+    /// - Parameter readMs: the time the read took, for the verdict's timings.
+    public func score(_ media: MediaFaces, path: String, readMs: Double = 0, cropTransform: (@Sendable (RGBImage) -> RGBImage)? = nil) throws
+        -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
+        let started = DispatchTime.now().uptimeNanoseconds - UInt64(max(readMs, 0) * 1e6)
+        func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let crops = media.crops.map { cropTransform?($0.image) ?? $0.image }
         let scores = detector.probabilities(crops).map(Double.init)

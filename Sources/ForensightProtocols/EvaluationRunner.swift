@@ -98,4 +98,37 @@ public struct EvaluationRunner {
         }
         return items
     }
+
+    /// Scores every sample under several crop-stage conditions from one read: faces are found once per sample and
+    /// each condition degrades the same crops (`Pipeline.score`). Items come per sample, in the order of `conditions`.
+    public func scoreCropConditions(_ manifest: Manifest, detector: any Detector, modelName: String, run: Int,
+                                    conditions: [EvaluationCondition], landmarkRefiner: LandmarkRefiner? = nil,
+                                    progress: (Int, Int) -> Void = { _, _ in },
+                                    scored: (EvaluationResults.Item) -> Void = { _ in }) -> [EvaluationResults.Item] {
+        precondition(conditions.allSatisfy { $0.stage == .crop }, "scoreCropConditions takes crop-stage conditions only")
+        let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, landmarkRefiner: landmarkRefiner)
+        var items: [EvaluationResults.Item] = []
+        for (i, sample) in manifest.enumerated() {
+            let media = Result { try pipeline.reader.read(path: sample.path) }
+            for condition in conditions {
+                var item = EvaluationResults.Item(model: modelName, run: run, condition: condition.name, dataset: sample.dataset, id: sample.id,
+                                                  videoID: sample.videoID ?? sample.id, method: sample.isFake ? sample.method : nil,
+                                                  label: sample.label, faces: [], error: nil)
+                do {
+                    var transform: (@Sendable (RGBImage) -> RGBImage)?
+                    if let p = condition.perturbation { transform = { p.apply(to: $0) } }
+                    let verdict = try pipeline.score(try media.get(), path: sample.path, cropTransform: transform).verdict
+                    item.faces = verdict.faces.flatMap { face in
+                        face.frames.map { EvaluationResults.FaceScore(frame: $0.frame, face: face.track, score: $0.probability) }
+                    }.sorted { ($0.frame, $0.face) < ($1.frame, $1.face) }
+                } catch {
+                    item.error = "\(error)"
+                }
+                items.append(item)
+                scored(item)
+            }
+            progress(i + 1, manifest.count)
+        }
+        return items
+    }
 }

@@ -146,7 +146,23 @@ struct Evaluate: ParsableCommand {
             let excluded = try excludedIDs(for: path)
             let tested = Manifest(manifest.samples.filter { !excluded.contains($0.id) })
             if tested.count < manifest.count { note("\(name): leaving out \(manifest.count - tested.count) samples it was trained on") }
-            for c in conditions {
+            // Crop-stage conditions share one read per sample (faces are found once, each condition degrades the crops).
+            let cropConditions = conditions.filter { $0.stage == .crop }
+            if !cropConditions.isEmpty {
+                var bar = ProgressBar("evaluate \(name) \(cropConditions.count) crop conditions", total: tested.count)
+                func key(_ c: EvaluationCondition, _ id: String) -> String { EvaluationJournal.key(model: name, run: run, condition: c.name, id: id) }
+                let todo = Manifest(tested.samples.filter { s in cropConditions.contains { done[key($0, s.id)] == nil } })
+                let scored = runner.scoreCropConditions(todo, detector: detector, modelName: name, run: run, conditions: cropConditions,
+                                                        landmarkRefiner: refiner, progress: { finished, _ in bar.update(tested.count - todo.count + finished) },
+                                                        scored: { journal.append($0) })
+                bar.finish()
+                for c in cropConditions {
+                    let byID = Dictionary((scored.filter { $0.condition == c.name } + tested.samples.compactMap { done[key(c, $0.id)] }).map { ($0.id, $0) },
+                                          uniquingKeysWith: { a, _ in a })
+                    items += tested.samples.compactMap { sample in byID[sample.id].map { var item = $0; item.attributes = attributes[item.id]; return item } }
+                }
+            }
+            for c in conditions where c.stage == .frame {
                 var bar = ProgressBar("evaluate \(name) \(c.name)", total: tested.count)
                 let kept = tested.samples.compactMap { done[EvaluationJournal.key(model: name, run: run, condition: c.name, id: $0.id)] }
                 let todo = Manifest(tested.samples.filter { done[EvaluationJournal.key(model: name, run: run, condition: c.name, id: $0.id)] == nil })

@@ -109,3 +109,38 @@ final class DetectorRegistryTests: XCTestCase {
         XCTAssertEqual(face.probability!, Double(detector.probabilities([crop.image])[0]), accuracy: 1e-6)
     }
 }
+
+extension DetectorRegistryTests {
+    /// Crop-stage conditions scored from one read per sample give what scoring each condition on its own gives.
+    func testCropConditionsShareOneReadWithTheSameScores() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/datasets/utkface-real/images").standardized.path
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder).sorted().filter({ $0.hasSuffix(".jpg") }).prefix(3),
+              names.count == 3 else { throw XCTSkip("../shared/datasets/utkface-real absent") }
+        let data = dir.appendingPathComponent("crops")
+        for sub in ["real", "fake"] { try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true) }
+        for (i, name) in names.enumerated() {
+            try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: data.appendingPathComponent(i == 0 ? "fake/\(name)" : "real/\(name)").path)
+        }
+        let manifest = try DatasetLayout.importer(for: data.path).load()
+        let detector = GreenDetector(card: DetectorCard(id: "green", architecture: "toy-green"))
+        let runner = EvaluationRunner(frames: 2, faceDetector: try MTCNN())
+        let conditions = ["crop:jpeg-q30", "crop:blur-sigma2"].map { EvaluationCondition(name: $0)! }
+        var streamed: [String] = []
+        let shared = runner.scoreCropConditions(manifest, detector: detector, modelName: "g", run: 0, conditions: conditions,
+                                                scored: { streamed.append($0.condition + "/" + $0.id) })
+        XCTAssertEqual(shared.count, 2 * manifest.count)
+        XCTAssertEqual(streamed.count, shared.count)
+        for condition in conditions {
+            let alone = runner.score(manifest, detector: detector, modelName: "g", run: 0, condition: condition)
+            let together = shared.filter { $0.condition == condition.name }
+            XCTAssertEqual(together.map(\.id), alone.map(\.id))
+            for (a, b) in zip(together, alone) {
+                XCTAssertNil(a.error); XCTAssertFalse(a.faces.isEmpty)
+                XCTAssertEqual(a.faces.map(\.score), b.faces.map(\.score), "\(condition.name) \(a.id)")
+            }
+        }
+        // The conditions really differ from each other.
+        XCTAssertNotEqual(shared.filter { $0.condition == conditions[0].name }.map { $0.faces.map(\.score) },
+                          shared.filter { $0.condition == conditions[1].name }.map { $0.faces.map(\.score) })
+    }
+}
