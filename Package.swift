@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "ForensightDetectTests", dependencies: ["ForensightDetect", "ForensightData", "ForensightOptim", "ForensightTraining", "ForensightNN",
                                                                  "ForensightProtocols", "ForensightEvaluation",
                                                                  "ForensightTestSupport"]),
-        .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightOptim", "ForensightTraining", "ForensightTestSupport"],
+        .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightOptim", "ForensightTraining", "ForensightNN", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -90,34 +90,3 @@ public struct ValidationResult: Codable, Sendable, Equatable {
         case aucSelfBlend = "auc_self_blend", aucFakes = "auc_fakes", videoAUCFakes = "video_auc_fakes", score
     }
 }
-
-/// One line of the training history (`history.jsonl`).
-public struct EpochRecord: Codable, Sendable, Equatable {
-    public var epoch: Int
-    public var steps: Int
-    public var meanLoss: Double
-    public var imagesPerSecond: Double
-    public var seconds: Double
-    public var validation: ValidationResult
-
-    enum CodingKeys: String, CodingKey {
-        case epoch, steps, meanLoss = "mean_loss", imagesPerSecond = "images_per_second", seconds, validation
-    }
-}
-
-/// What the trainer reports while it runs.
-public enum TrainingEvent {
-    case step(epoch: Int, step: Int, of: Int, loss: Double, learningRate: Float)
-    case validating(epoch: Int)
-    case epochDone(EpochRecord, isBest: Bool)
-}
-
-/// Saved between epochs in `<out>/state.json`.
-struct TrainingState: Codable {
-    var recipe: SelfBlendRecipe
-    var epochsDone: Int
-    var globalStep: Int
-    var bestScore: Double?
-    var bestEpoch: Int?
-    enum CodingKeys: String, CodingKey { case recipe, epochsDone = "epochs_done", globalStep = "global_step", bestScore = "best_score", bestEpoch = "best_epoch" }
-}

@@ -7,22 +7,24 @@ import ForensightDetect
 import ForensightEvaluation
 import ForensightOptim
 
-/// Trains a `DeepfakeDetector` on real faces and their self-blended fakes (Shiohara & Yamasaki, CVPR 2022).
+/// Trains a `DeepfakeDetector` on real faces and their self-blended fakes (Shiohara & Yamasaki, CVPR 2022): the
+/// self-blend recipe that `TrainingLoop` runs.
 ///
 /// Each step takes `realsPerStep` real crops, makes one self-blend of each, augments all of them the same way
-/// (`FaceAugmentation`) and takes one AdamW step on the binary cross-entropy (real 0, fake 1), with a linear warm-up
-/// and cosine decay of the learning rate. After every epoch it validates, writes `last.safetensors`,
-/// `optimizer.safetensors` and `state.json`, and copies the weights to `best.safetensors` when the validation score
-/// improved. Every random draw comes from a generator seeded by (seed, epoch, sample), so a run is reproducible and a
-/// resumed run continues exactly as an uninterrupted one would.
-public final class SelfBlendTrainer {
+/// (`FaceAugmentation`) and computes the binary cross-entropy (real 0, fake 1), plus the consistency term when the
+/// recipe has one. The loop takes AdamW steps with a linear warm-up and cosine decay of the learning rate, validates
+/// after every epoch, writes `last.safetensors`, `optimizer.safetensors` and `state.json`, and copies the weights to
+/// `best.safetensors` when the validation score improved. Every random draw comes from a generator seeded by
+/// (seed, epoch, sample), so a run is reproducible and a resumed run continues exactly as an uninterrupted one would.
+public final class SelfBlendTrainer: TrainingRecipe {
     public let recipe: SelfBlendRecipe
     public let detector: DeepfakeDetector
     public let output: String
     let train: [TrainingFace]
     let validation: ValidationSet
-    let optimizer: Adam
     let blend: SelfBlend, augment = FaceAugmentation(), view = BenignView()
+    /// The order of the current epoch's faces (`beginEpoch`).
+    private var order: [Int] = []
 
     /// - Parameters:
     ///   - detector: the network to train, already holding its initial weights.
@@ -40,10 +42,8 @@ public final class SelfBlendTrainer {
         self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
         detector.card.inputSize = recipe.inputSize
         blend = recipe.selfBlend
-        self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend)
-        detector.network.train()
-        detector.network.freezeStem(blocks: recipe.frozenBlocks)
-        optimizer = AdamW(detector.network.trainableParameters(), learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
+        self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo,
+                                        seed: recipe.seed, blend: recipe.selfBlend)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     }
 
@@ -53,59 +53,49 @@ public final class SelfBlendTrainer {
         return recipe.stepsPerEpoch > 0 ? min(recipe.stepsPerEpoch, full) : full
     }
 
-    /// Runs the remaining epochs (all of them, or those after the checkpoint in `output` when `resume` is set) and
-    /// returns the whole history. `stopAfter` ends the run early after that epoch, as an interruption would.
-    public func run(resume: Bool, stopAfter: Int? = nil, report: (TrainingEvent) -> Void = { _ in }) throws -> [EpochRecord] {
-        var state = TrainingState(recipe: recipe, epochsDone: 0, globalStep: 0, bestScore: nil, bestEpoch: nil)
-        var history: [EpochRecord] = []
-        let statePath = output + "/state.json"
-        if resume, FileManager.default.fileExists(atPath: statePath) {
-            state = try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
-            guard state.recipe == recipe else {
-                throw TrainingError("\(output) holds a run with a different recipe; use the same options to resume, or another --out")
-            }
-            _ = try detector.network.load(safetensors: output + "/last.safetensors")
-            try optimizer.loadState(Safetensors.read(path: output + "/optimizer.safetensors"))
-            history = try readHistory()
-        }
-        let schedule = CosineWithWarmup(base: recipe.learningRate, warmupSteps: min(recipe.warmupSteps, recipe.epochs * stepsPerEpoch - 1),
-                                        totalSteps: recipe.epochs * stepsPerEpoch)
-        for epoch in state.epochsDone..<min(recipe.epochs, stopAfter ?? recipe.epochs) {
-            let started = Date()
-            detector.network.train()
-            detector.network.freezeStem(blocks: recipe.frozenBlocks)
-            detector.network.dropout.reseed(mix(recipe.seed, 0xD5, UInt64(epoch)))
-            let order = epochOrder(epoch)
-            var lossSum = 0.0
-            for step in 0..<stepsPerEpoch {
-                let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
-                let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
-                optimizer.learningRate = schedule.learningRate(at: state.globalStep)
-                optimizer.zeroGrad()
-                let loss = stepLoss(detector.network(input), targets: targets)
-                loss.backward()
-                clipGradientNorm(optimizer.parameters, maxNorm: 10)
-                optimizer.step()
-                state.globalStep += 1
-                lossSum += Double(loss.item)
-                report(.step(epoch: epoch + 1, step: step + 1, of: stepsPerEpoch, loss: lossSum / Double(step + 1),
-                             learningRate: optimizer.learningRate))
-            }
-            let trainSeconds = Date().timeIntervalSince(started)
-            report(.validating(epoch: epoch + 1))
-            let result = try validation.evaluate(detector)
-            let record = EpochRecord(epoch: epoch + 1, steps: stepsPerEpoch, meanLoss: lossSum / Double(max(stepsPerEpoch, 1)),
-                                     imagesPerSecond: Double(stepsPerEpoch * (2 * recipe.realsPerStep + 2 * consistencyPairs)) / trainSeconds,
-                                     seconds: Date().timeIntervalSince(started), validation: result)
-            history.append(record)
-            let isBest = state.bestScore.map { result.score > $0 } ?? true
-            if isBest { (state.bestScore, state.bestEpoch) = (result.score, epoch + 1) }
-            state.epochsDone = epoch + 1
-            try checkpoint(state: state, history: history, isBest: isBest)
-            report(.epochDone(record, isBest: isBest))
-        }
-        return history
+    /// Runs the remaining epochs with `TrainingLoop` (all of them, or those after the checkpoint in `output` when
+    /// `resume` is set) and returns the whole history. `stopAfter` ends the run early after that epoch, as an
+    /// interruption would.
+    public func run(resume: Bool, stopAfter: Int? = nil, report: (TrainingEvent<ValidationResult>) -> Void = { _ in }) throws
+        -> [EpochRecord<ValidationResult>] {
+        try TrainingLoop(recipe: self, output: output).run(resume: resume, stopAfter: stopAfter, report: report)
     }
+
+    // MARK: TrainingRecipe
+
+    public var config: SelfBlendRecipe { recipe }
+
+    public var optimization: Optimization {
+        Optimization(epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay,
+                     warmupSteps: recipe.warmupSteps)
+    }
+
+    /// Reals, their fakes and the consistency views.
+    public var samplesPerStep: Int { 2 * recipe.realsPerStep + 2 * consistencyPairs }
+
+    public func trainableParameters() -> [Tensor] { detector.network.trainableParameters() }
+
+    public func beginEpoch(_ epoch: Int) {
+        detector.network.train()
+        detector.network.freezeStem(blocks: recipe.frozenBlocks)
+        detector.network.dropout.reseed(mix(recipe.seed, 0xD5, UInt64(epoch)))
+        order = epochOrder(epoch)
+    }
+
+    public func loss(epoch: Int, step: Int) -> Tensor {
+        let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
+        let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
+        return stepLoss(detector.network(input), targets: targets)
+    }
+
+    public func validate() throws -> (score: Double, result: ValidationResult) {
+        let result = try validation.evaluate(detector)
+        return (result.score, result)
+    }
+
+    public func saveWeights(to path: String) throws { try detector.save(to: path) }
+
+    public func loadWeights(from path: String) throws { _ = try detector.network.load(safetensors: path) }
 
     /// The faces of one epoch, in order: a seeded shuffle of all of them, or with `balanceDatasets` an equal share
     /// from each dataset (smaller datasets repeat, larger ones contribute a random subset), shuffled together.
@@ -177,28 +167,6 @@ public final class SelfBlendTrainer {
         }
         var pairRandom = random
         return (augment(face.image, using: &random), augment(fake, using: &pairRandom))
-    }
-
-    func checkpoint(state: TrainingState, history: [EpochRecord], isBest: Bool) throws {
-        try detector.save(to: output + "/last.safetensors.tmp")
-        try Safetensors.write(optimizer.stateTensors(), to: output + "/optimizer.safetensors.tmp")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(state).write(to: URL(fileURLWithPath: output + "/state.json.tmp"))
-        encoder.outputFormatting = [.sortedKeys]
-        let lines = try history.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
-        try Data(lines.utf8).write(to: URL(fileURLWithPath: output + "/history.jsonl.tmp"))
-        if isBest { try detector.save(to: output + "/best.safetensors.tmp") }
-        // Renames last, so an interrupted checkpoint leaves the previous complete one (state.json goes last).
-        for name in (isBest ? ["best.safetensors"] : []) + ["last.safetensors", "optimizer.safetensors", "history.jsonl", "state.json"] {
-            _ = rename(output + "/" + name + ".tmp", output + "/" + name)
-        }
-    }
-
-    func readHistory() throws -> [EpochRecord] {
-        let path = output + "/history.jsonl"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(EpochRecord.self, from: Data($0.utf8)) }
     }
 }
 

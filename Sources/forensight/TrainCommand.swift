@@ -176,7 +176,7 @@ struct Train: ParsableCommand {
         do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { throw fail("\(error)") }
         note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(2 * realsPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
-        let history: [EpochRecord]
+        let history: [EpochRecord<ValidationResult>]
         do {
             history = try trainer.run(resume: resume) { event in
                 switch event {

@@ -32,7 +32,7 @@ final class TrainerTests: XCTestCase {
         return r
     }
 
-    func train(_ out: String, recipe r: SelfBlendRecipe? = nil, stopAfter: Int? = nil, resume: Bool = false) throws -> (DeepfakeDetector, [EpochRecord]) {
+    func train(_ out: String, recipe r: SelfBlendRecipe? = nil, stopAfter: Int? = nil, resume: Bool = false) throws -> (DeepfakeDetector, [EpochRecord<ValidationResult>]) {
         let r = r ?? recipe
         ParameterInit.seed(11)      // the same initial weights for every run
         let detector = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
