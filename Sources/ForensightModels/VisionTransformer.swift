@@ -84,11 +84,15 @@ public final class VisionTransformer: Module {
 
     /// Class-token features after the final norm: [B, 3, H, W] → [B, width].
     public func features(_ x: Tensor) -> Tensor {
-        let tokens = patchEmbed(x)
-        let b = x.shape[0]
-        var h = Tensor.concatenate([clsToken.expand(to: [b, 1, config.width]), tokens], axis: 1) + posEmbed
+        var h = embeddedTokens(x)
         for block in blocks { h = block(h) }
-        return norm(h).slice(axis: 1, 0..<1).reshaped([b, config.width])
+        return norm(h).slice(axis: 1, 0..<1).reshaped([x.shape[0], config.width])
+    }
+
+    /// Patch tokens with the class token in front and the position embedding added: [B, 3, H, W] → [B, tokens, width].
+    public func embeddedTokens(_ x: Tensor) -> Tensor {
+        let tokens = patchEmbed(x)
+        return Tensor.concatenate([clsToken.expand(to: [x.shape[0], 1, config.width]), tokens], axis: 1) + posEmbed
     }
 
     /// Logits [B, classes].
