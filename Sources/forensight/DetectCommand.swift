@@ -86,7 +86,7 @@ struct Detect: ParsableCommand {
                 done += 1
                 if let explain {
                     let folder = (explain as NSString).appendingPathComponent(Faces.folderName(for: file, index: n))
-                    do { try Self.explain(v, crops: crops, detector: detector, into: folder) } catch { note("forensight: \(folder): \(error)") }
+                    do { try Self.explain(v, crops: crops, pipeline: pipeline, into: folder) } catch { note("forensight: \(folder): \(error)") }
                 }
             } catch {
                 failures += 1

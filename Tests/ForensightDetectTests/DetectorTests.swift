@@ -1,5 +1,8 @@
 import XCTest
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import ForensightTensor
 import ForensightNN
 import ForensightMedia
@@ -250,5 +253,35 @@ extension DetectorTests {
             for (a, b) in zip(m.dropLast(), maps[i]) { XCTAssertEqual(a, b, accuracy: 1e-6) }
         }
         XCTAssertTrue(detector.network.trainableParameters().allSatisfy { $0.grad == nil })
+    }
+}
+
+extension DetectorTests {
+    /// `Pipeline.explanation`: a video gets its P(fake) timeline, each face its crop beside the Grad-CAM overlay.
+    func testExplanationArtifactsOfAVideo() throws {
+        let photos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/datasets/utkface-real/images").standardized.path
+        guard let name = try? FileManager.default.contentsOfDirectory(atPath: photos).sorted().first(where: { $0.hasSuffix(".jpg") }),
+              let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw XCTSkip("needs ../shared/datasets/utkface-real and ffmpeg")
+        }
+        let video = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID()).mp4").path
+        defer { try? FileManager.default.removeItem(atPath: video) }
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: ffmpeg)
+        make.arguments = ["-v", "error", "-loop", "1", "-i", photos + "/" + name, "-t", "2", "-r", "10", "-pix_fmt", "yuv420p",
+                          "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-y", video]
+        try make.run(); make.waitUntilExit()
+        XCTAssertEqual(make.terminationStatus, 0)
+        let pipeline = Pipeline(detector: try smallDetector(), faceDetector: try MTCNN(), frames: 4)
+        let (verdict, crops) = try pipeline.analyzeKeepingCrops(path: video)
+        XCTAssertEqual(verdict.faces.count, 1)
+        let artifacts = try pipeline.explanation(of: verdict, crops: crops)
+        XCTAssertEqual(artifacts.map(\.name), ["timeline.svg", "face0.png"])
+        let svg = String(decoding: artifacts[0].bytes, as: UTF8.self)
+        XCTAssertTrue(XMLParser(data: Data(svg.utf8)).parse(), "timeline.svg is not well-formed XML")
+        XCTAssertTrue(svg.contains("threshold 0.40") && svg.contains("face 0"), "timeline legend")
+        let png = try ImageDecoder.decode(data: artifacts[1].bytes)
+        XCTAssertEqual(png.width, 2 * crops[0].image.width)
+        XCTAssertEqual(artifacts[1].mediaType, "image/png")
     }
 }
