@@ -19,20 +19,25 @@ public protocol Backbone: Module {
     func intermediates(_ x: Tensor, layers: Set<Int>) -> [Int: Tensor]
 }
 
+/// Runs layers 0...max(`layers`) in order from `start()` (`apply(i, h)` is layer i) and keeps the outputs of `layers`.
+private func collectIntermediates(_ layers: Set<Int>, count: Int, start: () -> Tensor, apply: (Int, Tensor) -> Tensor) -> [Int: Tensor] {
+    precondition(layers.allSatisfy { (0..<count).contains($0) }, "layers are numbered 0..<\(count)")
+    guard let deepest = layers.max() else { return [:] }
+    var out: [Int: Tensor] = [:]
+    var h = start()
+    for i in 0...deepest {
+        h = apply(i, h)
+        if layers.contains(i) { out[i] = h }
+    }
+    return out
+}
+
 extension EfficientNetLite: Backbone {
     public var featureWidth: Int { config.headChannels }
     public var layerCount: Int { blocks.count }
 
     public func intermediates(_ x: Tensor, layers: Set<Int>) -> [Int: Tensor] {
-        precondition(layers.allSatisfy { (0..<blocks.count).contains($0) }, "EfficientNet-Lite has blocks 0..<\(blocks.count)")
-        guard let deepest = layers.max() else { return [:] }
-        var out: [Int: Tensor] = [:]
-        var h = convStem.withBatchNorm(bn0, activation: .relu6, x)
-        for (i, block) in blocks.prefix(deepest + 1).enumerated() {
-            h = block(h)
-            if layers.contains(i) { out[i] = h }
-        }
-        return out
+        collectIntermediates(layers, count: blocks.count, start: { convStem.withBatchNorm(bn0, activation: .relu6, x) }) { blocks[$0]($1) }
     }
 }
 
@@ -41,14 +46,6 @@ extension VisionTransformer: Backbone {
     public var layerCount: Int { blocks.count }
 
     public func intermediates(_ x: Tensor, layers: Set<Int>) -> [Int: Tensor] {
-        precondition(layers.allSatisfy { (0..<blocks.count).contains($0) }, "this ViT has blocks 0..<\(blocks.count)")
-        guard let deepest = layers.max() else { return [:] }
-        var out: [Int: Tensor] = [:]
-        var h = embeddedTokens(x)
-        for (i, block) in blocks.prefix(deepest + 1).enumerated() {
-            h = block(h)
-            if layers.contains(i) { out[i] = h }
-        }
-        return out
+        collectIntermediates(layers, count: blocks.count, start: { embeddedTokens(x) }) { blocks[$0]($1) }
     }
 }

@@ -81,17 +81,7 @@ public struct EvaluationRunner {
         }
         var items: [EvaluationResults.Item] = []
         for (i, sample) in manifest.enumerated() {
-            var item = EvaluationResults.Item(model: modelName, run: run, condition: condition.name, dataset: sample.dataset, id: sample.id,
-                                              videoID: sample.videoID ?? sample.id, method: sample.isFake ? sample.method : nil,
-                                              label: sample.label, faces: [], error: nil)
-            do {
-                let verdict = try pipeline.analyze(path: sample.path)
-                item.faces = verdict.faces.flatMap { face in
-                    face.frames.map { EvaluationResults.FaceScore(frame: $0.frame, face: face.track, score: $0.probability) }
-                }.sorted { ($0.frame, $0.face) < ($1.frame, $1.face) }
-            } catch {
-                item.error = "\(error)"
-            }
+            let item = Self.item(sample, model: modelName, run: run, condition: condition) { try pipeline.analyze(path: sample.path) }
             items.append(item)
             scored(item)
             progress(i + 1, manifest.count)
@@ -111,18 +101,10 @@ public struct EvaluationRunner {
         for (i, sample) in manifest.enumerated() {
             let media = Result { try pipeline.reader.read(path: sample.path) }
             for condition in conditions {
-                var item = EvaluationResults.Item(model: modelName, run: run, condition: condition.name, dataset: sample.dataset, id: sample.id,
-                                                  videoID: sample.videoID ?? sample.id, method: sample.isFake ? sample.method : nil,
-                                                  label: sample.label, faces: [], error: nil)
-                do {
-                    var transform: (@Sendable (RGBImage) -> RGBImage)?
-                    if let p = condition.perturbation { transform = { p.apply(to: $0) } }
-                    let verdict = try pipeline.score(try media.get(), path: sample.path, cropTransform: transform).verdict
-                    item.faces = verdict.faces.flatMap { face in
-                        face.frames.map { EvaluationResults.FaceScore(frame: $0.frame, face: face.track, score: $0.probability) }
-                    }.sorted { ($0.frame, $0.face) < ($1.frame, $1.face) }
-                } catch {
-                    item.error = "\(error)"
+                var transform: (@Sendable (RGBImage) -> RGBImage)?
+                if let p = condition.perturbation { transform = { p.apply(to: $0) } }
+                let item = Self.item(sample, model: modelName, run: run, condition: condition) {
+                    try pipeline.score(try media.get(), path: sample.path, cropTransform: transform).verdict
                 }
                 items.append(item)
                 scored(item)
@@ -130,5 +112,20 @@ public struct EvaluationRunner {
             progress(i + 1, manifest.count)
         }
         return items
+    }
+
+    /// The result item of one sample under one condition: its face-frame scores from `verdict`, or the error it threw.
+    static func item(_ sample: Sample, model: String, run: Int, condition: EvaluationCondition, verdict: () throws -> Verdict) -> EvaluationResults.Item {
+        var item = EvaluationResults.Item(model: model, run: run, condition: condition.name, dataset: sample.dataset, id: sample.id,
+                                          videoID: sample.videoID ?? sample.id, method: sample.isFake ? sample.method : nil,
+                                          label: sample.label, faces: [], error: nil)
+        do {
+            item.faces = try verdict().faces.flatMap { face in
+                face.frames.map { EvaluationResults.FaceScore(frame: $0.frame, face: face.track, score: $0.probability) }
+            }.sorted { ($0.frame, $0.face) < ($1.frame, $1.face) }
+        } catch {
+            item.error = "\(error)"
+        }
+        return item
     }
 }
