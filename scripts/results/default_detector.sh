@@ -4,6 +4,9 @@
 # continues with RESUME=1.
 #   bash scripts/results/default_detector.sh OLD.safetensors NEW.safetensors OUTDIR
 # Needs ../shared/datasets. Both models are scored on the same samples: the union of their training ids is left out.
+# Environment: RESUME=1 continues from the journals; FFPP_STABILITY_FRAMES (8) and ROBUSTNESS_FRAMES (32) set the
+# frames per video; SKIP_FFPP_STABILITY=1 and SKIP_ROBUSTNESS=1 leave those steps for a later call (a step whose
+# results file exists is not run again).
 set -euo pipefail
 old="$1"; new="$2"; out="$3"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -20,7 +23,7 @@ models=(--model "old=$old" --model "new=$new" --exclude-ids "$out/left-out-ids.t
 [ -f "$out/stability-photos.json" ] || "$bin" evaluate "$data/celeba-real" "$data/fairface-real" --test-split --stability "${resume[@]}" \
   --stability-samples 100 "${models[@]}" --out "$out/stability-photos.json"
 # 3. Stability of FF++ test videos as frames (JPEG 95), reals and fakes, so the AUC under each edit is measured too.
-[ -f "$out/stability-ffpp.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --stability --stability-samples 100 "${resume[@]}" \
+[ "${SKIP_FFPP_STABILITY:-0}" = 1 ] || [ -f "$out/stability-ffpp.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --stability --stability-samples 100 "${resume[@]}" \
   --stability-frames "${FFPP_STABILITY_FRAMES:-8}" "${models[@]}" --out "$out/stability-ffpp.json"
 # 4. Robustness on FF++: JPEG 100/90/75/50/30, blur, noise, downscale applied to every frame.
 [ "${SKIP_ROBUSTNESS:-0}" = 1 ] || [ -f "$out/robustness.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --robustness --frames "${ROBUSTNESS_FRAMES:-32}" \
