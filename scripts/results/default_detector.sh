@@ -6,12 +6,12 @@
 # Needs ../shared/datasets. Both models are scored on the same samples: the union of their training ids is left out.
 # Environment: RESUME=1 continues from the journals; FFPP_STABILITY_FRAMES (8) and ROBUSTNESS_FRAMES (32) set the
 # frames per video; SKIP_FFPP_STABILITY=1 and SKIP_ROBUSTNESS=1 leave those steps for a later call (a step whose
-# results file exists is not run again).
+# results file exists is not run again); FORENSIGHT_BIN picks the binary (default: the release build).
 set -euo pipefail
 old="$1"; new="$2"; out="$3"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 data="$root/../shared/datasets"
-bin="$root/.build/release/forensight"
+bin="${FORENSIGHT_BIN:-$root/.build/release/forensight}"
 mkdir -p "$out"
 resume=(); [ "${RESUME:-0}" = 1 ] && resume=(--resume)
 cat "${old%.safetensors}.training-ids.txt" "${new%.safetensors}.training-ids.txt" | sort -u > "$out/left-out-ids.txt"
