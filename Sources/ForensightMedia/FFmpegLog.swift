@@ -49,8 +49,13 @@ enum FFmpegLog {
 /// reader. showinfo logs before the frame reaches the pipe, so a frame read from stdout always has its stamp
 /// already in (or on its way through) the stderr pipe. Memory stays constant: stamps are consumed as frames are.
 final class FFmpegLogMonitor: @unchecked Sendable {
-    /// Decoder frame number (counted from the first decoded frame) and presentation time in seconds.
-    struct Stamp: Equatable { let n: Int; let time: Double? }
+    /// Decoder frame number (counted from the first decoded frame), presentation time in seconds, and the exact
+    /// timestamp in the filter's time base (the stream's, when ffmpeg runs with `-copyts`).
+    struct Stamp: Equatable {
+        let n: Int
+        let time: Double?
+        var pts: Int64? = nil
+    }
 
     static let decodedFilter = "showinfo@decoded"
     static let selectedFilter = "showinfo@selected"
@@ -60,6 +65,7 @@ final class FFmpegLogMonitor: @unchecked Sendable {
     private var stamps: [Stamp] = []
     private var stampHead = 0
     private var lastDecoded: Stamp?
+    private var firstDecodedStamp: Stamp?
     private var finished = false
     private var errors: [String] = []
     private var errorTotal = 0
@@ -99,6 +105,12 @@ final class FFmpegLogMonitor: @unchecked Sendable {
         return (errors, errorTotal)
     }
 
+    /// The first frame the decoder produced, nil before any.
+    var firstDecoded: Stamp? {
+        condition.lock(); defer { condition.unlock() }
+        return firstDecodedStamp
+    }
+
     /// Number of frames the decoder produced so far (selected or not).
     var decodedFrames: Int {
         condition.lock(); defer { condition.unlock() }
@@ -131,7 +143,11 @@ final class FFmpegLogMonitor: @unchecked Sendable {
     private func handle(_ line: String) {
         if line.contains(Self.decodedFilter) {
             guard let stamp = Self.parseShowinfo(line) else { return }
-            condition.lock(); lastDecoded = stamp; decodedTotal += 1; condition.unlock()
+            condition.lock()
+            lastDecoded = stamp
+            if firstDecodedStamp == nil { firstDecodedStamp = stamp }
+            decodedTotal += 1
+            condition.unlock()
         } else if line.contains(Self.selectedFilter) {
             guard Self.parseShowinfo(line) != nil else { return }  // config lines, side data
             condition.lock()
@@ -148,16 +164,21 @@ final class FFmpegLogMonitor: @unchecked Sendable {
         }
     }
 
-    /// `n` and `pts_time` of a showinfo frame line (`… n:  12 pts:  6144 pts_time:0.48 …`); nil for other lines.
+    /// `n`, `pts` and `pts_time` of a showinfo frame line (`… n:  12 pts:  6144 pts_time:0.48 …`); nil for other
+    /// lines.
     static func parseShowinfo(_ line: String) -> Stamp? {
         guard let nRange = line.range(of: " n:") else { return nil }
         let nText = line[nRange.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }
         guard let n = Int(nText) else { return nil }
+        var pts: Int64?
+        if let ptsRange = line.range(of: " pts:", range: nRange.upperBound..<line.endIndex) {
+            pts = Int64(line[ptsRange.upperBound...].drop { $0 == " " }.prefix { $0.isNumber || $0 == "-" })
+        }
         var time: Double?
         if let timeRange = line.range(of: "pts_time:") {
             let token = line[timeRange.upperBound...].prefix { $0 != " " }
             time = Double(token).flatMap { $0.isFinite ? $0 : nil }
         }
-        return Stamp(n: n, time: time)
+        return Stamp(n: n, time: time, pts: pts)
     }
 }

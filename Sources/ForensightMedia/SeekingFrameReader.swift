@@ -1,0 +1,111 @@
+import Foundation
+
+/// Reads planned frames by seeking: one short `ffmpeg` run per ``SeekPlan/Group``, each starting at a keyframe.
+///
+/// Every run is checked: the first frame the decoder produced must be the group's keyframe (so decoding really
+/// started there, neither from the file's start nor from a point that is not a keyframe, which would give damaged
+/// pictures), and every piped frame must carry its target's exact timestamp. When a check fails the reader stops and
+/// hands back the frames it has not delivered, for the caller to scan for. The next group's ffmpeg starts as soon
+/// as the current group's last frame is read, so it seeks and decodes while the consumer works on that frame.
+final class SeekingFrameReader {
+    let info: VideoInfo
+    let index: VideoFrameIndex
+    let plan: SeekPlan
+    /// Problems met so far.
+    private(set) var warnings: [String] = []
+    /// Frames decoded by the finished runs.
+    private var decodedByFinishedRuns = 0
+    /// ffmpeg runs started.
+    private(set) var runs = 0
+    /// Set when a check failed: the planned frames not delivered, and why.
+    private(set) var abandoned: (remaining: [Int], reason: String)?
+
+    private let executable: URL
+    private let fpsMode: Bool
+    private var groupNumber = 0
+    private var targetNumber = 0
+    private var stream: FFmpegFrameStream?
+
+    init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan) throws {
+        (self.info, self.index, self.plan) = (info, index, plan)
+        executable = try MediaTool.ffmpeg.executableURL(for: info.path)
+        fpsMode = FFmpegCapabilities.supportsFpsMode(executable)
+    }
+
+    deinit { close() }
+
+    /// Frames the decoder produced in all runs so far.
+    var decodedFrames: Int { decodedByFinishedRuns + (stream?.decodedFrames ?? 0) }
+    /// The running ffmpeg, if any.
+    var currentStream: FFmpegFrameStream? { stream }
+
+    /// The next planned frame, or nil when the plan is done or was abandoned (see ``abandoned``).
+    ///
+    /// - Throws: `MediaError` when ffmpeg cannot be launched.
+    func next() throws -> VideoFrame? {
+        guard abandoned == nil, groupNumber < plan.groups.count else { return nil }
+        let group = plan.groups[groupNumber]
+        if stream == nil { try launch(group) }
+        guard let stream else { return nil }
+        let target = group.targets[targetNumber]
+        let pixels = stream.readFrame(byteCount: info.frameBytes)
+        guard pixels.count == info.frameBytes else {
+            return abandon(at: target, "ffmpeg ended before frame \(target.index) (\(runEnding(stream)))")
+        }
+        let stamp = stream.nextStamp(timeout: 5)
+        if targetNumber == 0, let first = stream.firstDecoded, first.pts != group.keyframePTS {
+            return abandon(at: target, "the decoder started at timestamp \(first.pts.map(String.init) ?? "unknown"), not at the keyframe \(group.keyframePTS)")
+        }
+        guard let stamp, stamp.pts == target.pts else {
+            return abandon(at: target, "frame \(target.index) came with timestamp \(stamp?.pts.map(String.init) ?? "unknown"), expected \(target.pts)")
+        }
+        targetNumber += 1
+        if targetNumber == group.targets.count {
+            finishRun()
+            (groupNumber, targetNumber) = (groupNumber + 1, 0)
+            if groupNumber < plan.groups.count { try launch(plan.groups[groupNumber]) }
+        }
+        let time = index.seconds(target.pts) - info.startTime
+        return VideoFrame(index: target.index, time: time, image: RGBImage(width: info.width, height: info.height, pixels: pixels))
+    }
+
+    /// Stops the running ffmpeg, if any.
+    func close() {
+        guard let stream else { return }
+        stream.close()
+        decodedByFinishedRuns += stream.decodedFrames
+        self.stream = nil
+    }
+
+    private func launch(_ group: SeekPlan.Group) throws {
+        let arguments = SeekPlan.arguments(group: group, index: index, info: info, fpsMode: fpsMode)
+        stream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
+        runs += 1
+    }
+
+    /// The group's frames are all in: let ffmpeg exit (it stops after its last frame) and keep its complaints.
+    private func finishRun() {
+        guard let stream else { return }
+        let ending = stream.finish()
+        decodedByFinishedRuns += stream.decodedFrames
+        self.stream = nil
+        if ending.failed {
+            warnings.append("ffmpeg failed after seeking to \(SeekPlan.microseconds(plan.groups[groupNumber].keyframePTS, index.timeBase)) s: \(ending.last)")
+        } else if ending.errorCount > 0 {
+            warnings.append("ffmpeg reported \(ending.errorCount) decoding error(s) (the file may be damaged), last: \(ending.last)")
+        }
+    }
+
+    private func runEnding(_ stream: FFmpegFrameStream) -> String {
+        let ending = stream.finish(timeout: 2)
+        return ending.failed || ending.errorCount > 0 ? ending.last : "no error"
+    }
+
+    /// Gives up seeking: the frames from `target` on are left for a scan.
+    private func abandon(at target: SeekPlan.Target, _ reason: String) -> VideoFrame? {
+        close()
+        let remaining = plan.groups[groupNumber...].flatMap(\.targets).map(\.index).filter { $0 >= target.index }
+        abandoned = (remaining + plan.missing, reason)
+        return nil
+    }
+}
