@@ -50,6 +50,8 @@ final class FFmpegFrameStream {
     var processIdentifier: Int32 { process.processIdentifier }
     /// Frames the decoder produced so far (piped or not), from the `showinfo@decoded` log.
     var decodedFrames: Int { monitor.decodedFrames }
+    /// Error lines ffmpeg logged so far.
+    var errorCount: Int { monitor.errorLines.total }
     /// The first frame the decoder produced (nil before any).
     var firstDecoded: FFmpegLogMonitor.Stamp? { monitor.firstDecoded }
 

@@ -20,17 +20,22 @@ struct SeekPlan {
     var groups: [Group]
     /// Planned frame numbers past the last frame of the index (never delivered).
     var missing: [Int]
+    /// Input options every run needs (``DecoderHints``).
+    var decoderOptions: [String] = []
 
-    /// Decoded pixels that cost about as much as launching ffmpeg and seeking once (about 50 frames at 854×480).
+    /// Decoded pixels that cost about as much as launching ffmpeg and seeking once (about 60 frames at 854×480,
+    /// measured on a 2-core machine: a one-frame seeking run took as long as decoding 60–90 such frames).
     static let mergePixelBudget = 24_000_000
 
     /// Groups `indices` (ascending) by the last keyframe at or before each frame.
     ///
-    /// - Parameter framePixels: pixels of one frame, to weigh decoding the frames between groups against a new run.
-    init(indices: [Int], index: VideoFrameIndex, framePixels: Int) {
+    /// - Parameters:
+    ///   - framePixels: pixels of one frame, to weigh decoding the frames between groups against a new run.
+    ///   - mergeGap: the most frames decoded between groups to keep them in one run; nil = from `framePixels`.
+    init(indices: [Int], index: VideoFrameIndex, framePixels: Int, mergeGap: Int? = nil) {
         groups = []
         missing = []
-        let mergeGap = max(2, Self.mergePixelBudget / max(1, framePixels))
+        let mergeGap = mergeGap ?? max(2, Self.mergePixelBudget / max(1, framePixels))
         for frame in indices {
             guard frame >= 0, frame < index.framePTS.count else { missing.append(frame); continue }
             let pts = index.framePTS[frame]
@@ -54,10 +59,10 @@ struct SeekPlan {
     /// the file's start time; `-copyts`: frames keep the stream's timestamps; `-noaccurate_seek`: no trimming, so
     /// `showinfo@decoded` sees the first frame the decoder really produced), select the targets by exact `pts`, stop
     /// after the last one.
-    static func arguments(group: Group, index: VideoFrameIndex, info: VideoInfo, fpsMode: Bool) -> [String] {
-        var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info",
-                         "-seek_timestamp", "1", "-noaccurate_seek", "-copyts",
-                         "-ss", microseconds(group.keyframePTS, index.timeBase),
+    func arguments(group: Group, index: VideoFrameIndex, info: VideoInfo, fpsMode: Bool) -> [String] {
+        var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info"] + decoderOptions
+        arguments += ["-seek_timestamp", "1", "-noaccurate_seek", "-copyts",
+                         "-ss", Self.microseconds(group.keyframePTS, index.timeBase),
                          "-i", MediaTool.input(info.path), "-map", "0:\(info.streamIndex)"]
         let terms = group.targets.map { "eq(pts,\($0.pts))" }
         let filters = ["\(FFmpegLogMonitor.decodedFilter)=checksum=0",

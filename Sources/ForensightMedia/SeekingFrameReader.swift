@@ -2,9 +2,9 @@ import Foundation
 
 /// Reads planned frames by seeking: one short `ffmpeg` run per ``SeekPlan/Group``, each starting at a keyframe.
 ///
-/// Every run is checked: the first frame the decoder produced must be the group's keyframe (so decoding really
-/// started there, neither from the file's start nor from a point that is not a keyframe, which would give damaged
-/// pictures), and every piped frame must carry its target's exact timestamp. When a check fails the reader stops and
+/// Every run is checked: the first frame the decoder produced must be the group's keyframe or an earlier keyframe
+/// (never a point that is not a keyframe, which would give damaged pictures), ffmpeg must have logged no decoding
+/// error, and every piped frame must carry its target's exact timestamp. When a check fails the reader stops and
 /// hands back the frames it has not delivered, for the caller to scan for. The next group's ffmpeg starts as soon
 /// as the current group's last frame is read, so it seeks and decodes while the consumer works on that frame.
 final class SeekingFrameReader {
@@ -53,8 +53,11 @@ final class SeekingFrameReader {
             return abandon(at: target, "ffmpeg ended before frame \(target.index) (\(runEnding(stream)))")
         }
         let stamp = stream.nextStamp(timeout: 5)
-        if targetNumber == 0, let first = stream.firstDecoded, first.pts != group.keyframePTS {
+        if targetNumber == 0, let first = stream.firstDecoded, !startedAtKeyframe(first.pts, group: group) {
             return abandon(at: target, "the decoder started at timestamp \(first.pts.map(String.init) ?? "unknown"), not at the keyframe \(group.keyframePTS)")
+        }
+        if stream.errorCount > 0 {
+            return abandon(at: target, "ffmpeg reported decoding errors after seeking to \(SeekPlan.microseconds(group.keyframePTS, index.timeBase)) s")
         }
         guard let stamp, stamp.pts == target.pts else {
             return abandon(at: target, "frame \(target.index) came with timestamp \(stamp?.pts.map(String.init) ?? "unknown"), expected \(target.pts)")
@@ -77,8 +80,17 @@ final class SeekingFrameReader {
         self.stream = nil
     }
 
+    /// Whether a run whose decoder produced `pts` first started where it may: at the group's keyframe, or at an
+    /// earlier keyframe of the index (a demuxer whose own index lists fewer keyframes, such as Matroska's cues at
+    /// cluster starts, lands there; the frames are the same, only more are decoded). Anything else, for example a
+    /// frame that is not a keyframe, could give damaged pictures.
+    private func startedAtKeyframe(_ pts: Int64?, group: SeekPlan.Group) -> Bool {
+        guard let pts, pts <= group.keyframePTS else { return false }
+        return pts == group.keyframePTS || index.keyframe(atOrBefore: pts) == pts
+    }
+
     private func launch(_ group: SeekPlan.Group) throws {
-        let arguments = SeekPlan.arguments(group: group, index: index, info: info, fpsMode: fpsMode)
+        let arguments = plan.arguments(group: group, index: index, info: info, fpsMode: fpsMode)
         stream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
         runs += 1
     }
