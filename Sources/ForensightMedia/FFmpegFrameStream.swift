@@ -52,8 +52,8 @@ final class FFmpegFrameStream {
     var decodedFrames: Int { monitor.decodedFrames }
     /// Error lines ffmpeg logged so far.
     var errorCount: Int { monitor.errorLines.total }
-    /// The first frame the decoder produced (nil before any).
-    var firstDecoded: FFmpegLogMonitor.Stamp? { monitor.firstDecoded }
+    /// The first frame decoded into filter chain `chain` (nil before any; see ``FFmpegLogMonitor/firstDecoded(chain:)``).
+    func firstDecoded(chain: Int) -> FFmpegLogMonitor.Stamp? { monitor.firstDecoded(chain: chain) }
 
     /// Reads exactly `byteCount` bytes unless the pipe ends first (then fewer).
     func readFrame(byteCount: Int) -> [UInt8] {
@@ -71,7 +71,9 @@ final class FFmpegFrameStream {
     }
 
     /// The log stamp of the next piped frame (see ``FFmpegLogMonitor/nextStamp(timeout:)``).
-    func nextStamp(timeout: TimeInterval) -> FFmpegLogMonitor.Stamp? { monitor.nextStamp(timeout: timeout) }
+    func nextStamp(chain: Int = 0, timeout: TimeInterval) -> FFmpegLogMonitor.Stamp? {
+        monitor.nextStamp(chain: chain, timeout: timeout)
+    }
 
     /// Stops ffmpeg if it is still running and reaps it. Safe to call more than once.
     ///

@@ -55,23 +55,47 @@ struct SeekPlan {
         }
     }
 
-    /// ffmpeg's arguments for one group: seek to the keyframe's own timestamp (`-seek_timestamp 1`: not offset by
-    /// the file's start time; `-copyts`: frames keep the stream's timestamps; `-noaccurate_seek`: no trimming, so
-    /// `showinfo@decoded` sees the first frame the decoder really produced), select the targets by exact `pts`, stop
-    /// after the last one.
-    func arguments(group: Group, index: VideoFrameIndex, info: VideoInfo, fpsMode: Bool) -> [String] {
-        var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info"] + decoderOptions
-        arguments += ["-seek_timestamp", "1", "-noaccurate_seek", "-copyts",
-                         "-ss", Self.microseconds(group.keyframePTS, index.timeBase),
-                         "-i", MediaTool.input(info.path), "-map", "0:\(info.streamIndex)"]
-        let terms = group.targets.map { "eq(pts,\($0.pts))" }
-        let filters = ["\(FFmpegLogMonitor.decodedFilter)=checksum=0",
-                       "select='\(SamplingPlan.balancedSum(terms))'",
-                       "\(FFmpegLogMonitor.selectedFilter)=checksum=0",
-                       "scale=\(info.width):\(info.height)", "format=rgb24"]
-        arguments += ["-vf", filters.joined(separator: ",")]
+    /// Most keyframe groups read by one ffmpeg run. Each group is an input of its own (opened and seeked once, its
+    /// index held in memory), so the cap bounds ffmpeg's memory on long files, while batching saves most of the
+    /// 0.1–0.2 s that starting an ffmpeg process costs (loading its libraries), which dominated reads of long files.
+    static let groupsPerRun = 8
+
+    /// The groups cut into runs of at most ``groupsPerRun``.
+    var runs: [[Group]] {
+        stride(from: 0, to: groups.count, by: Self.groupsPerRun).map { Array(groups[$0..<min($0 + Self.groupsPerRun, groups.count)]) }
+    }
+
+    /// ffmpeg's arguments for one run: each group is an input seeked to its keyframe's own timestamp
+    /// (`-seek_timestamp 1`: not offset by the file's start time; `-noaccurate_seek`: no trimming, so
+    /// `showinfo@decoded<i>` sees the first frame the decoder really produced), frames keep the stream's timestamps
+    /// (`-copyts`), the chain ends before the frame after the group's last target (`trim` first in the chain: a
+    /// chain ended further down keeps ffmpeg reading its input to the end), the targets are picked by exact `pts`, and
+    /// `concat` strings the chains together in order. ffmpeg stops after the run's last frame.
+    func arguments(run: [Group], index: VideoFrameIndex, info: VideoInfo, fpsMode: Bool) -> [String] {
+        var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-copyts"]
+        var chains: [String] = []
+        for (number, group) in run.enumerated() {
+            arguments += decoderOptions
+            arguments += ["-seek_timestamp", "1", "-noaccurate_seek", "-ss", Self.microseconds(group.keyframePTS, index.timeBase),
+                          "-i", MediaTool.input(info.path)]
+            let terms = group.targets.map { "eq(pts,\($0.pts))" }
+            var filters: [String] = []
+            if let last = group.targets.last, last.index + 1 < index.framePTS.count {
+                // Ends the chain at the frame after the last target: ffmpeg then stops reading this input.
+                filters.append("trim=end_pts=\(index.framePTS[last.index + 1])")
+            }
+            filters += ["\(FFmpegLogMonitor.decodedFilter)\(number)=checksum=0",
+                        "select='\(SamplingPlan.balancedSum(terms))'",
+                           "\(FFmpegLogMonitor.selectedFilter)\(number)=checksum=0",
+                           "scale=\(info.width):\(info.height)", "format=rgb24"]
+            chains.append("[\(number):\(info.streamIndex)]" + filters.joined(separator: ",") + "[v\(number)]")
+        }
+        let labels = run.indices.map { "[v\($0)]" }.joined()
+        let graph = chains.joined(separator: ";") + ";" + labels + "concat=n=\(run.count):v=1:a=0[out]"
+        arguments += ["-filter_complex", graph, "-map", "[out]"]
         arguments += fpsMode ? ["-fps_mode", "passthrough"] : ["-vsync", "passthrough"]
-        arguments += ["-frames:v", String(group.targets.count), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        let frames = run.reduce(0) { $0 + $1.targets.count }
+        arguments += ["-frames:v", String(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         return arguments
     }
 

@@ -1,12 +1,13 @@
 import Foundation
 
-/// Reads planned frames by seeking: one short `ffmpeg` run per ``SeekPlan/Group``, each starting at a keyframe.
+/// Reads planned frames by seeking: short `ffmpeg` runs of up to ``SeekPlan/groupsPerRun`` keyframe groups, each
+/// group an input of its own that starts at a keyframe.
 ///
 /// Every run is checked: the first frame the decoder produced must be the group's keyframe or an earlier keyframe
 /// (never a point that is not a keyframe, which would give damaged pictures), ffmpeg must have logged no decoding
 /// error, and every piped frame must carry its target's exact timestamp. When a check fails the reader stops and
 /// hands back the frames it has not delivered, for the caller to scan for. The next group's ffmpeg starts as soon
-/// as the current group's last frame is read, so it seeks and decodes while the consumer works on that frame.
+/// as the current run's last frame is read, so it seeks and decodes while the consumer works on that frame.
 final class SeekingFrameReader {
     let info: VideoInfo
     let index: VideoFrameIndex
@@ -17,17 +18,22 @@ final class SeekingFrameReader {
     private var decodedByFinishedRuns = 0
     /// ffmpeg runs started.
     private(set) var runs = 0
+    /// Keyframe groups (inputs) in the runs started.
+    private(set) var seeks = 0
     /// Set when a check failed: the planned frames not delivered, and why.
     private(set) var abandoned: (remaining: [Int], reason: String)?
 
     private let executable: URL
     private let fpsMode: Bool
+    private let runPlan: [[SeekPlan.Group]]
+    private var runNumber = 0
     private var groupNumber = 0
     private var targetNumber = 0
     private var stream: FFmpegFrameStream?
 
     init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan) throws {
         (self.info, self.index, self.plan) = (info, index, plan)
+        runPlan = plan.runs
         executable = try MediaTool.ffmpeg.executableURL(for: info.path)
         fpsMode = FFmpegCapabilities.supportsFpsMode(executable)
     }
@@ -43,18 +49,20 @@ final class SeekingFrameReader {
     ///
     /// - Throws: `MediaError` when ffmpeg cannot be launched.
     func next() throws -> VideoFrame? {
-        guard abandoned == nil, groupNumber < plan.groups.count else { return nil }
-        let group = plan.groups[groupNumber]
-        if stream == nil { try launch(group) }
+        guard abandoned == nil, runNumber < runPlan.count else { return nil }
+        let run = runPlan[runNumber]
+        if stream == nil { try launch(run) }
         guard let stream else { return nil }
+        let group = run[groupNumber]
         let target = group.targets[targetNumber]
         let pixels = stream.readFrame(byteCount: info.frameBytes)
         guard pixels.count == info.frameBytes else {
             return abandon(at: target, "ffmpeg ended before frame \(target.index) (\(runEnding(stream)))")
         }
-        let stamp = stream.nextStamp(timeout: 5)
-        if targetNumber == 0, let first = stream.firstDecoded, !startedAtKeyframe(first.pts, group: group) {
-            return abandon(at: target, "the decoder started at timestamp \(first.pts.map(String.init) ?? "unknown"), not at the keyframe \(group.keyframePTS)")
+        let stamp = stream.nextStamp(chain: groupNumber, timeout: 5)
+        if targetNumber == 0, !startedAtKeyframe(stream.firstDecoded(chain: groupNumber)?.pts, group: group) {
+            let first = stream.firstDecoded(chain: groupNumber)?.pts.map(String.init) ?? "unknown"
+            return abandon(at: target, "the decoder started at timestamp \(first), not at the keyframe \(group.keyframePTS)")
         }
         if stream.errorCount > 0 {
             return abandon(at: target, "ffmpeg reported decoding errors after seeking to \(SeekPlan.microseconds(group.keyframePTS, index.timeBase)) s")
@@ -63,10 +71,11 @@ final class SeekingFrameReader {
             return abandon(at: target, "frame \(target.index) came with timestamp \(stamp?.pts.map(String.init) ?? "unknown"), expected \(target.pts)")
         }
         targetNumber += 1
-        if targetNumber == group.targets.count {
+        if targetNumber == group.targets.count { (groupNumber, targetNumber) = (groupNumber + 1, 0) }
+        if groupNumber == run.count {
             finishRun()
-            (groupNumber, targetNumber) = (groupNumber + 1, 0)
-            if groupNumber < plan.groups.count { try launch(plan.groups[groupNumber]) }
+            (runNumber, groupNumber) = (runNumber + 1, 0)
+            if runNumber < runPlan.count { try launch(runPlan[runNumber]) }
         }
         let time = index.seconds(target.pts) - info.startTime
         return VideoFrame(index: target.index, time: time, image: RGBImage(width: info.width, height: info.height, pixels: pixels))
@@ -89,10 +98,11 @@ final class SeekingFrameReader {
         return pts == group.keyframePTS || index.keyframe(atOrBefore: pts) == pts
     }
 
-    private func launch(_ group: SeekPlan.Group) throws {
-        let arguments = plan.arguments(group: group, index: index, info: info, fpsMode: fpsMode)
+    private func launch(_ run: [SeekPlan.Group]) throws {
+        let arguments = plan.arguments(run: run, index: index, info: info, fpsMode: fpsMode)
         stream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
         runs += 1
+        seeks += run.count
     }
 
     /// The group's frames are all in: let ffmpeg exit (it stops after its last frame) and keep its complaints.
@@ -102,7 +112,7 @@ final class SeekingFrameReader {
         decodedByFinishedRuns += stream.decodedFrames
         self.stream = nil
         if ending.failed {
-            warnings.append("ffmpeg failed after seeking to \(SeekPlan.microseconds(plan.groups[groupNumber].keyframePTS, index.timeBase)) s: \(ending.last)")
+            warnings.append("ffmpeg failed after seeking: \(ending.last)")
         } else if ending.errorCount > 0 {
             warnings.append("ffmpeg reported \(ending.errorCount) decoding error(s) (the file may be damaged), last: \(ending.last)")
         }
@@ -116,7 +126,7 @@ final class SeekingFrameReader {
     /// Gives up seeking: the frames from `target` on are left for a scan.
     private func abandon(at target: SeekPlan.Target, _ reason: String) -> VideoFrame? {
         close()
-        let remaining = plan.groups[groupNumber...].flatMap(\.targets).map(\.index).filter { $0 >= target.index }
+        let remaining = runPlan[runNumber...].joined().flatMap(\.targets).map(\.index).filter { $0 >= target.index }
         abandoned = (remaining + plan.missing, reason)
         return nil
     }

@@ -50,9 +50,12 @@ public final class VideoFrameIterator {
     public var decoderProcessID: Int32 { (seeker?.currentStream ?? scanStream)?.processIdentifier ?? 0 }
     /// Frames ffmpeg decoded so far in all its runs, counted from its `showinfo` log (the cost of the read).
     public var framesDecoded: Int { (seeker?.decodedFrames ?? 0) + decodedByScans + (scanStream?.decodedFrames ?? 0) }
-    /// ffmpeg runs started so far.
+    /// ffmpeg processes started so far.
     public var decoderRuns: Int { (seeker?.runs ?? 0) + scanRuns }
     private var scanRuns = 0
+    /// Keyframes seeked to so far.
+    public var seeks: Int { (seeker?.seeks ?? 0) + seeksBeforeScan }
+    private var seeksBeforeScan = 0
 
     /// A scanning iterator; `seek` (an index and a plan of groups) makes it seek instead.
     init(info: VideoInfo, sampler: FrameSampler, plan: SamplingPlan, seek: (VideoFrameIndex, SeekPlan)? = nil,
@@ -118,6 +121,7 @@ public final class VideoFrameIterator {
             self.seeker = nil
             decodedByScans += seeker.decodedFrames
             scanRuns += seeker.runs
+            seeksBeforeScan = seeker.seeks
             if let (remaining, reason) = seeker.abandoned {
                 // Seeking could not be trusted: scan for the frames not delivered yet.
                 warnings.append("seeking stopped (\(reason)); the remaining \(remaining.count) frame(s) were read by decoding from the start")

@@ -35,8 +35,10 @@ public struct VideoReadSummary: Sendable {
     public let warnings: [String]
     /// Frames ffmpeg decoded to deliver these (all its runs; from its `showinfo` log): the cost of the read.
     public var framesDecoded: Int = 0
-    /// ffmpeg runs started (one when scanning; one per keyframe group when seeking).
+    /// ffmpeg processes started (one when scanning; one per batch of keyframe groups when seeking).
     public var decoderRuns: Int = 0
+    /// Keyframes seeked to (0 when scanning).
+    public var seeks: Int = 0
     /// How the frames were reached in the end (`.scan` when seeking was not possible or was given up).
     public var access: VideoFrameAccess = .scan
 }
@@ -130,7 +132,8 @@ public final class VideoReader: Sendable {
         iterator.close()
         return VideoReadSummary(framesDelivered: iterator.framesDelivered, plannedIndices: iterator.plannedIndices,
                                 stoppedByConsumer: stopped, warnings: iterator.warnings,
-                                framesDecoded: iterator.framesDecoded, decoderRuns: iterator.decoderRuns, access: iterator.access)
+                                framesDecoded: iterator.framesDecoded, decoderRuns: iterator.decoderRuns, seeks: iterator.seeks,
+                                access: iterator.access)
     }
 
     /// All sampled frames in an array (mind the memory with `.all` on long videos: prefer ``frames(sampling:_:)``).
