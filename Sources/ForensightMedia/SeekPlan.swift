@@ -56,13 +56,22 @@ struct SeekPlan {
     }
 
     /// Most keyframe groups read by one ffmpeg run. Each group is an input of its own (opened and seeked once, its
-    /// index held in memory), so the cap bounds ffmpeg's memory on long files, while batching saves most of the
-    /// 0.1–0.2 s that starting an ffmpeg process costs (loading its libraries), which dominated reads of long files.
-    static let groupsPerRun = 8
+    /// index held in memory, its decoder set up before the run starts), so the cap bounds ffmpeg's memory, while
+    /// batching saves most of the 0.1–0.2 s that starting an ffmpeg process costs (loading its libraries), which
+    /// dominated reads of long files.
+    static let maximumGroupsPerRun = 8
+    /// Decoded pixels per frame of all a run's inputs together: 8 inputs at 854×480, 4 at 1920×1080, 1 at 4K.
+    static let runPixelBudget = 8_400_000
 
-    /// The groups cut into runs of at most ``groupsPerRun``.
-    var runs: [[Group]] {
-        stride(from: 0, to: groups.count, by: Self.groupsPerRun).map { Array(groups[$0..<min($0 + Self.groupsPerRun, groups.count)]) }
+    /// Groups per run for frames of `framePixels` pixels.
+    static func groupsPerRun(framePixels: Int) -> Int {
+        min(maximumGroupsPerRun, max(1, runPixelBudget / max(1, framePixels)))
+    }
+
+    /// The groups cut into runs (``groupsPerRun(framePixels:)``).
+    func runs(framePixels: Int) -> [[Group]] {
+        let size = Self.groupsPerRun(framePixels: framePixels)
+        return stride(from: 0, to: groups.count, by: size).map { Array(groups[$0..<min($0 + size, groups.count)]) }
     }
 
     /// ffmpeg's arguments for one run: each group is an input seeked to its keyframe's own timestamp

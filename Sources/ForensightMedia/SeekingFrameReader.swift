@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads planned frames by seeking: short `ffmpeg` runs of up to ``SeekPlan/groupsPerRun`` keyframe groups, each
+/// Reads planned frames by seeking: short `ffmpeg` runs of a few keyframe groups (``SeekPlan/groupsPerRun(framePixels:)``), each
 /// group an input of its own that starts at a keyframe.
 ///
 /// Every run is checked: the first frame the decoder produced must be the group's keyframe or an earlier keyframe
@@ -33,7 +33,7 @@ final class SeekingFrameReader {
 
     init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan) throws {
         (self.info, self.index, self.plan) = (info, index, plan)
-        runPlan = plan.runs
+        runPlan = plan.runs(framePixels: info.width * info.height)
         executable = try MediaTool.ffmpeg.executableURL(for: info.path)
         fpsMode = FFmpegCapabilities.supportsFpsMode(executable)
     }
