@@ -58,7 +58,9 @@ public enum VideoFrameAccess: String, Sendable, Equatable {
 ///
 /// The frames stream through a pipe one at a time (`-f rawvideo -pix_fmt rgb24`, exactly `width × height × 3`
 /// bytes each), so memory stays constant however long the video is. Sampling (``FrameSampler``) happens inside
-/// ffmpeg: unselected frames are decoded but never converted nor piped.
+/// ffmpeg: unselected frames are never converted nor piped. Planned frames (`.uniform`, `.indices`) are reached by
+/// seeking to the keyframe before each group of them (``VideoFrameAccess/seek``), so only those groups of pictures
+/// are decoded; the other strategies decode every frame of the file or range.
 ///
 /// ```swift
 /// let reader = try VideoReader(path: "clip.mp4")
