@@ -32,11 +32,8 @@ public final class TensorStorage: @unchecked Sendable {
     }
 }
 
-/// Free lists of large float buffers by capacity (rounded up to 1024 elements), bounded in total size.
-///
-/// A buffer given back when the idle total would pass the limit empties the free lists first (every idle buffer is
-/// released) and is then kept: the buffers a steady workload reuses (the same layer shapes call after call) come
-/// back at once, while shapes met once (face-detection windows of every size) cannot pile up to the limit and stay.
+/// Free lists of large float buffers by capacity (rounded up to 1024 elements), bounded in total size: a buffer
+/// given back to a full pool is freed.
 final class StoragePool: @unchecked Sendable {
     static let shared = StoragePool()
     /// Buffers smaller than this many elements go straight to malloc.
@@ -87,8 +84,7 @@ final class StoragePool: @unchecked Sendable {
     func give(_ p: UnsafeMutablePointer<Float>, capacity: Int) {
         if capacity >= Self.minimumPooled {
             pthread_mutex_lock(&mutex)
-            if idleBytes + capacity * 4 > idleLimit { releaseIdle() }
-            if capacity * 4 <= idleLimit {
+            if idleBytes + capacity * 4 <= idleLimit {
                 free[capacity, default: []].append(p)
                 idleBytes += capacity * 4
                 pthread_mutex_unlock(&mutex)
