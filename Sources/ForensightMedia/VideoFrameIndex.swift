@@ -89,15 +89,18 @@ extension VideoFrameIndex {
         return parse(String(decoding: output.stdout, as: UTF8.self))
     }
 
-    /// Parses ffprobe's compact output: one `pts|flags` line per packet and one `num/den` line for the time base.
+    /// Parses ffprobe's compact output: one `pts|flags` line per packet and one `num/den|…` line for the time base
+    /// (a packet's `pts` is a number or `N/A`, never a ratio).
     /// Packets flagged `D` (dropped by the demuxer's edit list) are not frames.
     static func parse(_ text: String) -> Result<VideoFrameIndex, IndexProblem> {
         var timeBase: (num: Int64, den: Int64)?
         var packets: [(pts: Int64?, key: Bool)] = []
         for line in text.split(whereSeparator: \.isNewline) {
             let fields = line.split(separator: "|", omittingEmptySubsequences: false)
-            if fields.count == 1, let slash = line.firstIndex(of: "/") {
-                timeBase = (Int64(line[..<slash]) ?? 0, Int64(line[line.index(after: slash)...]) ?? 0)
+            let ratio = fields[0].split(separator: "/")
+            if ratio.count == 2, let num = Int64(ratio[0]), let den = Int64(ratio[1]) {
+                // The stream line: its time base, then empty fields for side data (a rotation, for example).
+                timeBase = (num, den)
             } else if fields.count >= 2 {
                 let flags = fields[1]
                 if flags.contains("D") { continue }

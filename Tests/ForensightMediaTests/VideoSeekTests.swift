@@ -109,6 +109,15 @@ final class VideoSeekTests: XCTestCase {
         XCTAssertEqual(last?.time ?? 0, (40 + 50 * 3) / 25.0, accuracy: 1e-3, "real timestamps, not index / fps")
     }
 
+    /// A rotation in the display matrix adds side-data fields to ffprobe's stream line: the index must still read.
+    func testRotatedByMetadata() throws {
+        let clip = try transcoded("rotated-source.mp4", ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-pix_fmt", "yuv420p"])
+        let rotated = try make("rotated.mp4", ["-i", clip, "-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        XCTAssertEqual(try VideoProbe.probe(path: rotated).rotation, 270)
+        try assertSeekMatchesScan(rotated)
+        try assertSeekMatchesScan(try VideoFixtures.rotated())
+    }
+
     /// The FF++ c23 originals (x264 build 148, 4:4:4, 4 keyframes in ~800 frames): decoded from a later keyframe
     /// without the x264 version they come out grey and green; with it they match the scan bit for bit.
     func testFaceForensicsOriginals() throws {
