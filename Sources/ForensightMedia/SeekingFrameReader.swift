@@ -1,13 +1,13 @@
 import Foundation
 
-/// Reads planned frames by seeking: short `ffmpeg` runs of a few keyframe groups (``SeekPlan/groupsPerRun(framePixels:)``), each
-/// group an input of its own that starts at a keyframe.
+/// Reads planned frames by seeking: short `ffmpeg` runs of a few keyframe groups
+/// (``SeekPlan/groupsPerRun(framePixels:)``), each group an input of its own that starts at a keyframe.
 ///
 /// Every run is checked: the first frame the decoder produced must be the group's keyframe or an earlier keyframe
 /// (never a point that is not a keyframe, which would give damaged pictures), ffmpeg must have logged no decoding
 /// error, and every piped frame must carry its target's exact timestamp. When a check fails the reader stops and
-/// hands back the frames it has not delivered, for the caller to scan for. The next group's ffmpeg starts as soon
-/// as the current run's last frame is read, so it seeks and decodes while the consumer works on that frame.
+/// hands back the frames it has not delivered, for the caller to scan for. The next run's ffmpeg starts as soon as
+/// the current run's last frame is read, so it seeks and decodes while the consumer works on that frame.
 final class SeekingFrameReader {
     let info: VideoInfo
     let index: VideoFrameIndex
