@@ -2,11 +2,11 @@ import Foundation
 
 /// Frames to read by seeking: the planned frame numbers grouped by the keyframe decoding starts from.
 ///
-/// Each group is one `ffmpeg` run: seek to the group's keyframe (its exact timestamp), decode forward, pipe the
-/// group's frames, picked by their exact timestamps. Consecutive groups merge when the frames decoded between them
-/// cost less than starting another run, so a short clip is still one run.
+/// Each group is one seek: an input of an `ffmpeg` run that starts at the group's keyframe (its exact timestamp),
+/// decodes forward and pipes the group's frames, picked by their exact timestamps. Consecutive groups merge when
+/// the frames decoded between them cost less than another seek, so a short clip is read in one go.
 struct SeekPlan {
-    /// One ffmpeg run.
+    /// One seek.
     struct Group: Equatable {
         /// Where decoding starts.
         var keyframePTS: Int64
@@ -23,8 +23,10 @@ struct SeekPlan {
     /// Input options every run needs (``DecoderHints``).
     var decoderOptions: [String] = []
 
-    /// Decoded pixels that cost about as much as launching ffmpeg and seeking once (about 60 frames at 854×480,
-    /// measured on a 2-core machine: a one-frame seeking run took as long as decoding 60–90 such frames).
+    /// Decoded pixels that cost about as much as one more seek (about 60 frames at 854×480). Measured on a 2-core
+    /// machine when every seek was its own process: a one-frame seeking run took as long as decoding 60–90 such
+    /// frames. Within a batched run a seek costs less (opening the input and its decoder), so this errs towards
+    /// merging.
     static let mergePixelBudget = 24_000_000
 
     /// Groups `indices` (ascending) by the last keyframe at or before each frame.
