@@ -40,6 +40,8 @@ public struct MediaFaceReader {
     public var frameTransform: (@Sendable (RGBImage) -> RGBImage)?
     /// When set, aligned crops take their five landmarks from FaceMesh instead of MTCNN (`LandmarkRefiner`).
     public var landmarkRefiner: LandmarkRefiner?
+    /// Frames larger than this are shrunk for face detection; crops still come from the full frame.
+    public var detectionScale = DetectionScale()
 
     public init(detector: MTCNN, extraction: FaceExtractionOptions = FaceExtractionOptions(), cropper: FaceCropper = FaceCropper(),
                 sampling: FrameSampler = .uniform(count: 32)) {
@@ -66,8 +68,10 @@ public struct MediaFaceReader {
             let image = frameTransform?(decoded) ?? decoded
             let started = DispatchTime.now().uptimeNanoseconds
             defer { faceSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-            for (track, detected) in extractor.process(image, frameIndex: index, time: time) {
-                let face = landmarkRefiner?.refine(detected, in: image) ?? detected
+            let (small, factor) = detectionScale.detectionImage(for: image)
+            for (track, detected) in extractor.process(small, frameIndex: index, time: time) {
+                let full = detected.scaled(by: factor)
+                let face = landmarkRefiner?.refine(full, in: image) ?? full
                 crops.append(FaceCrop(trackID: track, frameIndex: index, time: time, face: face, image: cropper.crop(image, face: face)))
             }
         }

@@ -49,17 +49,25 @@ enum FFmpegLog {
 /// reader. showinfo logs before the frame reaches the pipe, so a frame read from stdout always has its stamp
 /// already in (or on its way through) the stderr pipe. Memory stays constant: stamps are consumed as frames are.
 final class FFmpegLogMonitor: @unchecked Sendable {
-    /// Decoder frame number (counted from the first decoded frame) and presentation time in seconds.
-    struct Stamp: Equatable { let n: Int; let time: Double? }
+    /// Decoder frame number (counted from the first decoded frame), presentation time in seconds, and the exact
+    /// timestamp in the filter's time base (the stream's, when ffmpeg runs with `-copyts`).
+    struct Stamp: Equatable {
+        let n: Int
+        let time: Double?
+        var pts: Int64? = nil
+    }
 
     static let decodedFilter = "showinfo@decoded"
     static let selectedFilter = "showinfo@selected"
     private static let keptLines = 20
 
     private let condition = NSCondition()
-    private var stamps: [Stamp] = []
-    private var stampHead = 0
-    private var lastDecoded: Stamp?
+    /// Stamps not yet taken, per filter chain (the scan has one chain; a seeking run one per input, whose first
+    /// frames ffmpeg pushes through every chain before the graph starts, so their log lines interleave).
+    private var stamps: [Int: [Stamp]] = [:]
+    private var stampHeads: [Int: Int] = [:]
+    private var lastDecoded: [Int: Stamp] = [:]
+    private var firstDecodedByChain: [Int: Stamp] = [:]
     private var finished = false
     private var errors: [String] = []
     private var errorTotal = 0
@@ -72,18 +80,21 @@ final class FFmpegLogMonitor: @unchecked Sendable {
         Thread.detachNewThread { [self] in drain(fileDescriptor) }
     }
 
-    /// The stamp of the next piped frame; waits for it, at most `timeout` seconds. Nil when ffmpeg's stderr ended
-    /// without one or the wait timed out (a log format this parser does not know must not stall the pipe forever).
-    func nextStamp(timeout: TimeInterval) -> Stamp? {
+    /// The stamp of the next piped frame of filter chain `chain`; waits for it, at most `timeout` seconds. Nil when
+    /// ffmpeg's stderr ended without one or the wait timed out (a log format this parser does not know must not
+    /// stall the pipe forever).
+    func nextStamp(chain: Int = 0, timeout: TimeInterval) -> Stamp? {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock(); defer { condition.unlock() }
-        while stampHead == stamps.count && !finished {
+        while stampHeads[chain, default: 0] == stamps[chain, default: []].count && !finished {
             if !condition.wait(until: deadline) { return nil }
         }
-        guard stampHead < stamps.count else { return nil }
-        let stamp = stamps[stampHead]
-        stampHead += 1
-        if stampHead > 64 { stamps.removeFirst(stampHead); stampHead = 0 }
+        var head = stampHeads[chain, default: 0]
+        guard var queue = stamps[chain], head < queue.count else { return nil }
+        let stamp = queue[head]
+        head += 1
+        if head > 64 { queue.removeFirst(head); head = 0 }
+        (stamps[chain], stampHeads[chain]) = (queue, head)
         return stamp
     }
 
@@ -97,6 +108,13 @@ final class FFmpegLogMonitor: @unchecked Sendable {
     var errorLines: (last: [String], total: Int) {
         condition.lock(); defer { condition.unlock() }
         return (errors, errorTotal)
+    }
+
+    /// The first frame decoded into the filter chain `showinfo@decoded<chain>` (no number = chain 0), nil before
+    /// any. A seeking run has one chain per input.
+    func firstDecoded(chain: Int) -> Stamp? {
+        condition.lock(); defer { condition.unlock() }
+        return firstDecodedByChain[chain]
     }
 
     /// Number of frames the decoder produced so far (selected or not).
@@ -131,11 +149,17 @@ final class FFmpegLogMonitor: @unchecked Sendable {
     private func handle(_ line: String) {
         if line.contains(Self.decodedFilter) {
             guard let stamp = Self.parseShowinfo(line) else { return }
-            condition.lock(); lastDecoded = stamp; decodedTotal += 1; condition.unlock()
+            let chain = Self.chainNumber(line, after: Self.decodedFilter)
+            condition.lock()
+            lastDecoded[chain] = stamp
+            if firstDecodedByChain[chain] == nil { firstDecodedByChain[chain] = stamp }
+            decodedTotal += 1
+            condition.unlock()
         } else if line.contains(Self.selectedFilter) {
             guard Self.parseShowinfo(line) != nil else { return }  // config lines, side data
+            let chain = Self.chainNumber(line, after: Self.selectedFilter)
             condition.lock()
-            stamps.append(lastDecoded ?? Stamp(n: -1, time: nil))
+            stamps[chain, default: []].append(lastDecoded[chain] ?? Stamp(n: -1, time: nil))
             condition.broadcast()
             condition.unlock()
         } else if line.contains("[error]") || line.contains("[fatal]") || line.contains("[panic]") {
@@ -148,16 +172,27 @@ final class FFmpegLogMonitor: @unchecked Sendable {
         }
     }
 
-    /// `n` and `pts_time` of a showinfo frame line (`… n:  12 pts:  6144 pts_time:0.48 …`); nil for other lines.
+    /// The number right after `name` in `line` (`showinfo@decoded3 @ 0x…` → 3); 0 when there is none.
+    static func chainNumber(_ line: String, after name: String) -> Int {
+        guard let range = line.range(of: name) else { return 0 }
+        return Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+    }
+
+    /// `n`, `pts` and `pts_time` of a showinfo frame line (`… n:  12 pts:  6144 pts_time:0.48 …`); nil for other
+    /// lines.
     static func parseShowinfo(_ line: String) -> Stamp? {
         guard let nRange = line.range(of: " n:") else { return nil }
         let nText = line[nRange.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }
         guard let n = Int(nText) else { return nil }
+        var pts: Int64?
+        if let ptsRange = line.range(of: " pts:", range: nRange.upperBound..<line.endIndex) {
+            pts = Int64(line[ptsRange.upperBound...].drop { $0 == " " }.prefix { $0.isNumber || $0 == "-" })
+        }
         var time: Double?
         if let timeRange = line.range(of: "pts_time:") {
             let token = line[timeRange.upperBound...].prefix { $0 != " " }
             time = Double(token).flatMap { $0.isFinite ? $0 : nil }
         }
-        return Stamp(n: n, time: time)
+        return Stamp(n: n, time: time, pts: pts)
     }
 }

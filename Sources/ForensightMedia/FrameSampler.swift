@@ -2,8 +2,10 @@ import Foundation
 
 /// Which frames of a video to decode, and optionally within which time range.
 ///
-/// The selection runs inside ffmpeg (a `select` filter on the decoder's frame number `n` or time `t`), so frames
-/// that are not wanted are decoded — a codec cannot skip them — but never converted to RGB nor piped.
+/// The selection runs inside ffmpeg (a `select` filter on the decoder's frame number `n`, time `t`, or, when
+/// seeking, exact timestamp `pts`), so frames that are not wanted are never converted to RGB nor piped. When
+/// scanning they are still decoded (a codec cannot skip them); a seeking read (``VideoFrameAccess/seek``) decodes
+/// only from the keyframe before each group of planned frames.
 ///
 /// ```swift
 /// try reader.frames(sampling: .uniform(count: 32)) { frame in … ; return .continue }

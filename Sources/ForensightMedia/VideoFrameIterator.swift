@@ -5,10 +5,15 @@ import Glibc
 import Darwin
 #endif
 
-/// Pulls sampled frames out of a running `ffmpeg`, one `width × height × 3`-byte frame at a time.
+/// Pulls sampled frames out of `ffmpeg`, one `width × height × 3`-byte frame at a time.
 ///
-/// Made by ``VideoReader/makeIterator(sampling:)``. Not thread-safe: use it from one thread. The ffmpeg process is
-/// always reaped: at the end of the stream, on `close()`, or when the iterator is released.
+/// Made by ``VideoReader/makeIterator(sampling:)``. Planned frames (`.uniform`, `.indices`, no time range) are read
+/// by seeking when the container has a usable index (``VideoFrameAccess/seek``): one short ffmpeg run per keyframe
+/// group, so the cost follows the number of samples, not the length of the file. Everything else scans: one ffmpeg
+/// run over the whole file (or range), with a `select` filter keeping the sampled frames.
+///
+/// Not thread-safe: use it from one thread. Every ffmpeg process is always reaped: at the end of the stream, on
+/// `close()`, or when the iterator is released.
 public final class VideoFrameIterator {
     /// The video being read.
     public let info: VideoInfo
@@ -20,47 +25,63 @@ public final class VideoFrameIterator {
     public private(set) var framesDelivered = 0
     /// Problems met so far (see ``VideoReadSummary/warnings``).
     public private(set) var warnings: [String] = []
-    /// The ffmpeg command line, for logs and bug reports.
-    public let commandLine: [String]
+    /// How the frames are reached: `.seek` while seeking, `.scan` otherwise (asked for, not applicable, or fallen
+    /// back to).
+    public private(set) var access: VideoFrameAccess
+    /// The command line of the running (or last) ffmpeg, for logs and bug reports.
+    public var commandLine: [String] { (seeker?.currentStream ?? scanStream)?.commandLine ?? [] }
 
-    private let process: Process
-    private let output: FileHandle
-    private let stderrHandle: FileHandle
-    private let monitor: FFmpegLogMonitor
     private let plan: SamplingPlan
+    private var seeker: SeekingFrameReader?
+    private var scanStream: FFmpegFrameStream?
+    private var scanSampler: FrameSampler
+    private var scanPlan: SamplingPlan
+    private var decodedByScans = 0
+    /// Frames delivered by seeking before a fallback scan started.
+    private var framesBeforeScan = 0
     private var indexOffset: Int?
     private var finished = false
     private var stampsReliable = true
-    private lazy var plannedSet = Set(plannedIndices ?? [])
-    private var outputClosed = false
+    private lazy var plannedSet = Set(scanPlan.plannedIndices ?? [])
 
-    /// Whether ffmpeg is still running (false after the end of the stream or `close()`).
-    public var isDecoderRunning: Bool { process.isRunning }
-    /// ffmpeg's process id.
-    public var decoderProcessID: Int32 { process.processIdentifier }
+    /// Whether an ffmpeg is running (false after the end of the stream or `close()`).
+    public var isDecoderRunning: Bool { (seeker?.currentStream ?? scanStream)?.isRunning ?? false }
+    /// The running (or last) ffmpeg's process id, 0 before any.
+    public var decoderProcessID: Int32 { (seeker?.currentStream ?? scanStream)?.processIdentifier ?? 0 }
+    /// Frames ffmpeg decoded so far in all its runs, counted from its `showinfo` log (the cost of the read).
+    public var framesDecoded: Int { (seeker?.decodedFrames ?? 0) + decodedByScans + (scanStream?.decodedFrames ?? 0) }
+    /// ffmpeg processes started so far.
+    public var decoderRuns: Int { (seeker?.runs ?? 0) + scanRuns }
+    private var scanRuns = 0
+    /// Keyframes seeked to so far.
+    public var seeks: Int { (seeker?.seeks ?? 0) + seeksBeforeScan }
+    private var seeksBeforeScan = 0
 
-    init(info: VideoInfo, sampler: FrameSampler, plan: SamplingPlan) throws {
-        let executable = try MediaTool.ffmpeg.executableURL(for: info.path)
-        let arguments = Self.arguments(info: info, plan: plan, fpsMode: FFmpegCapabilities.supportsFpsMode(executable))
+    /// A scanning iterator; `seek` (an index and a plan of groups) makes it seek instead.
+    init(info: VideoInfo, sampler: FrameSampler, plan: SamplingPlan, seek: (VideoFrameIndex, SeekPlan)? = nil,
+         notes: [String] = []) throws {
         (self.info, self.sampler, self.plan, self.plannedIndices) = (info, sampler, plan, plan.plannedIndices)
-        commandLine = [executable.path] + arguments
-        process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw MediaError(.toolMissing, path: info.path, reason: "cannot launch ffmpeg: \(error)", hint: MediaTool.installHint)
+        (scanSampler, scanPlan) = (sampler, plan)
+        warnings = notes
+        if let (index, seekPlan) = seek {
+            access = .seek
+            seeker = try SeekingFrameReader(info: info, index: index, plan: seekPlan)
+        } else {
+            access = .scan
+            try startScan()
         }
-        output = out.fileHandleForReading
-        monitor = FFmpegLogMonitor(fileDescriptor: err.fileHandleForReading.fileDescriptor, path: info.path)
-        stderrHandle = err.fileHandleForReading
         if plan.plannedIndices?.isEmpty == true { warnings.append("no frames to sample (the frame count is 0)") }
     }
 
     deinit { close() }
+
+    /// Starts the scanning ffmpeg for `scanPlan`.
+    private func startScan() throws {
+        let executable = try MediaTool.ffmpeg.executableURL(for: info.path)
+        let arguments = Self.arguments(info: info, plan: scanPlan, fpsMode: FFmpegCapabilities.supportsFpsMode(executable))
+        scanStream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
+        scanRuns += 1
+    }
 
     /// ffmpeg's arguments: quiet banner, frame log through `showinfo`, input seek/duration, the first video stream,
     /// `showinfo@decoded → select → showinfo@selected → scale → rgb24`, no frame duplication, raw RGB on stdout.
@@ -91,9 +112,33 @@ public final class VideoFrameIterator {
             close()  // every planned frame arrived: no need to decode the rest
             return nil
         }
+        if let seeker {
+            if let frame = try seeker.next() {
+                framesDelivered += 1
+                return frame
+            }
+            warnings += seeker.warnings
+            self.seeker = nil
+            decodedByScans += seeker.decodedFrames
+            scanRuns += seeker.runs
+            seeksBeforeScan = seeker.seeks
+            if let (remaining, reason) = seeker.abandoned {
+                // Seeking could not be trusted: scan for the frames not delivered yet.
+                warnings.append("seeking stopped (\(reason)); the remaining \(remaining.count) frame(s) were read by decoding from the start")
+                access = .scan
+                scanSampler = .indices(remaining)
+                scanPlan = SamplingPlan(sampler: scanSampler, frameCount: nil)
+                framesBeforeScan = framesDelivered
+                try startScan()
+            } else {
+                finishPlanned()
+                return nil
+            }
+        }
+        guard let stream = scanStream else { return nil }
         let frameBytes = info.frameBytes
         while true {
-            let pixels = readFrame(byteCount: frameBytes)
+            let pixels = stream.readFrame(byteCount: frameBytes)
             guard pixels.count == frameBytes else {
                 if !pixels.isEmpty {
                     warnings.append("ffmpeg stopped in the middle of a frame (\(pixels.count) of \(frameBytes) bytes); it was dropped")
@@ -103,10 +148,10 @@ public final class VideoFrameIterator {
             }
             var stamp: FFmpegLogMonitor.Stamp?
             if stampsReliable {
-                stamp = monitor.nextStamp(timeout: 5)
+                stamp = stream.nextStamp(timeout: 5)
                 if stamp == nil { stampsReliable = false }  // never wait again: frames keep their inferred numbers
             }
-            if plan.filterInReader, let n = stamp?.n, !plannedSet.contains(n) { continue }
+            if scanPlan.filterInReader, let n = stamp?.n, !plannedSet.contains(n) { continue }
             let (index, time) = locate(stamp)
             framesDelivered += 1
             return VideoFrame(index: index, time: time, image: RGBImage(width: info.width, height: info.height, pixels: pixels))
@@ -114,43 +159,25 @@ public final class VideoFrameIterator {
     }
 
     /// Stops ffmpeg if it is still running and reaps it. Safe to call more than once.
-    ///
-    /// Closing our end of the pipe makes ffmpeg's next write fail; SIGTERM stops it while decoding; SIGKILL follows
-    /// if it has not exited within 2 s.
     public func close() {
         guard !finished else { return }
         finished = true
-        if process.isRunning {
-            closeOutput()
-            process.terminate()
-            let deadline = Date().addingTimeInterval(2)
-            while process.isRunning && Date() < deadline { usleep(2_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        monitor.waitUntilFinished()
-        closeOutput()
-        try? stderrHandle.close()
+        seeker?.close()
+        scanStream?.close()
     }
 
-    /// Reads exactly `byteCount` bytes unless the pipe ends first (then fewer).
-    private func readFrame(byteCount: Int) -> [UInt8] {
-        let fd = output.fileDescriptor
-        return [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
-            var got = 0
-            while got < byteCount {
-                let count = read(fd, buffer.baseAddress! + got, byteCount - got)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                got += count
-            }
-            initialized = got
+    /// The seek plan is done: say so if planned frames lay past the end of the index.
+    private func finishPlanned() {
+        finished = true
+        if let planned = plannedIndices, framesDelivered < planned.count {
+            let basis = plan.frameCountBasis.map { " (frame count \($0.count) from \($0.source))" } ?? ""
+            warnings.append("\(planned.count) frames planned\(basis) but only \(framesDelivered) decoded: the video has fewer frames than expected or is truncated")
         }
     }
 
     /// Frame number from the start of the file and time in seconds for a delivered frame.
     private func locate(_ stamp: FFmpegLogMonitor.Stamp?) -> (Int, Double) {
-        let seek = plan.seek ?? 0
+        let seek = scanPlan.seek ?? 0
         var relative: Int
         if let n = stamp?.n, n >= 0 {
             relative = n
@@ -167,7 +194,7 @@ public final class VideoFrameIterator {
         }
         if indexOffset == nil {
             indexOffset = 0
-            if plan.seek != nil, info.fps > 0, time.isFinite {
+            if scanPlan.seek != nil, info.fps > 0, time.isFinite {
                 indexOffset = max(0, Int((time * info.fps).rounded()) - relative)
                 if info.isVariableFrameRate {
                     warnOnce("variable frame rate: indices after seeking to \(seek) s are estimated as time × fps")
@@ -179,43 +206,32 @@ public final class VideoFrameIterator {
 
     /// The frame number the strategy implies for the next frame, when ffmpeg's log cannot tell (constant rate assumed).
     private func inferredIndex() -> Int {
-        if let planned = plannedIndices, framesDelivered < planned.count { return planned[framesDelivered] }
-        switch sampler.strategy {
-        case .everyNth(let k): return framesDelivered * k
-        case .fps(let f) where info.fps > 0: return Int((Double(framesDelivered) * info.fps / f).rounded())
-        default: return framesDelivered
+        let delivered = framesDelivered - framesBeforeScan
+        if let planned = scanPlan.plannedIndices, delivered < planned.count { return planned[delivered] }
+        switch scanSampler.strategy {
+        case .everyNth(let k): return delivered * k
+        case .fps(let f) where info.fps > 0: return Int((Double(delivered) * info.fps / f).rounded())
+        default: return delivered
         }
     }
 
     /// ffmpeg closed its output: reap it and turn its exit into an error (no frame yet) or warnings.
     private func finishAtEndOfStream() throws {
-        // ffmpeg closed stdout and is exiting on its own: let it (a SIGTERM now would turn a clean end into a
-        // failure), but not forever.
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(1_000) }
-        close()
-        let (errors, errorCount) = monitor.errorLines
-        let signalled = process.terminationReason == .uncaughtSignal
-        let failed = process.terminationStatus != 0 || signalled
-        let last = errors.last ?? (signalled ? "killed by signal \(process.terminationStatus)" : "exit status \(process.terminationStatus)")
-        if framesDelivered == 0 && (failed || errorCount > 0) {
-            throw VideoProbe.classifyFailure(path: info.path, toolOutput: errors.joined(separator: "\n") + "\n" + last, tool: "ffmpeg")
+        guard let stream = scanStream else { return }
+        let ending = stream.finish()
+        finished = true
+        if framesDelivered == 0 && (ending.failed || ending.errorCount > 0) {
+            throw VideoProbe.classifyFailure(path: info.path, toolOutput: ending.errors.joined(separator: "\n") + "\n" + ending.last, tool: "ffmpeg")
         }
-        if failed {
-            warnings.append("ffmpeg failed after \(framesDelivered) frame(s): \(last)")
-        } else if errorCount > 0 {
-            warnings.append("ffmpeg reported \(errorCount) decoding error(s) (the file may be damaged or cut off; frames may be missing), last: \(last)")
+        if ending.failed {
+            warnings.append("ffmpeg failed after \(framesDelivered) frame(s): \(ending.last)")
+        } else if ending.errorCount > 0 {
+            warnings.append("ffmpeg reported \(ending.errorCount) decoding error(s) (the file may be damaged or cut off; frames may be missing), last: \(ending.last)")
         }
         if let planned = plannedIndices, framesDelivered < planned.count {
             let basis = plan.frameCountBasis.map { " (frame count \($0.count) from \($0.source))" } ?? ""
             warnings.append("\(planned.count) frames planned\(basis) but only \(framesDelivered) decoded: the video has fewer frames than expected or is truncated")
         }
-    }
-
-    private func closeOutput() {
-        guard !outputClosed else { return }
-        outputClosed = true
-        try? output.close()
     }
 
     private func warnOnce(_ message: String) {

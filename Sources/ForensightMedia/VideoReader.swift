@@ -31,15 +31,36 @@ public struct VideoReadSummary: Sendable {
     /// True when the consumer returned `.stop`.
     public let stoppedByConsumer: Bool
     /// Things the caller should know: fewer frames than planned, decoding errors in a damaged file, estimated
-    /// indices. Empty for a clean read.
+    /// indices, a container without a usable index (read by scanning). Empty for a clean read.
     public let warnings: [String]
+    /// Frames ffmpeg decoded to deliver these (all its runs; from its `showinfo` log): the cost of the read.
+    public var framesDecoded: Int = 0
+    /// ffmpeg processes started (one when scanning; one per batch of keyframe groups when seeking).
+    public var decoderRuns: Int = 0
+    /// Keyframes seeked to (0 when scanning).
+    public var seeks: Int = 0
+    /// How the frames were reached in the end (`.scan` when seeking was not possible or was given up).
+    public var access: VideoFrameAccess = .scan
+}
+
+/// How a reader reaches the sampled frames of `.uniform` and `.indices` sampling.
+public enum VideoFrameAccess: String, Sendable, Equatable {
+    /// Seek to the last keyframe before each group of sampled frames (found in the container's index) and decode
+    /// forward to them: the cost follows the number of samples, not the length. Falls back to `.scan`, with a
+    /// warning, when the container has no usable index or a seek cannot be verified.
+    case seek
+    /// Decode every frame from the start and keep the sampled ones (a `select` filter). Other strategies (`.all`,
+    /// `.everyNth`, `.fps`) and time ranges always scan.
+    case scan
 }
 
 /// Decodes a video's frames as upright RGB images by running `ffmpeg` as a subprocess.
 ///
 /// The frames stream through a pipe one at a time (`-f rawvideo -pix_fmt rgb24`, exactly `width × height × 3`
 /// bytes each), so memory stays constant however long the video is. Sampling (``FrameSampler``) happens inside
-/// ffmpeg: unselected frames are decoded but never converted nor piped.
+/// ffmpeg: unselected frames are never converted nor piped. Planned frames (`.uniform`, `.indices`) are reached by
+/// seeking to the keyframe before each group of them (``VideoFrameAccess/seek``), so only those groups of pictures
+/// are decoded; the other strategies decode every frame of the file or range.
 ///
 /// ```swift
 /// let reader = try VideoReader(path: "clip.mp4")
@@ -51,22 +72,50 @@ public struct VideoReadSummary: Sendable {
 public final class VideoReader: Sendable {
     /// The probed video.
     public let info: VideoInfo
+    /// How planned frames are reached (`.seek` by default; `.scan` is the reference the seeking path is tested
+    /// against).
+    public let access: VideoFrameAccess
+    /// When seeking: the most frames decoded between two keyframe groups to read them in one ffmpeg run instead of
+    /// two. Nil weighs the frame size (about 60 frames at 854×480, fewer for larger frames); 0 gives every
+    /// keyframe group its own run.
+    public let seekMergeGap: Int?
 
     /// Probes `path` (see ``VideoProbe/probe(path:countFrames:)`` for the errors thrown).
-    public convenience init(path: String) throws {
-        self.init(info: try VideoProbe.probe(path: path))
+    public convenience init(path: String, access: VideoFrameAccess = .seek, seekMergeGap: Int? = nil) throws {
+        self.init(info: try VideoProbe.probe(path: path), access: access, seekMergeGap: seekMergeGap)
     }
 
     /// A reader for an already probed video.
-    public init(info: VideoInfo) { self.info = info }
+    public init(info: VideoInfo, access: VideoFrameAccess = .seek, seekMergeGap: Int? = nil) {
+        (self.info, self.access, self.seekMergeGap) = (info, access, seekMergeGap)
+    }
 
     /// Starts ffmpeg and returns an iterator over the sampled frames. Call `close()` (or drop the iterator) to stop
     /// early; ffmpeg is terminated and reaped either way.
     ///
     /// - Throws: `MediaError` `.toolMissing`, or the probe errors when a uniform plan needs to count frames.
     public func makeIterator(sampling: FrameSampler = .all) throws -> VideoFrameIterator {
-        let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
-        return try VideoFrameIterator(info: info, sampler: sampling, plan: plan)
+        let planned: Bool
+        switch sampling.strategy {
+        case .uniform, .indices: planned = sampling.start == nil && sampling.end == nil
+        default: planned = false
+        }
+        guard access == .seek, planned else {
+            let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
+            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan)
+        }
+        switch try VideoFrameIndex.read(info: info) {
+        case .failure(let problem):
+            let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
+            let note = "no usable index in the container (\(problem.reason)): frames were read by decoding from the start"
+            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, notes: [note])
+        case .success(let index):
+            let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling, index: index))
+            var seekPlan = SeekPlan(indices: plan.plannedIndices ?? [], index: index, framePixels: info.width * info.height,
+                                    mergeGap: seekMergeGap)
+            seekPlan.decoderOptions = DecoderHints.inputOptions(info: info)
+            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, seek: (index, seekPlan))
+        }
     }
 
     /// Calls `body` with each sampled frame, in order, until the frames run out or `body` returns `.stop`.
@@ -84,7 +133,9 @@ public final class VideoReader: Sendable {
         }
         iterator.close()
         return VideoReadSummary(framesDelivered: iterator.framesDelivered, plannedIndices: iterator.plannedIndices,
-                                stoppedByConsumer: stopped, warnings: iterator.warnings)
+                                stoppedByConsumer: stopped, warnings: iterator.warnings,
+                                framesDecoded: iterator.framesDecoded, decoderRuns: iterator.decoderRuns, seeks: iterator.seeks,
+                                access: iterator.access)
     }
 
     /// All sampled frames in an array (mind the memory with `.all` on long videos: prefer ``frames(sampling:_:)``).
@@ -98,12 +149,13 @@ public final class VideoReader: Sendable {
     ///
     /// Whole video: the container's count (what DeepfakeBench/OpenCV use), else an exact packet count. A range:
     /// the frames of a constant-rate grid `k / fps` that fall in `[start, end)`.
-    func uniformBasis(for sampler: FrameSampler) throws -> (count: Int, source: String)? {
+    /// With an `index` (already read for seeking), its frame count replaces a second demuxing pass.
+    func uniformBasis(for sampler: FrameSampler, index: VideoFrameIndex? = nil) throws -> (count: Int, source: String)? {
         guard case .uniform = sampler.strategy else { return nil }
         var count = info.frameCount
         var source = info.frameCountSource.rawValue
         if info.frameCountSource == .estimated || info.frameCountSource == .unknown {
-            count = try VideoProbe.countPackets(path: info.path, streamIndex: info.streamIndex)
+            count = try index?.framePTS.count ?? VideoProbe.countPackets(path: info.path, streamIndex: info.streamIndex)
             source = VideoInfo.FrameCountSource.packetCount.rawValue
         }
         guard sampler.start != nil || sampler.end != nil else { return (count ?? 0, source) }

@@ -3,6 +3,7 @@ import Foundation
 import ForensightMedia
 import ForensightFaces
 import ForensightDetect
+import ForensightTensor
 
 extension VerdictAggregation: ExpressibleByArgument {}
 extension LandmarkSource: ExpressibleByArgument {}
@@ -61,6 +62,9 @@ struct Detect: ParsableCommand {
     }
 
     func run() throws {
+        // Face detection meets tensors of a new shape in every frame and window: a large reuse pool would only fill
+        // up with them (1 GiB by default; docs/ARCHITECTURE.md, "Memory").
+        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
         guard let modelPath = model ?? ModelLocations.defaultModel() else {
             throw fail("no detector found: models/\(ModelLocations.defaultModelName) is missing; pass --model FILE or set FORENSIGHT_MODEL")
         }

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Whole-process wall time and peak memory of `forensight detect` as inputs grow longer and larger (issue 23).
+
+Makes the inputs from FF++ 033.mp4 (854x480 H.264) with ffmpeg, then runs each given build on each input,
+alternating builds within every round, and prints a Markdown table: median wall time, the largest peak resident
+memory of forensight plus its ffmpeg/ffprobe children (scripts/bench/peak_rss.py), and the verdict.
+
+    scripts/bench/detect_scaling.py --build old=/tmp/forensight-old --build new=.build/release/forensight \
+        [--inputs /tmp/forensight-scaling] [--rounds 3] [--only 10s,10min,1h]
+
+Inputs (made once, reused):
+  10s     ffmpeg -stream_loop 140 -i 033.mp4 -t 10   -c copy
+  10min   ffmpeg -stream_loop 140 -i 033.mp4 -t 600  -c copy
+  1h      ffmpeg -stream_loop 140 -i 033.mp4 -t 3600 -c copy
+  4k      ffmpeg -t 10 -i 033.mp4 -an -vf scale=3840:2160 -c:v libx264 -preset veryfast -pix_fmt yuv420p
+  8k      ffmpeg -ss 5 -i 033.mp4 -frames:v 1 -an -vf scale=7680:4320 -c:v libx265 -preset ultrafast -tag:v hvc1
+  rotated the 10s file with -c copy -metadata:s:v:0 rotate=90 (a display matrix; decoded 480x854)
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SOURCE = os.path.join(REPO, "..", "shared", "datasets", "ffpp-c23-mini", "original_youtube_c23", "033.mp4")
+
+INPUTS = [
+    ("10s", "loop10.mp4", ["-stream_loop", "140", "-i", "{src}", "-t", "10", "-c", "copy"]),
+    ("10min", "loop600.mp4", ["-stream_loop", "140", "-i", "{src}", "-t", "600", "-c", "copy"]),
+    ("1h", "loop3600.mp4", ["-stream_loop", "140", "-i", "{src}", "-t", "3600", "-c", "copy"]),
+    ("4k", "clip4k.mp4", ["-t", "10", "-i", "{src}", "-an", "-vf", "scale=3840:2160", "-c:v", "libx264",
+                          "-preset", "veryfast", "-pix_fmt", "yuv420p"]),
+    ("8k", "frame8k.mp4", ["-ss", "5", "-i", "{src}", "-frames:v", "1", "-an", "-vf", "scale=7680:4320",
+                           "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+                           "-tag:v", "hvc1"]),
+    ("rotated", "rot10.mp4", ["-i", "{dir}/loop10.mp4", "-c", "copy", "-metadata:s:v:0", "rotate=90"]),
+]
+
+
+def make_inputs(directory, wanted):
+    os.makedirs(directory, exist_ok=True)
+    paths = {}
+    for name, file, arguments in INPUTS:
+        path = os.path.join(directory, file)
+        if name in wanted or (name == "rotated" and "rotated" in wanted):
+            if not os.path.exists(path):
+                args = [a.format(src=SOURCE, dir=directory) for a in arguments]
+                subprocess.run(["nice", "ffmpeg", "-v", "error", "-nostdin", "-y"] + args + [path], check=True)
+            paths[name] = path
+    return paths
+
+
+def run_once(binary, path):
+    command = [sys.executable, os.path.join(HERE, "peak_rss.py"), "--", binary, "detect", path, "--json"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    measure = dict(item.split("=") for item in result.stderr.strip().splitlines()[-1].split())
+    verdict = json.loads(result.stdout) if result.returncode == 0 else {}
+    return float(measure["wall_s"]), int(measure["peak_rss_mb"]), verdict
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", action="append", required=True, help="label=path of a forensight binary")
+    parser.add_argument("--inputs", default="/tmp/forensight-scaling")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="10s,10min,1h,4k,8k,rotated")
+    options = parser.parse_args()
+    builds = [b.split("=", 1) for b in options.build]
+    wanted = options.only.split(",")
+    paths = make_inputs(options.inputs, wanted)
+    results = {}
+    for round_number in range(options.rounds):
+        for name in wanted:
+            for label, binary in builds:
+                wall, peak, verdict = run_once(binary, paths[name])
+                entry = results.setdefault((name, label), {"walls": [], "peaks": [], "verdict": verdict})
+                entry["walls"].append(wall)
+                entry["peaks"].append(peak)
+                print(f"round {round_number + 1} {name} {label}: {wall:.2f} s, {peak} MB", file=sys.stderr)
+    labels = [label for label, _ in builds]
+    print("| input | " + " | ".join(f"{l} wall s (median) | {l} peak MB" for l in labels) + " | verdict, P(fake) |")
+    print("|---|" + "---:|---:|" * len(labels) + "---|")
+    for name in wanted:
+        cells = []
+        verdicts = []
+        for label in labels:
+            entry = results[(name, label)]
+            cells += [f"{statistics.median(entry['walls']):.2f}", f"{max(entry['peaks'])}"]
+            v = entry["verdict"]
+            verdicts.append(f"{v.get('verdict', '?')} {v.get('probability', float('nan')):.4f}")
+        print(f"| {name} | " + " | ".join(cells) + " | " + " / ".join(verdicts) + " |")
+
+
+if __name__ == "__main__":
+    main()
