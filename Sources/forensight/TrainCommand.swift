@@ -90,8 +90,8 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Exported model: average each face's logit with its mirror image's (test-time flip).")
     var flipAverage = true
 
-    @Option(help: "Blending mask: dense (the FaceMesh face oval, lower face and eyes; five-point for faces FaceMesh rejects) or five-point (an outline placed on MTCNN's five landmarks).")
-    var mask: BlendMask = .dense
+    @Option(help: "Blending mask: five-point (an outline placed on MTCNN's five landmarks, the shipped model's) or dense (the FaceMesh face oval, lower face and eyes; five-point for faces FaceMesh rejects).")
+    var mask: BlendMask = .fivePoint
 
     @Option(help: "Weight of the consistency term: half of each step's reals and fakes get a second, mildly edited view (resize, JPEG, crop, decoder noise) whose logit must match (0: off).")
     var consistencyWeight: Float = 0
