@@ -49,6 +49,10 @@ public enum VideoFrameAccess: String, Sendable, Equatable {
     /// forward to them: the cost follows the number of samples, not the length. Falls back to `.scan`, with a
     /// warning, when the container has no usable index or a seek cannot be verified.
     case seek
+    /// `.scan` for files of at most ``VideoReader/autoScanFrames`` frames (by the container's count), `.seek`
+    /// otherwise: on a short clip one decoding pass costs less than listing the packets and seeking (measured on a
+    /// 10-s 720p clip: 0.52 s to scan, 0.71 s to seek), on a long file seeking wins by far. The default.
+    case auto
     /// Decode every frame from the start and keep the sampled ones (a `select` filter). Other strategies (`.all`,
     /// `.everyNth`, `.fps`) and time ranges always scan.
     case scan
@@ -72,21 +76,23 @@ public enum VideoFrameAccess: String, Sendable, Equatable {
 public final class VideoReader: Sendable {
     /// The probed video.
     public let info: VideoInfo
-    /// How planned frames are reached (`.seek` by default; `.scan` is the reference the seeking path is tested
+    /// How planned frames are reached (`.auto` by default; `.scan` is the reference the seeking path is tested
     /// against).
     public let access: VideoFrameAccess
+    /// With `.auto`, files of at most this many frames are scanned (about 30 s at 30 frames per second).
+    public static let autoScanFrames = 900
     /// When seeking: the most frames decoded between two keyframe groups to read them in one ffmpeg run instead of
     /// two. Nil weighs the frame size (about 60 frames at 854×480, fewer for larger frames); 0 gives every
     /// keyframe group its own run.
     public let seekMergeGap: Int?
 
     /// Probes `path` (see ``VideoProbe/probe(path:countFrames:)`` for the errors thrown).
-    public convenience init(path: String, access: VideoFrameAccess = .seek, seekMergeGap: Int? = nil) throws {
+    public convenience init(path: String, access: VideoFrameAccess = .auto, seekMergeGap: Int? = nil) throws {
         self.init(info: try VideoProbe.probe(path: path), access: access, seekMergeGap: seekMergeGap)
     }
 
     /// A reader for an already probed video.
-    public init(info: VideoInfo, access: VideoFrameAccess = .seek, seekMergeGap: Int? = nil) {
+    public init(info: VideoInfo, access: VideoFrameAccess = .auto, seekMergeGap: Int? = nil) {
         (self.info, self.access, self.seekMergeGap) = (info, access, seekMergeGap)
     }
 
@@ -100,7 +106,8 @@ public final class VideoReader: Sendable {
         case .uniform, .indices: planned = sampling.start == nil && sampling.end == nil
         default: planned = false
         }
-        guard access == .seek, planned else {
+        let seeks = access == .seek || (access == .auto && (info.frameCount.map { $0 > Self.autoScanFrames } ?? true))
+        guard seeks, planned else {
             let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
             return try VideoFrameIterator(info: info, sampler: sampling, plan: plan)
         }

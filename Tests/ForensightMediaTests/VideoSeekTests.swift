@@ -156,7 +156,7 @@ final class VideoSeekTests: XCTestCase {
     }
 
     func testSeekingOnGeneratedFixturesMatchesFrameNumbers() throws {
-        let reader = try VideoReader(path: try VideoFixtures.long(), seekMergeGap: 0)
+        let reader = try VideoReader(path: try VideoFixtures.long(), access: .seek, seekMergeGap: 0)
         let wanted = [5, 1234, 1235, 2999]
         let (frames, summary) = try reader.readFrames(sampling: .indices(wanted))
         XCTAssertEqual(frames.map(\.index), wanted)
@@ -165,5 +165,21 @@ final class VideoSeekTests: XCTestCase {
         XCTAssertEqual(frames.last?.time ?? 0, 2999.0 / 50, accuracy: 1e-6)
         let scanned = try VideoReader(path: try VideoFixtures.long(), access: .scan).readFrames(sampling: .indices(wanted)).frames
         XCTAssertTrue(zip(frames, scanned).allSatisfy { $0.image == $1.image })
+    }
+
+    /// The default reaches a short clip's frames in one scan and a long file's by seeking, with the same frames.
+    func testAutoScansShortClipsAndSeeksLongFiles() throws {
+        let long = try VideoReader(path: try VideoFixtures.long())
+        XCTAssertEqual(long.access, .auto)
+        XCTAssertGreaterThan(long.info.frameCount ?? 0, VideoReader.autoScanFrames)
+        XCTAssertEqual(try long.readFrames(sampling: .uniform(count: 4)).summary.access, .seek)
+        let short = try VideoReader(path: try VideoFixtures.gray())
+        XCTAssertLessThanOrEqual(short.info.frameCount ?? .max, VideoReader.autoScanFrames)
+        let (frames, summary) = try short.readFrames(sampling: .uniform(count: 8))
+        XCTAssertEqual(summary.access, .scan)
+        XCTAssertEqual(summary.warnings, [])
+        let sought = try VideoReader(path: try VideoFixtures.gray(), access: .seek).readFrames(sampling: .uniform(count: 8)).frames
+        XCTAssertEqual(frames.map(\.index), sought.map(\.index))
+        XCTAssertTrue(zip(frames, sought).allSatisfy { $0.image == $1.image })
     }
 }
