@@ -174,7 +174,7 @@ struct Train: ParsableCommand {
         let model = try initialDetector()
         let trainer: SelfBlendTrainer
         do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { throw fail("\(error)") }
-        note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(2 * realsPerStep) images → \(out)")
+        note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
         let history: [EpochRecord<ValidationResult>]
         do {
