@@ -27,16 +27,8 @@ final class FFmpegFrameStream {
     init(executable: URL, arguments: [String], path: String) throws {
         self.path = path
         commandLine = [executable.path] + arguments
-        process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw MediaError(.toolMissing, path: path, reason: "cannot launch ffmpeg: \(error)", hint: MediaTool.installHint)
-        }
+        let (process, out, err) = try MediaTool.ffmpeg.launch(executable: executable, arguments: arguments, mediaPath: path)
+        self.process = process
         output = out.fileHandleForReading
         monitor = FFmpegLogMonitor(fileDescriptor: err.fileHandleForReading.fileDescriptor, path: path)
         stderrHandle = err.fileHandleForReading

@@ -71,9 +71,12 @@ extension MediaTool {
     ///   - executable: the executable to run (default: found by `executableURL(for:)`).
     ///   - timeout: seconds after which the tool is terminated and `.corrupt` is thrown (none when nil).
     /// - Throws: `.toolMissing` when the executable cannot be found or launched.
-    func run(_ arguments: [String], mediaPath: String, executable: URL? = nil, timeout: Double? = nil) throws -> ToolOutput {
+    /// Starts the tool with its output and error streams on pipes and no input.
+    ///
+    /// - Throws: `.toolMissing` (naming `mediaPath`) when the executable cannot be launched.
+    func launch(executable: URL, arguments: [String], mediaPath: String) throws -> (process: Process, output: Pipe, error: Pipe) {
         let process = Process()
-        process.executableURL = try executable ?? executableURL(for: mediaPath)
+        process.executableURL = executable
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -82,6 +85,11 @@ extension MediaTool {
         do { try process.run() } catch {
             throw MediaError(.toolMissing, path: mediaPath, reason: "cannot launch \(rawValue): \(error)", hint: Self.installHint)
         }
+        return (process, out, err)
+    }
+
+    func run(_ arguments: [String], mediaPath: String, executable: URL? = nil, timeout: Double? = nil) throws -> ToolOutput {
+        let (process, out, err) = try launch(executable: try executable ?? executableURL(for: mediaPath), arguments: arguments, mediaPath: mediaPath)
         let errorBox = DataBox()
         let drained = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
