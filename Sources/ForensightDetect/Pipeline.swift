@@ -69,14 +69,13 @@ public struct Pipeline {
     /// - Parameter readMs: the time the read took, for the verdict's timings.
     public func score(_ media: MediaFaces, path: String, readMs: Double = 0, cropTransform: (@Sendable (RGBImage) -> RGBImage)? = nil) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
-        let started = DispatchTime.now().uptimeNanoseconds - UInt64(max(readMs, 0) * 1e6)
         func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let crops = media.crops.map { cropTransform?($0.image) ?? $0.image }
         let scores = detector.probabilities(crops).map(Double.init)
         let modelMs = elapsed(since: modelStarted)
         let timings = Verdict.Timings(decode: readMs - media.faceSeconds * 1000, faces: media.faceSeconds * 1000, model: modelMs,
-                                      total: elapsed(since: started))
+                                      total: readMs + elapsed(since: modelStarted))
         var verdict = Verdict(source: path, kind: media.kind.rawValue, verdict: .noFace, probability: nil, aggregation: aggregation.rawValue,
                               frames: media.frames, framesWithFaces: media.framesWithFaces, faces: [], model: modelInfo,
                               timingsMs: timings, warnings: media.warnings, error: nil)

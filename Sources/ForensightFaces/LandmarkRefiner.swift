@@ -37,16 +37,24 @@ public struct LandmarkRefiner: @unchecked Sendable {
 
     /// `face` with FaceMesh's five points, or unchanged when the mesh is rejected (see the type's documentation).
     public func refine(_ face: DetectedFace, in image: RGBImage) -> DetectedFace {
-        guard face.landmarks.count == 5 else { return face }
+        guard let result = acceptedMesh(of: face, in: image) else { return face }
+        var refined = face
+        refined.landmarks = Self.fivePoints(result.landmarks)
+        return refined
+    }
+
+    /// FaceMesh on `face` (its window levelled by the eye landmarks), or nil when FaceMesh is unsure of a face or its
+    /// eye centres lie more than `maximumEyeShift` interocular distances from the detection's. Training's dense masks
+    /// and test-time alignment accept meshes by this one rule.
+    public func acceptedMesh(of face: DetectedFace, in image: RGBImage) -> FaceMeshResult? {
+        guard face.landmarks.count == 5 else { return nil }
         let result = mesh.landmarks(in: image, face: face)
-        guard result.presence > minimumPresence else { return face }
+        guard result.presence > minimumPresence else { return nil }
         let points = Self.fivePoints(result.landmarks)
         let (le, re) = (face.landmarks[0], face.landmarks[1])
         let d = max(hypot(re.x - le.x, re.y - le.y), 1)
         guard hypot(points[0].x - le.x, points[0].y - le.y) < maximumEyeShift * d,
-              hypot(points[1].x - re.x, points[1].y - re.y) < maximumEyeShift * d else { return face }
-        var refined = face
-        refined.landmarks = points
-        return refined
+              hypot(points[1].x - re.x, points[1].y - re.y) < maximumEyeShift * d else { return nil }
+        return result
     }
 }

@@ -78,15 +78,22 @@ extension TrainingFace {
 }
 
 extension TrainingFace {
-    /// The faces with their FaceMesh landmarks. The mesh looks at a square of 1.5 × the face's unit square (the cache's
-    /// aligned crops hold the face in the middle 1/1.3 of their side), levelled by the eye landmarks. A mesh is kept
-    /// only when the network is sure of a face (presence > 0.5) and its eye centres lie within a quarter of the
-    /// interocular distance of the five-point eyes; otherwise the face keeps `mesh == nil` and its self-blends use the
-    /// five-point outline. Returns the faces and how many were given a mesh.
+    /// The faces with their FaceMesh landmarks, accepted by `LandmarkRefiner.acceptedMesh` (FaceMesh sure of a face,
+    /// its eye centres within a quarter of the interocular distance of the five-point eyes). The cache's aligned crops
+    /// hold the face in the middle 1/1.3 of their side; that square is the detection box FaceMesh's window (1.5 × the
+    /// box, levelled by the eyes) is built from. A face whose mesh is refused keeps `mesh == nil`, and its self-blends
+    /// use the five-point outline. Returns the faces and how many were given a mesh.
     public static func addingMeshes(_ faces: [TrainingFace], mesh: FaceMesh, progress: (Int) -> Void = { _ in }) -> (faces: [TrainingFace], meshed: Int) {
+        let refiner = LandmarkRefiner(mesh: mesh)
         var out = faces, meshed = 0
         for i in faces.indices {
-            if let points = meshPoints(faces[i], mesh: mesh) { out[i].mesh = points; meshed += 1 }
+            let (w, h) = (Float(faces[i].image.width), Float(faces[i].image.height))
+            let box = FaceBox(x1: w * (0.5 - 0.5 / 1.3), y1: h * (0.5 - 0.5 / 1.3), x2: w * (0.5 + 0.5 / 1.3), y2: h * (0.5 + 0.5 / 1.3))
+            if w >= 16, h >= 16,
+               let result = refiner.acceptedMesh(of: DetectedFace(box: box, score: 1, landmarks: faces[i].landmarks), in: faces[i].image) {
+                out[i].mesh = result.landmarks.map(\.point)
+                meshed += 1
+            }
             progress(i + 1)
         }
         return (out, meshed)
@@ -94,26 +101,6 @@ extension TrainingFace {
 
     /// The face without its mesh (its self-blends use the five-point outline).
     public var withoutMesh: TrainingFace { var face = self; face.mesh = nil; return face }
-
-    /// The accepted mesh of one face in crop pixels, or nil (see `addingMeshes`).
-    static func meshPoints(_ face: TrainingFace, mesh: FaceMesh) -> [Point]? {
-        let (w, h) = (Float(face.image.width), Float(face.image.height))
-        guard face.landmarks.count == 5, w >= 16, h >= 16 else { return nil }
-        let (le, re) = (face.landmarks[0], face.landmarks[1])
-        let region = FaceMeshRegion(box: FaceBox(x1: w * (0.5 - 0.5 / 1.3), y1: h * (0.5 - 0.5 / 1.3), x2: w * (0.5 + 0.5 / 1.3), y2: h * (0.5 + 0.5 / 1.3)),
-                                    eyes: (left: le, right: re))
-        let result = mesh.landmarks(in: face.image, region: region)
-        guard result.presence > 0.5 else { return nil }
-        let points = result.landmarks.map(\.point)
-        func centroid(_ indices: [Int]) -> Point {
-            Point(x: indices.reduce(0) { $0 + points[$1].x } / Float(indices.count), y: indices.reduce(0) { $0 + points[$1].y } / Float(indices.count))
-        }
-        // The person's right eye is MTCNN's first (image-left) landmark in an unmirrored crop.
-        let d = max(hypot(re.x - le.x, re.y - le.y), 1)
-        let (meshRight, meshLeft) = (centroid(FaceMesh.rightEye), centroid(FaceMesh.leftEye))
-        guard hypot(meshRight.x - le.x, meshRight.y - le.y) < 0.25 * d, hypot(meshLeft.x - re.x, meshLeft.y - re.y) < 0.25 * d else { return nil }
-        return points
-    }
 }
 
 /// An error that stops training, with a message for the user.
