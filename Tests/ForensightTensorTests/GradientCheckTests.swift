@@ -97,6 +97,7 @@ final class GradientCheckTests: XCTestCase {
         check([input([1, 2, 5, 7])]) { $0[0].upsampleNearest((12, 9)) }
         check([input([1, 2, 5, 7])]) { $0[0].upsampleBilinear((9, 4)) }
         check([input([1, 2, 5, 7])]) { $0[0].upsampleBilinear((9, 11), alignCorners: true) }
+        check([input([2, 2, 3, 4])]) { $0[0].zeroInserted() }
     }
 
     func testNormalization() {

@@ -138,6 +138,25 @@ extension Tensor {
         return separableResample(size, rowTaps: { taps(h, size.0, $0) }, colTaps: { taps(w, size.1, $0) })
     }
 
+    /// Zero insertion ("bed of nails"): [N, C, H, W] → [N, C, 2H, 2W] with the input at the even rows and columns and
+    /// zeros elsewhere. A convolution after it is a stride-2 transposed convolution (a learned up-convolution), the
+    /// layer whose uneven kernel overlap leaves the checkerboard traces of GAN decoders (Odena et al. 2016).
+    /// The gradient is the output gradient at the even positions.
+    public func zeroInserted() -> Tensor {
+        precondition(rank == 4, "zeroInserted: input \(shape)")
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let outShape = [n, c, 2 * h, 2 * w]
+        let spread = [c * 4 * h * w, 4 * h * w, 4 * w, 2]
+        let out = Tensor.zeros(outShape)
+        if count > 0 { copyStrided(from: data, readStrides: Tensor.strides(of: shape), to: out.data, shape: shape, writeStrides: spread) }
+        let inputShape = shape
+        return out.recorded([self]) { g in
+            let gi = Tensor(uninitializedShape: inputShape)
+            if gi.count > 0 { copyStrided(from: g.data, readStrides: spread, to: gi.data, shape: inputShape) }
+            return [gi]
+        }
+    }
+
     /// Resampling whose output pixel (y, x) = Σ rowTap · colTap · input; the backward pass scatters with the same weights.
     private func separableResample(_ size: (Int, Int), rowTaps: (Int) -> [(Int, Float)], colTaps: (Int) -> [(Int, Float)]) -> Tensor {
         let (planes, h, w) = planeGeometry
