@@ -6,7 +6,16 @@ import ForensightData
 import ForensightDetect
 import ForensightEvaluation
 
-/// The recipe of `forensight train --detector sbi` (saved with every checkpoint; a resume must use the same one).
+/// Where a face-forgery run's fakes come from.
+public enum FakeSource: String, Codable, Sendable {
+    /// Self-blends of the real face (`SelfBlend`): the face-swap detector.
+    case selfBlend = "self-blend"
+    /// The trace simulator's reconstructions of the real face (`GeneratorTraceSimulator`): the synthesis detector.
+    case generatorTrace = "generator-trace"
+}
+
+/// The recipe of `forensight train --detector sbi` and `--detector synthesis` (saved with every checkpoint; a resume
+/// must use the same one). The two differ only in `fakes`.
 public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     public var epochs = 5
@@ -39,6 +48,10 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     /// resize, JPEG, crop, decoder noise), and the squared difference of the two views' logits, averaged, is added
     /// to the loss with this weight. 0 = off (no extra images).
     public var consistencyWeight: Float = 0
+    /// Where the fakes come from (self-blends unless set).
+    public var fakes = FakeSource.selfBlend
+    /// SHA-256 of the trace simulator file when `fakes` is `.generatorTrace` (a resume must use the same simulator).
+    public var simulatorSHA256: String?
 
     public init() {}
 
@@ -64,6 +77,8 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         partialBlends = try c.decodeIfPresent(Bool.self, forKey: .partialBlends) ?? false
         denseMask = try c.decodeIfPresent(Bool.self, forKey: .denseMask) ?? false
         consistencyWeight = try c.decodeIfPresent(Float.self, forKey: .consistencyWeight) ?? 0
+        fakes = try c.decodeIfPresent(FakeSource.self, forKey: .fakes) ?? .selfBlend
+        simulatorSHA256 = try c.decodeIfPresent(String.self, forKey: .simulatorSHA256)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -72,6 +87,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
         case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
+        case fakes, simulatorSHA256 = "simulator_sha256"
     }
 }
 

@@ -23,6 +23,8 @@ public final class SelfBlendTrainer: TrainingRecipe {
     let train: [TrainingFace]
     let validation: ValidationSet
     let blend: SelfBlend, augment = FaceAugmentation(), view = BenignView()
+    /// The fakes' maker when the recipe's `fakes` is `.generatorTrace`.
+    let simulator: GeneratorTraceSimulator?
     /// The order of the current epoch's faces (`beginEpoch`).
     private var order: [Int] = []
 
@@ -31,19 +33,23 @@ public final class SelfBlendTrainer: TrainingRecipe {
     ///   - train: real faces to learn from.
     ///   - validation: held-out real faces and, optionally, fakes.
     ///   - output: the run folder (created).
-    public init(recipe: SelfBlendRecipe, detector: DeepfakeDetector, train: [TrainingFace], validation: [TrainingFace], output: String) throws {
+    ///   - simulator: the trace simulator, required when the recipe's fakes are `.generatorTrace`.
+    public init(recipe: SelfBlendRecipe, detector: DeepfakeDetector, train: [TrainingFace], validation: [TrainingFace], output: String,
+                simulator: GeneratorTraceSimulator? = nil) throws {
         let reals = train.filter { !$0.sample.isFake }
         guard reals.count >= recipe.realsPerStep else {
             throw TrainingError("need at least \(recipe.realsPerStep) real training faces, found \(reals.count)")
         }
         guard validation.contains(where: { !$0.sample.isFake }) else { throw TrainingError("no held-out real faces for validation") }
+        guard recipe.fakes == .selfBlend || simulator != nil else { throw TrainingError("generator-trace fakes need a trace simulator") }
         (self.recipe, self.detector, self.output) = (recipe, detector, output)
+        self.simulator = recipe.fakes == .generatorTrace ? simulator : nil
         let masked = reals.map { recipe.denseMask ? $0 : $0.withoutMesh }
         self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
         detector.card.inputSize = recipe.inputSize
         blend = recipe.selfBlend
         self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo,
-                                        seed: recipe.seed, blend: recipe.selfBlend)
+                                        seed: recipe.seed, blend: recipe.selfBlend, simulator: self.simulator)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     }
 
@@ -134,13 +140,14 @@ public final class SelfBlendTrainer: TrainingRecipe {
     public func batch(_ members: [Int], epoch: Int, firstPosition: Int) -> (Tensor, Tensor) {
         let k = members.count, h = consistencyPairs
         var images = [RGBImage?](repeating: nil, count: 2 * k + 2 * h)
-        let faces = members.map { train[$0] }, recipe = recipe, blend = blend, augment = augment, view = view
+        let faces = members.map { train[$0] }, recipe = recipe, blend = blend, augment = augment, view = view, simulator = simulator
         images.withUnsafeMutableBufferPointer { slots in
             // Each iteration writes only its own slots (j, k + j and, for j < h, its two views).
             nonisolated(unsafe) let out = slots
             DispatchQueue.concurrentPerform(iterations: k) { j in
                 var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + j), UInt64(members[j])))
-                (out[j], out[k + j]) = Self.trainingPair(faces[j], recipe: recipe, blend: blend, augment: augment, using: &random)
+                (out[j], out[k + j]) = Self.trainingPair(faces[j], recipe: recipe, blend: blend, simulator: simulator, augment: augment,
+                                                         using: &random)
                 guard j < h else { return }
                 var viewRandom = SeededRandom(seed: mix(recipe.seed, 0xC0, UInt64(epoch), UInt64(firstPosition + j)))
                 out[2 * k + j] = view(out[j]!, using: &viewRandom)
@@ -151,22 +158,30 @@ public final class SelfBlendTrainer: TrainingRecipe {
         return (detector.inputTensor(images.map { $0! }), targets)
     }
 
-    /// One training pair drawn from `random`: the augmented real face and its augmented self-blend. With the
+    /// One training pair drawn from `random`: the augmented real face and its augmented fake (a self-blend, or the
+    /// trace simulator's pair, whose real is resampled like its fake). With the
     /// recipe's `pairedAugmentation` both get the same augmentation draws (the generator is copied, so it must be a
     /// value type like `SeededRandom`); without it, the fake's draws follow the real's.
     public func trainingPair(_ face: TrainingFace, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        Self.trainingPair(face, recipe: recipe, blend: blend, augment: augment, using: &random)
+        Self.trainingPair(face, recipe: recipe, blend: blend, simulator: simulator, augment: augment, using: &random)
     }
 
-    static func trainingPair(_ face: TrainingFace, recipe: SelfBlendRecipe, blend: SelfBlend, augment: FaceAugmentation,
-                             using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        let fake = blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image
+    static func trainingPair(_ face: TrainingFace, recipe: SelfBlendRecipe, blend: SelfBlend, simulator: GeneratorTraceSimulator?,
+                             augment: FaceAugmentation, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
+        let (real, fake) = fakePair(face, blend: blend, simulator: simulator, using: &random)
         guard recipe.pairedAugmentation else {
-            let real = augment(face.image, using: &random)
-            return (real, augment(fake, using: &random))
+            let augmentedReal = augment(real, using: &random)
+            return (augmentedReal, augment(fake, using: &random))
         }
         var pairRandom = random
-        return (augment(face.image, using: &random), augment(fake, using: &pairRandom))
+        return (augment(real, using: &random), augment(fake, using: &pairRandom))
+    }
+
+    /// A real face and its fake before augmentation: the face and its self-blend, or the simulator's pair.
+    static func fakePair(_ face: TrainingFace, blend: SelfBlend, simulator: GeneratorTraceSimulator?,
+                         using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
+        if let simulator { return simulator.pair(face.image, using: &random) }
+        return (face.image, blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image)
     }
 }
 

@@ -15,7 +15,8 @@ struct ValidationSet {
     var frames: [Int] = []
     var faces: [Int] = []
 
-    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend = SelfBlend()) {
+    /// With a `simulator`, the fakes are its reconstructions and each real is its resampled twin (`GeneratorTraceSimulator.pair`).
+    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend = SelfBlend(), simulator: GeneratorTraceSimulator? = nil) {
         var byVideo: [String: [Int]] = [:]
         for (i, f) in faces.enumerated() { byVideo[f.sample.dataset + "/" + (f.sample.videoID ?? f.sample.id), default: []].append(i) }
         for video in byVideo.keys.sorted() {
@@ -28,10 +29,10 @@ struct ValidationSet {
                 if face.sample.isFake {
                     append(face.image, kind: 2, video: video, frame: frame, face: k)
                 } else {
-                    append(face.image, kind: 0, video: video, frame: frame, face: k)
                     var random = SeededRandom(seed: mix(seed, 0xB1E4D, UInt64(i)))
-                    append(blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image, kind: 1, video: "self-blend:" + video,
-                           frame: frame, face: k)
+                    let (real, fake) = SelfBlendTrainer.fakePair(face, blend: blend, simulator: simulator, using: &random)
+                    append(real, kind: 0, video: video, frame: frame, face: k)
+                    append(fake, kind: 1, video: "self-blend:" + video, frame: frame, face: k)
                 }
             }
         }
@@ -105,7 +106,9 @@ extension ValidationSet {
 
 extension SelfBlendTrainer {
     /// Calibration and threshold for `detector` on the validation faces of a run (see `ValidationSet.calibrate`).
-    public static func calibrate(_ detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe) throws -> CalibrationChoice {
-        try ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed, blend: recipe.selfBlend).calibrate(detector)
+    public static func calibrate(_ detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe,
+                                 simulator: GeneratorTraceSimulator? = nil) throws -> CalibrationChoice {
+        try ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed,
+                          blend: recipe.selfBlend, simulator: recipe.fakes == .generatorTrace ? simulator : nil).calibrate(detector)
     }
 }

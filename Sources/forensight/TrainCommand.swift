@@ -11,7 +11,12 @@ import ForensightOptim
 
 /// Detector recipes `train` knows.
 enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {
+    /// Self-blended images: the face-swap detector.
     case sbi
+    /// Reals against the trace simulator's reconstructions: the whole-face-synthesis detector (needs --simulator).
+    case synthesis
+    /// The trace simulator itself: autoencoders that learn to reproduce real faces.
+    case traceSimulator = "trace-simulator"
 }
 
 struct Train: ParsableCommand {
@@ -27,8 +32,11 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview docs/sbi_examples.png
         """)
 
-    @Option(help: "The recipe (sbi: self-blended images).")
+    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs).")
     var detector: DetectorRecipe = .sbi
+
+    @Option(help: "synthesis: the trace simulator whose reconstructions are the fakes (from `train --detector trace-simulator --export`).")
+    var simulator: String?
 
     @Option(help: "A dataset folder or label file (repeat for several).")
     var data: [String]
@@ -51,8 +59,8 @@ struct Train: ParsableCommand {
     @Option(help: "Real faces per step (each brings its self-blend).")
     var realsPerStep = 8
 
-    @Option(help: "Peak learning rate (AdamW).")
-    var learningRate: Float = 2e-4
+    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-3 for the trace simulator).")
+    var learningRate: Float?
 
     @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower).")
     var frozenBlocks = 3
@@ -69,7 +77,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the train / validation / test split (kept apart from --seed so runs with other seeds share the test split).")
     var splitSeed: UInt64 = 0
 
-    @Option(help: "Cap on steps per epoch (0: a full pass).")
+    @Option(help: "Cap on steps per epoch (0: a full pass; the trace simulator's default is 300).")
     var stepsPerEpoch = 0
 
     @Option(help: "Frames per training video (validation videos always use 32); other counts get their own cache folder.")
@@ -113,23 +121,26 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard (1...10_000).contains(trainFrames) else { throw ValidationError("--train-frames must be between 1 and 10000") }
-        guard epochs > 0, realsPerStep > 0, learningRate > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
+        guard epochs > 0, realsPerStep > 0, (learningRate ?? 1) > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
         guard valFraction >= 0, testFraction >= 0, valFraction + testFraction < 1 else {
             throw ValidationError("--val-fraction and --test-fraction must be ≥ 0 and leave a training share (sum < 1)")
         }
         guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
         guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
+        guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
     }
 
     func run() throws {
         var recipe = SelfBlendRecipe()
-        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate)
+        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate ?? 2e-4)
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
         recipe.consistencyWeight = consistencyWeight
+        let traceSimulator = try loadSimulator()
+        if detector == .synthesis { (recipe.fakes, recipe.simulatorSHA256) = (.generatorTrace, traceSimulator?.sha256) }
 
         var manifest = Manifest()
         for path in data {
@@ -161,6 +172,7 @@ struct Train: ParsableCommand {
             return
         }
         var valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
+        if detector == .traceSimulator { return try trainSimulator(train: trainFaces, validation: valFaces) }
         if recipe.denseMask {
             valFaces = try addingMeshes(valFaces, label: "validation meshes")
             if !exportOnly { trainFaces = try addingMeshes(trainFaces, label: "train meshes") }
@@ -168,12 +180,15 @@ struct Train: ParsableCommand {
         if exportOnly {
             guard let export else { throw fail("--export-only needs --export FILE") }
             guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
-            try exportBest(validation: valFaces, recipe: recipe, to: export)
+            try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
             return
         }
         let model = try initialDetector()
         let trainer: SelfBlendTrainer
-        do { trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out) } catch { throw fail("\(error)") }
+        do {
+            trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out,
+                                           simulator: traceSimulator?.model)
+        } catch { throw fail("\(error)") }
         note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
         let history: [EpochRecord<ValidationResult>]
@@ -193,7 +208,7 @@ struct Train: ParsableCommand {
                 }
             }
         } catch { throw fail("\(error)") }
-        if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, to: export) }
+        if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export) }
     }
 
     /// The 32-frame face cache: --cache (other frame counts: `FaceCache.withFrames`).
@@ -234,7 +249,7 @@ struct Train: ParsableCommand {
     }
 
     func initialDetector() throws -> DeepfakeDetector {
-        var card = DetectorCard(id: "sbi-efficientnet-lite0", architecture: "efficientnet-lite0")
+        var card = DetectorCard(id: detector == .synthesis ? "synthesis-efficientnet-lite0" : "sbi-efficientnet-lite0", architecture: "efficientnet-lite0")
         card.inputSize = inputSize
         // The fresh head's initial weights follow the seed.
         let detector = try ParameterInit.withSeed(seed) { try DeepfakeDetector(card: card) }

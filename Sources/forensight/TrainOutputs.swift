@@ -40,18 +40,19 @@ extension Train {
     }
 
     /// Loads the run's best weights, picks the decision threshold on the validation faces and writes fp16 weights.
-    func exportBest(validation: [TrainingFace], recipe: SelfBlendRecipe, to path: String) throws {
+    func exportBest(validation: [TrainingFace], recipe: SelfBlendRecipe, simulator: GeneratorTraceSimulator?, to path: String) throws {
         let best: DeepfakeDetector
         do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { throw fail("\(error)") }
         best.card.flipAverage = flipAverage
         best.card.landmarks = testLandmarks == .mtcnn ? nil : testLandmarks
         let choice: CalibrationChoice
-        do { choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe) } catch { throw fail("\(out): calibration: \(error)") }
+        do { choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe, simulator: simulator) } catch { throw fail("\(out): calibration: \(error)") }
         (best.card.calibration, best.card.threshold) = (choice.calibration, choice.threshold)
         note(String(format: "calibration: P = σ(%.4f·z %+.4f); validation ECE %.4f → %.4f; threshold %.4f calls %.1f %% of %d real units FAKE",
                     choice.calibration.scale, choice.calibration.bias, choice.eceBefore, choice.eceAfter, choice.threshold,
                     100 * choice.realFlaggedRate, choice.realUnits))
-        best.card.notes = "self-blended images, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
+        best.card.notes = recipe.fakes == .selfBlend ? "self-blended images, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
+            : "reals against generator-trace simulations, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
         do {
             try best.save(to: path, dtype: .f16)
             // The samples it learned from, so `evaluate` leaves them out.
