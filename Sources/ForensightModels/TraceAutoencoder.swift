@@ -17,11 +17,11 @@ public enum UpsamplingKind: String, Codable, Sendable, CaseIterable {
 public struct TraceAutoencoderConfig: Codable, Sendable, Equatable {
     public var upsampling: UpsamplingKind
     /// Channels after the first down-sampling; each further stage doubles them.
-    public var width = 24
+    public var width = 32
     /// Stride-2 stages in the encoder (and up-sampling stages in the decoder); inputs must be divisible by 2^stages.
-    public var stages = 3
+    public var stages = 2
 
-    public init(upsampling: UpsamplingKind, width: Int = 24, stages: Int = 3) {
+    public init(upsampling: UpsamplingKind, width: Int = 32, stages: Int = 2) {
         (self.upsampling, self.width, self.stages) = (upsampling, width, stages)
     }
 

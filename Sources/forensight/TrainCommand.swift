@@ -35,6 +35,12 @@ struct Train: ParsableCommand {
     @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs).")
     var detector: DetectorRecipe = .sbi
 
+    @Option(help: "trace-simulator: channels after each autoencoder's first down-sampling (doubling per stage).")
+    var traceWidth = 32
+
+    @Option(help: "trace-simulator: down-sampling stages per autoencoder (fewer stages keep more detail, so the fakes are sharper).")
+    var traceStages = 2
+
     @Option(help: "synthesis: the trace simulator whose reconstructions are the fakes (from `train --detector trace-simulator --export`).")
     var simulator: String?
 
@@ -116,7 +122,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Do not train: write --export from the best checkpoint in --out so far (e.g. after stopping a run early).")
     var exportOnly = false
 
-    @Option(help: "Only write a grid of real / mask / self-blend examples to this PNG, then stop.")
+    @Option(help: "Only write a grid of examples to this PNG, then stop (sbi: real / mask / self-blend; synthesis: resampled real / difference / simulated fake).")
     var preview: String?
 
     func validate() throws {
@@ -127,6 +133,7 @@ struct Train: ParsableCommand {
         }
         guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
         guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
+        guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
         guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
     }
@@ -168,7 +175,8 @@ struct Train: ParsableCommand {
         }
         if let preview {
             if recipe.denseMask { trainFaces = try addingMeshes(trainFaces, label: "train meshes") }
-            try writePreview(fillPadding ? trainFaces.map { $0.fillingPadding() } : trainFaces, recipe: recipe, to: preview)
+            try writePreview(fillPadding ? trainFaces.map { $0.fillingPadding() } : trainFaces, recipe: recipe,
+                             simulator: recipe.fakes == .generatorTrace ? traceSimulator?.model : nil, to: preview)
             return
         }
         var valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")

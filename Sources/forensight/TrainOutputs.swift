@@ -7,8 +7,9 @@ import ForensightTraining
 
 extension Train {
     /// A grid with one column per example face: the real crop, its blending mask, its self-blend (drawn as the recipe's
-    /// training draws them: partial regions, dense or five-point mask).
-    func writePreview(_ faces: [TrainingFace], recipe: SelfBlendRecipe, to path: String) throws {
+    /// training draws them: partial regions, dense or five-point mask). With a trace simulator (synthesis): the
+    /// resampled real, four times the absolute difference, the simulated fake.
+    func writePreview(_ faces: [TrainingFace], recipe: SelfBlendRecipe, simulator: GeneratorTraceSimulator?, to path: String) throws {
         guard !faces.isEmpty else { throw fail("no training faces to preview") }
         let columns = min(6, faces.count), side = 256
         // The same number of examples from each dataset, spread evenly within it.
@@ -24,6 +25,17 @@ extension Train {
         for c in 0..<columns {
             let face = faces[picked[c]]
             var random = SeededRandom(seed: seed &+ UInt64(c))
+            if let simulator {
+                let (real, fake) = simulator.pair(face.image, using: &random)
+                var difference = real
+                for i in difference.pixels.indices {
+                    difference.pixels[i] = UInt8(min(255, 4 * abs(Int(real.pixels[i]) - Int(fake.pixels[i]))))
+                }
+                for (row, tile) in [real, difference, fake].enumerated() {
+                    ImageGeometry.paste(tile.resized(width: side, height: side), into: &grid, x: c * side, y: row * side)
+                }
+                continue
+            }
             let result = blend(face.image, landmarks: face.landmarks, mesh: recipe.denseMask ? face.mesh : nil, using: &random)
             let real = face.image.resized(width: side, height: side)
             let fake = result.image.resized(width: side, height: side)
@@ -36,7 +48,7 @@ extension Train {
             for (row, tile) in [real, mask, fake].enumerated() { ImageGeometry.paste(tile, into: &grid, x: c * side, y: row * side) }
         }
         do { try ImageEncoder.write(grid, to: path) } catch { throw fail("\(path): \(error)") }
-        note("wrote \(path): \(columns) examples (rows: real, mask, self-blend)")
+        note("wrote \(path): \(columns) examples (rows: " + (simulator == nil ? "real, mask, self-blend)" : "resampled real, 4 × |difference|, simulated fake)"))
     }
 
     /// Loads the run's best weights, picks the decision threshold on the validation faces and writes fp16 weights.

@@ -1,5 +1,6 @@
 import Foundation
 import ForensightTensor
+import ForensightModels
 import ForensightMedia
 import ForensightDetect
 import ForensightTraining
@@ -20,6 +21,7 @@ extension Train {
         (recipe.seed, recipe.epochs, recipe.patchesPerStep) = (seed, epochs, realsPerStep)
         if let learningRate { recipe.learningRate = learningRate }
         if stepsPerEpoch > 0 { recipe.stepsPerEpoch = stepsPerEpoch }
+        recipe.autoencoders = UpsamplingKind.allCases.map { TraceAutoencoderConfig(upsampling: $0, width: traceWidth, stages: traceStages) }
         let reals = train.filter { !$0.sample.isFake }.map(\.image), held = validation.filter { !$0.sample.isFake }.map(\.image)
         let trainer: TraceSimulatorTrainer
         do { trainer = try TraceSimulatorTrainer(recipe: recipe, train: reals, validation: held) } catch { throw fail("\(error)") }
