@@ -18,8 +18,10 @@ extension Models {
             Prints the weights, bias, threshold, and the AUC on the fitting faces of each member and of the ensemble (--json: one JSON object). `forensight detect --model FILE` uses the ensemble; its records list each member's P(fake).
 
             Examples:
-              forensight models ensemble --member models/sbi-efficientnet-lite0.safetensors --member synthesis.safetensors --fit val-scores.csv --out ensemble.safetensors
-              forensight models ensemble --member a.safetensors --member b.safetensors --fit s.csv --out e.safetensors --id my-ensemble --threshold 0.6 --json
+              forensight models ensemble --member models/sbi-efficientnet-lite0.safetensors \\
+                --member synthesis.safetensors --fit val-scores.csv --out models/ensemble-default.safetensors
+              forensight models ensemble --member a.safetensors --member b.safetensors \\
+                --fit s.csv --out e.safetensors --id my-ensemble --threshold 0.6 --json
             """)
 
         @Option(name: .customLong("member"), help: "A member detector file (repeat for each member, at least two).")
