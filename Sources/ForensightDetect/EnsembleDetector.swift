@@ -30,7 +30,7 @@ public struct EnsembleFaceScore: Sendable, Equatable {
     public var members: [Float]
     /// The combined logit z = b + Σ w_i · logit(p_i).
     public var logit: Float
-    /// The combined P(fake) = σ(z) (the ensemble card has no further calibration).
+    /// The combined P(fake) = σ(z) (the ensemble card has no further calibration; one set by hand would apply here).
     public var probability: Float
 
     public init(members: [Float], logit: Float, probability: Float) { (self.members, self.logit, self.probability) = (members, logit, probability) }
@@ -129,7 +129,7 @@ public final class EnsembleDetector: ExplainableDetector {
         return faces.indices.map { f in
             let p = perMember.map { $0[f] }
             let z = combiner.logit(p.map { StackingCombiner.feature(probability: Double($0)) })
-            return EnsembleFaceScore(members: p, logit: Float(z), probability: Float(1 / (1 + exp(-z))))
+            return EnsembleFaceScore(members: p, logit: Float(z), probability: probability(logit: Float(z)))
         }
     }
 

@@ -103,6 +103,12 @@ final class EnsembleTests: XCTestCase {
         XCTAssertThrowsError(try StackingScores.score(members: [a, wide], faces: Self.faces(1), labels: [0]))
     }
 
+    /// A models/ folder's ensemble is preferred to the single model beside it.
+    func testDefaultLocationsPreferAnEnsembleFile() {
+        XCTAssertEqual(ModelLocations.preferred(in: URL(fileURLWithPath: "/opt/models")),
+                       ["/opt/models/ensemble-default.safetensors", "/opt/models/sbi-efficientnet-lite0.safetensors"])
+    }
+
     /// Damaged or inconsistent ensemble files: each is one line naming the file, never a crash.
     func testCorruptOrInconsistentFilesGiveOneLineErrors() throws {
         let path = dir.appendingPathComponent("ok.safetensors").path
