@@ -34,12 +34,14 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var flipAverage: Bool?
     /// Where aligned crops take their five landmarks from at test time; nil = MTCNN's own.
     public var landmarks: LandmarkSource?
+    /// For an ensemble (architecture `ensemble`): its members' ids and the stacking that combines them; nil otherwise.
+    public var ensemble: EnsembleSpec?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
     enum CodingKeys: String, CodingKey {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
-        case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks
+        case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks, ensemble
     }
 
     /// The cropper this model expects.

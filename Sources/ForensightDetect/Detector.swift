@@ -59,6 +59,7 @@ public enum DetectorRegistry {
     /// The detectors that ship: one line each.
     public static let builtIn: [Entry] = [
         DeepfakeDetector.registryEntry,
+        EnsembleDetector.registryEntry,
     ]
 
     private static let lock = NSLock()

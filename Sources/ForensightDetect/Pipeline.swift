@@ -72,7 +72,15 @@ public struct Pipeline {
         func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let crops = media.crops.map { cropTransform?($0.image) ?? $0.image }
-        let scores = detector.probabilities(crops).map(Double.init)
+        // An ensemble's members each score every crop once; their probabilities go into the record beside the combination.
+        let scores: [Double], memberScores: [[Double]]?, memberIDs: [String]
+        if let ensemble = detector as? EnsembleDetector {
+            let scored = ensemble.scores(crops)
+            (scores, memberScores, memberIDs) = (scored.map { Double($0.probability) }, scored.map { $0.members.map(Double.init) }, ensemble.memberIDs)
+        } else {
+            (scores, memberScores, memberIDs) = (detector.probabilities(crops).map(Double.init), nil, [])
+        }
+        func named(_ values: [Double]) -> [Verdict.MemberScore] { zip(memberIDs, values).map { Verdict.MemberScore(id: $0, pFake: $1) } }
         let modelMs = elapsed(since: modelStarted)
         let timings = Verdict.Timings(decode: readMs - media.faceSeconds * 1000, faces: media.faceSeconds * 1000, model: modelMs,
                                       total: readMs + elapsed(since: modelStarted))
@@ -88,15 +96,18 @@ public struct Pipeline {
         let overall = try aggregation.rule.aggregate(records).scores[0]
         verdict.probability = overall
         verdict.verdict = label(overall)
-        let tracks = Dictionary(grouping: zip(media.crops, scores), by: { $0.0.trackID })
+        let tracks = Dictionary(grouping: media.crops.indices, by: { media.crops[$0].trackID })
         verdict.faces = tracks.keys.sorted().map { track in
-            let members = tracks[track]!.sorted { $0.0.frameIndex < $1.0.frameIndex }
-            let mean = members.map(\.1).reduce(0, +) / Double(members.count)
-            return Verdict.Face(track: track, verdict: label(mean), probability: mean, frames: members.map { crop, score in
-                let b = crop.face.box
-                return Verdict.FaceFrame(frame: crop.frameIndex, time: crop.time, probability: score, box: [b.x1, b.y1, b.x2, b.y2],
-                                         detectorScore: crop.face.score)
-            })
+            let indices = tracks[track]!.sorted { media.crops[$0].frameIndex < media.crops[$1].frameIndex }
+            let mean = indices.map { scores[$0] }.reduce(0, +) / Double(indices.count)
+            let memberMeans = memberScores.map { perCrop in
+                named(memberIDs.indices.map { m in indices.map { perCrop[$0][m] }.reduce(0, +) / Double(indices.count) })
+            }
+            return Verdict.Face(track: track, verdict: label(mean), probability: mean, frames: indices.map { i in
+                let crop = media.crops[i], b = crop.face.box
+                return Verdict.FaceFrame(frame: crop.frameIndex, time: crop.time, probability: scores[i], box: [b.x1, b.y1, b.x2, b.y2],
+                                         detectorScore: crop.face.score, members: memberScores.map { named($0[i]) })
+            }, members: memberMeans)
         }
         return (verdict, kept)
     }

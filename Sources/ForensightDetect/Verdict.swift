@@ -1,22 +1,46 @@
 import Foundation
 import ForensightEvaluation
 
-/// The outcome for one input file: the `detect --json` record (schema `forensight.detect/1`, docs/DETECT.md).
+/// The outcome for one input file: the `detect --json` record (schema `forensight.detect/2`, docs/DETECT.md).
 public struct Verdict: Codable, Sendable, Equatable {
-    public static let schemaName = "forensight.detect/1"
+    /// Version 2 added each ensemble member's P(fake) (`members`) to faces and face-frames.
+    public static let schemaName = "forensight.detect/2"
 
     /// REAL / FAKE by the model's threshold; NO_FACE when no face was found; ERROR when the file could not be read.
     public enum Label: String, Codable, Sendable { case real = "REAL", fake = "FAKE", noFace = "NO_FACE", error = "ERROR" }
+
+    /// One ensemble member's P(fake) (its own calibrated probability, before the combination).
+    public struct MemberScore: Codable, Sendable, Equatable {
+        /// The member's card id.
+        public var id: String
+        public var pFake: Double
+        public init(id: String, pFake: Double) { (self.id, self.pFake) = (id, pFake) }
+        enum CodingKeys: String, CodingKey { case id, pFake = "p_fake" }
+    }
 
     /// One face-frame: a crop of one tracked face in one sampled frame.
     public struct FaceFrame: Codable, Sendable, Equatable {
         public var frame: Int
         public var time: Double
+        /// P(fake) of the crop (for an ensemble, the combined one).
         public var probability: Double
         /// Face box in frame pixels: x1, y1, x2, y2.
         public var box: [Float]
         public var detectorScore: Float
-        enum CodingKeys: String, CodingKey { case frame, time, probability, box, detectorScore = "detector_score" }
+        /// For an ensemble, each member's P(fake) of this crop, in member order; nil (`null`) for a single model.
+        public var members: [MemberScore]?
+        enum CodingKeys: String, CodingKey { case frame, time, probability, box, detectorScore = "detector_score", members }
+
+        /// Writes every key, `members` as `null` for a single model.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(frame, forKey: .frame)
+            try c.encode(time, forKey: .time)
+            try c.encode(probability, forKey: .probability)
+            try c.encode(box, forKey: .box)
+            try c.encode(detectorScore, forKey: .detectorScore)
+            try c.encode(members, forKey: .members)
+        }
     }
 
     /// One tracked face with its own verdict (the mean of its face-frames against the threshold).
@@ -25,6 +49,20 @@ public struct Verdict: Codable, Sendable, Equatable {
         public var verdict: Label
         public var probability: Double
         public var frames: [FaceFrame]
+        /// For an ensemble, each member's mean P(fake) over the face's frames, in member order; nil (`null`) for a
+        /// single model.
+        public var members: [MemberScore]?
+        enum CodingKeys: String, CodingKey { case track, verdict, probability, frames, members }
+
+        /// Writes every key, `members` as `null` for a single model.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(track, forKey: .track)
+            try c.encode(verdict, forKey: .verdict)
+            try c.encode(probability, forKey: .probability)
+            try c.encode(frames, forKey: .frames)
+            try c.encode(members, forKey: .members)
+        }
     }
 
     /// The model that produced the scores.

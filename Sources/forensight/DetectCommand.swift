@@ -12,13 +12,13 @@ struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tell whether the faces in images and videos were manipulated.",
         discussion: """
-        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input: FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was found. The default model (models/sbi-efficientnet-lite0.safetensors, trained by the project on self-blended images) ships with the program; --model loads another.
+        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input: FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was found. The default model (models/sbi-efficientnet-lite0.safetensors, trained by the project on self-blended images) ships with the program; models/ensemble-default.safetensors, when present, is used instead. --model loads another: a single detector or an ensemble file (forensight models ensemble), whose output also lists each member's P(fake) per face.
 
         Aggregation over face-frames: max-mean (default; per frame the most suspicious face, then the mean over frames), mean (every face-frame), confident (the mean of confidently fake frames when there are enough of them). A face's own verdict is the mean of its frames.
 
         --explain DIR shows why: for each input, DIR/<input>/timeline.svg (P(fake) of each face over time against the threshold) and DIR/<input>/face<N>.png (the face's most suspicious crop beside a Grad-CAM heatmap of what pushed the score towards FAKE).
 
-        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/1, docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported and the run goes on.
+        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/2, docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported and the run goes on.
 
         Exit status: 0 when every input got a verdict (for folders: at least one file), 1 when an input could not be read or the model is missing, 2 for usage errors.
 
@@ -49,7 +49,7 @@ struct Detect: ParsableCommand {
     @Option(help: "Folder for explanations: per input, a P(fake) timeline (SVG) and each face's most suspicious crop with its Grad-CAM heatmap (PNG).")
     var explain: String?
 
-    @Flag(help: "One JSON object per input (schema forensight.detect/1).")
+    @Flag(help: "One JSON object per input (schema forensight.detect/2).")
     var json = false
 
     @Flag(help: "CSV with a header: source, verdict, probability, faces, frames, frames_with_faces, error.")
@@ -116,6 +116,17 @@ struct Detect: ParsableCommand {
             print(fields.map(Self.csvField).joined(separator: ","))
         } else {
             print(Self.summary(v))
+            for line in Self.memberLines(v) { print(line) }
+        }
+    }
+
+    /// For an ensemble, one line per face: each member's mean P(fake) and the combined one,
+    /// `  face 0: sbi-efficientnet-lite0 0.91, synthesis 0.12 → 0.85`.
+    static func memberLines(_ v: Verdict) -> [String] {
+        v.faces.compactMap { face in
+            guard let members = face.members else { return nil }
+            let listed = members.map { String(format: "%@ %.2f", $0.id, $0.pFake) }.joined(separator: ", ")
+            return String(format: "  face %d: %@ → %.2f", face.track, listed, face.probability)
         }
     }
 

@@ -6,18 +6,21 @@ import ForensightCheckpoint
 /// `forensight models`: bring third-party weights in, and look at weight files.
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import PyTorch checkpoints as safetensors, and describe weight files.",
+        abstract: "Import PyTorch checkpoints as safetensors, describe weight files, and build ensembles.",
         discussion: """
         `import` reads a PyTorch checkpoint (the zip format of torch.save since 1.6, or the legacy pickle format), memory-mapped and parsed in place, and writes its tensors as one safetensors file that Forensight's loaders read. Nothing is executed from the pickle: only tensors, dicts and lists are rebuilt.
 
         `info` prints a safetensors file's tensors (name, dtype, shape) and its metadata (a Forensight detector's card is the `forensight.card` entry).
 
+        `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help).
+
         Examples:
           forensight models import ViT-B-16.pt --out ~/.cache/forensight/weights/vit_b16.safetensors
           forensight models import checkpoint.pth --strip-prefix module. --dtype f16 --out model.safetensors
           forensight models info models/sbi-efficientnet-lite0.safetensors
+          forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
         """,
-        subcommands: [ImportCheckpoint.self, Info.self])
+        subcommands: [ImportCheckpoint.self, Info.self, Ensemble.self])
 
     struct ImportCheckpoint: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import", abstract: "Convert a PyTorch checkpoint to safetensors.")

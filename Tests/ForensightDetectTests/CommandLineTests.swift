@@ -15,6 +15,9 @@ final class CommandLineTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     func executable() throws -> String {
+        // The executable built beside this test binary (any --scratch-path), else the checkout's .build.
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("forensight").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for config in ["release", "debug"] {
             let path = root.appendingPathComponent(".build/\(config)/forensight").path
@@ -55,7 +58,7 @@ final class CommandLineTests: XCTestCase {
 
         let json = try run(["detect", wall, "--json"])
         let record = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
-        XCTAssertEqual(record["schema"] as? String, "forensight.detect/1")
+        XCTAssertEqual(record["schema"] as? String, "forensight.detect/2")
         XCTAssertEqual(record["verdict"] as? String, "NO_FACE")
 
         let missing = try run(["detect", dir.appendingPathComponent("missing.mp4").path])

@@ -33,6 +33,22 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual((8 + Int(n)) % 8, 0)
     }
 
+    /// A prefixed part of a file reads as a file of its own, with the given metadata, and outlives the file it came from.
+    func testSubsetIsAPrefixedViewThatKeepsTheMappingAlive() throws {
+        try Safetensors.write(sample().merging(["a.bias": Tensor([4, 5], shape: [2]), "ab": Tensor([9], shape: [1])]) { $1 },
+                              to: path("s.safetensors"), metadata: ["format": "pt"])
+        var parent: SafetensorsFile? = try SafetensorsFile(path: path("s.safetensors"))
+        let view = parent!.subset(prefix: "a.", metadata: ["k": "v"])
+        parent = nil
+        XCTAssertEqual(view.names, ["bias", "weight"])
+        XCTAssertEqual(view.metadata, ["k": "v"])
+        XCTAssertEqual(view.path, path("s.safetensors"))
+        XCTAssertEqual(try view.tensor("weight").scalars, sample()["a.weight"]!.scalars)
+        XCTAssertEqual(try view.allTensors()["bias"]?.scalars, [4, 5])
+        XCTAssertThrowsError(try view.tensor("ab"))
+        XCTAssertEqual(view.subset(prefix: "we", metadata: [:]).names, ["ight"])   // a view of a view
+    }
+
     func testHalfPrecisionRoundsToNearest() throws {
         try Safetensors.write(sample(), to: path("h.safetensors"), dtype: .f16)
         let a = try SafetensorsFile(path: path("h.safetensors")).tensor("a.weight")

@@ -36,11 +36,14 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let base: UnsafeRawPointer
     private let mappedSize: Int
     private let dataStart: Int
+    /// The file whose mapping a view (`subset`) shares; nil for a file that owns its mapping.
+    private let owner: SafetensorsFile?
 
     /// Opens and validates `path`.
     public init(path: String) throws {
         func fail(_ reason: String) -> SafetensorsError { SafetensorsError(path: path, reason: reason) }
         self.path = path
+        owner = nil
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw fail("cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
@@ -86,7 +89,23 @@ public final class SafetensorsFile: @unchecked Sendable {
         ok = true
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
+    /// A view of `parent`: the entries `entries` (ranges relative to the parent's data) and `metadata`.
+    private init(viewOf parent: SafetensorsFile, entries: [String: Entry], metadata: [String: String]) {
+        (path, self.entries, self.metadata) = (parent.path, entries, metadata)
+        (base, mappedSize, dataStart, owner) = (parent.base, parent.mappedSize, parent.dataStart, parent.owner ?? parent)
+    }
+
+    deinit { if owner == nil { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) } }
+
+    /// The entries whose names start with `prefix`, under their names without it, with `metadata` in place of the
+    /// file's: a file stored inside this one (an ensemble's member), read through the same mapping without copying.
+    public func subset(prefix: String, metadata: [String: String]) -> SafetensorsFile {
+        var selected: [String: Entry] = [:]
+        for (name, entry) in entries where name.hasPrefix(prefix) && name.count > prefix.count {
+            selected[String(name.dropFirst(prefix.count))] = entry
+        }
+        return SafetensorsFile(viewOf: self, entries: selected, metadata: metadata)
+    }
 
     /// Entry names, sorted.
     public var names: [String] { entries.keys.sorted() }
