@@ -112,3 +112,21 @@ extension SelfBlendTrainer {
                           blend: recipe.selfBlend, simulator: recipe.fakes == .generatorTrace ? simulator : nil).calibrate(detector)
     }
 }
+
+/// The faces an ensemble's stacking is fitted on (`train --detector ensemble`): from the validation split, each
+/// held-out real crop (at most `framesPerVideo` per video) and its self-blend, and — with a simulator — the
+/// simulator's pair of the same crop (its resampled real and its simulated fake). Labels: 0 real, 1 fake.
+public enum StackingData {
+    public static func crops(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend,
+                             simulator: GeneratorTraceSimulator?) -> (images: [RGBImage], labels: [Int]) {
+        let reals = faces.filter { !$0.sample.isFake }
+        let blended = ValidationSet(reals, framesPerVideo: framesPerVideo, seed: seed, blend: blend)
+        var images = blended.images, labels = blended.kinds.map { $0 == 0 ? 0 : 1 }
+        if let simulator {
+            let simulated = ValidationSet(reals, framesPerVideo: framesPerVideo, seed: seed, simulator: simulator)
+            images += simulated.images
+            labels += simulated.kinds.map { $0 == 0 ? 0 : 1 }
+        }
+        return (images, labels)
+    }
+}

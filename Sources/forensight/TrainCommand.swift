@@ -17,6 +17,8 @@ enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {
     case synthesis
     /// The trace simulator itself: autoencoders that learn to reproduce real faces.
     case traceSimulator = "trace-simulator"
+    /// Not a network: the logistic stacking of trained --member detectors, fitted on the validation split.
+    case ensemble
 }
 
 struct Train: ParsableCommand {
@@ -32,8 +34,14 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview docs/sbi_examples.png
         """)
 
-    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs).")
+    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes).")
     var detector: DetectorRecipe = .sbi
+
+    @Option(name: .customLong("member"), help: "ensemble: a trained detector file (repeat, at least two; they must crop faces alike).")
+    var members: [String] = []
+
+    @Option(name: .customLong("ensemble-id"), help: "ensemble: the ensemble's id (default: the member ids joined by +).")
+    var ensembleID: String?
 
     @Option(help: "trace-simulator: channels after each autoencoder's first down-sampling (doubling per stage).")
     var traceWidth = 32
@@ -135,6 +143,7 @@ struct Train: ParsableCommand {
         guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
+        guard detector != .ensemble || members.count >= 2 else { throw ValidationError("--detector ensemble needs at least two --member files") }
         guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
     }
 
@@ -163,8 +172,10 @@ struct Train: ParsableCommand {
             try (seen.joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
         } catch { throw fail("\(out): \(error)") }
         let faceCache = try openCache()
-        var trainFaces: [TrainingFace]
-        if trainFrames == 32 {
+        var trainFaces: [TrainingFace] = []
+        if detector == .ensemble {
+            // Fitted on validation faces only.
+        } else if trainFrames == 32 {
             trainFaces = try loadFaces(trainItems, cache: faceCache, label: "train faces")
         } else {
             // Videos at their own frame count, in a sibling cache; still images from the shared one.
@@ -181,6 +192,7 @@ struct Train: ParsableCommand {
         }
         var valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
         if detector == .traceSimulator { return try trainSimulator(train: trainFaces, validation: valFaces) }
+        if detector == .ensemble { return try fitEnsemble(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model) }
         if recipe.denseMask {
             valFaces = try addingMeshes(valFaces, label: "validation meshes")
             if !exportOnly { trainFaces = try addingMeshes(trainFaces, label: "train meshes") }

@@ -120,4 +120,29 @@ final class TraceSimulatorTests: XCTestCase {
         let choice = try SelfBlendTrainer.calibrate(detector, validation: validation, recipe: recipe, simulator: simulator)
         XCTAssertEqual(choice.realUnits, 3)
     }
+
+    func testStackingDataHasEachRealItsSelfBlendAndTheSimulatorsPair() {
+        func face(_ seed: UInt64, video: String, label: Int = 0) -> TrainingFace {
+            TrainingFace(image: photo(seed, side: 64), landmarks: FaceCropper(size: 64).targetPoints,
+                         sample: Sample(id: "\(video)#\(seed)", path: "\(video).png", label: label, dataset: "synthetic", videoID: video, frameIndex: Int(seed)))
+        }
+        // Three frames of one video (two kept per video), one photo, and a dataset fake that is left out.
+        let faces = (0..<3).map { face(UInt64($0), video: "v") } + [face(7, video: "p"), face(9, video: "f", label: 1)]
+        let simulator = small()
+        simulator.eval()
+        let blendOnly = StackingData.crops(faces, framesPerVideo: 2, seed: 1, blend: SelfBlend(), simulator: nil)
+        XCTAssertEqual(blendOnly.labels, [0, 1, 0, 1, 0, 1])
+        XCTAssertEqual(blendOnly.labels.filter { $0 == 0 }.count, 3)
+        XCTAssertEqual(blendOnly.labels.filter { $0 == 1 }.count, 3)
+        let both = StackingData.crops(faces, framesPerVideo: 2, seed: 1, blend: SelfBlend(), simulator: simulator)
+        XCTAssertEqual(both.images.count, 12)
+        XCTAssertEqual(Array(both.images.prefix(6)), blendOnly.images)
+        XCTAssertEqual(both.labels.filter { $0 == 1 }.count, 6)
+        // Every fake differs from the real before it.
+        for i in stride(from: 0, to: 12, by: 2) {
+            XCTAssertEqual(both.labels[i], 0)
+            XCTAssertEqual(both.labels[i + 1], 1)
+            XCTAssertNotEqual(both.images[i], both.images[i + 1])
+        }
+    }
 }
