@@ -81,11 +81,18 @@ struct Detect: ParsableCommand {
         var failures = problems.count, done = 0
         for p in problems { note("forensight: \(p)") }
         if csv { print("source,verdict,probability,faces,frames,frames_with_faces,error") }
+        // Several files: the next files are decoded and their faces found on a second thread while this one scores.
+        let readAhead = files.count > 1 ? ReadAhead(paths: files, reader: pipeline.reader) : nil
         for (n, file) in files.enumerated() {
             var bar = ProgressBar("detect \(n + 1)/\(files.count) \((file as NSString).lastPathComponent)", total: nil)
             let verdict: Verdict
             do {
-                let (v, crops) = try pipeline.analyzeKeepingCrops(path: file) { frame, _ in bar.update(frame, detail: "frames") }
+                let (v, crops): (Verdict, [(track: Int, frame: Int, image: RGBImage)])
+                if let item = readAhead?.next() {
+                    (v, crops) = try pipeline.score(try item.result.get(), path: file, readMs: item.readMs, cropTransform: pipeline.cropTransform)
+                } else {
+                    (v, crops) = try pipeline.analyzeKeepingCrops(path: file) { frame, _ in bar.update(frame, detail: "frames") }
+                }
                 verdict = v
                 done += 1
                 if let explain {
