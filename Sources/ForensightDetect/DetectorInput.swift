@@ -36,8 +36,8 @@ extension DetectorCard {
     /// The input kind in force: `input`, or `faceCrop` when the card has none.
     public var inputKind: DetectorInput { input ?? .faceCrop }
 
-    /// T for a `trackClip` card (`clipFrames`, at least 1; 1 when absent or invalid, which `validated` rejects).
-    public var clipLength: Int { max(1, clipFrames ?? 1) }
+    /// T for a `trackClip` card: `clipFrames` clamped to 1...4096 (1 when absent; `validateInput` rejects both).
+    public var clipLength: Int { min(max(1, clipFrames ?? 1), 4096) }
 
     /// Throws a one-line `DetectorError` (prefixed by `source`) for input fields a pipeline cannot honour: a
     /// `trackClip` card without `clipFrames` ≥ 1, `clipFrames` on another kind, a `pixelScale` that is not a positive

@@ -208,6 +208,14 @@ final class DetectorInputTests: XCTestCase {
         XCTAssertEqual(clip.clips.count, 2); XCTAssertEqual(other.clips.count, 2)
         XCTAssertEqual(z[0], 0, accuracy: 1e-5)                                  // logit(σ(0)) twice
         XCTAssertEqual(z[1], 2, accuracy: 1e-4)                                  // logit(σ(1)) twice
+        // The ensemble file keeps the kind: a round trip through the registry gives a clip ensemble with the same logits.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("clips-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ensemble.save(to: path, dtype: .f32)
+        let loaded = try XCTUnwrap(try DetectorRegistry.load(path: path) as? EnsembleDetector)
+        XCTAssertEqual(loaded.card, ensemble.card)
+        XCTAssertEqual(loaded.members.map(\.inputKind), [.trackClip, .trackClip])
+        XCTAssertEqual(loaded.clipLogits([[crop, crop, crop]]), [0])
         // Stacking scores come from face crops only.
         XCTAssertThrowsError(try StackingScores.score(members: [clip], faces: [crop], labels: [0]))
     }
