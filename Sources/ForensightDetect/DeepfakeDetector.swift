@@ -36,12 +36,23 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var landmarks: LandmarkSource?
     /// For an ensemble (architecture `ensemble`): its members' ids and the stacking that combines them; nil otherwise.
     public var ensemble: EnsembleSpec?
+    /// What the network is fed (`DetectorInput`): face crops, clips of `clipFrames` crops of one tracked face, or whole
+    /// frames. nil = face crops.
+    public var input: DetectorInput?
+    /// For `input` = `trackClip`: T, the number of consecutive sampled crops of one track in a clip (at least 1).
+    public var clipFrames: Int?
+    /// The top of the network's pixel range before `mean`/`std`: pixels (0...255) are scaled to 0...pixelScale, e.g. 1
+    /// for networks normalised on 0...1. nil = 255, the pixels as they are.
+    public var pixelScale: Float?
+    /// The filter that resizes crops (or whole frames) to `inputSize`. nil = bilinear.
+    public var interpolation: ResizeMethod?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
     enum CodingKeys: String, CodingKey {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
         case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks, ensemble
+        case input, clipFrames = "clip_frames", pixelScale = "pixel_scale", interpolation
     }
 
     /// The cropper this model expects.
@@ -103,18 +114,26 @@ public final class DeepfakeDetector: ExplainableDetector {
         try network.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": card.json])
     }
 
-    /// The network input for face crops: [N, 3, inputSize, inputSize], resized and normalised per the card.
+    /// The network input for face crops: [N, 3, inputSize, inputSize], resized (the card's `interpolation`, bilinear
+    /// without one) and normalised per the card: (pixel · pixelScale / 255 − mean) / std, or (pixel − mean) / std
+    /// without a `pixelScale`.
     public func inputTensor(_ faces: [RGBImage]) -> Tensor {
         let s = card.inputSize
         let out = Tensor.zeros([faces.count, 3, s, s])
+        let method = card.interpolation ?? .bilinear
+        let scale = card.pixelScale.map { $0 / 255 }
         for (n, face) in faces.enumerated() {
-            let image = face.width == s && face.height == s ? face : face.resized(width: s, height: s, method: .bilinear)
+            let image = face.width == s && face.height == s ? face : face.resized(width: s, height: s, method: method)
             let base = out.data + n * 3 * s * s
             image.pixels.withUnsafeBufferPointer { px in
                 for c in 0..<3 {
                     let (m, inv) = (card.mean[c], 1 / card.std[c])
                     let plane = base + c * s * s
-                    for i in 0..<(s * s) { plane[i] = (Float(px[3 * i + c]) - m) * inv }
+                    if let scale {
+                        for i in 0..<(s * s) { plane[i] = (Float(px[3 * i + c]) * scale - m) * inv }
+                    } else {
+                        for i in 0..<(s * s) { plane[i] = (Float(px[3 * i + c]) - m) * inv }
+                    }
                 }
             }
         }

@@ -2,8 +2,9 @@ import Foundation
 import ForensightTensor
 import ForensightMedia
 
-/// A face-forgery detector as `detect`, `evaluate` and the protocols use it: a card (preprocessing, threshold,
-/// calibration, aggregation) and one raw logit per face crop.
+/// A face-forgery detector as `detect`, `evaluate` and the protocols use it: a card (input kind, preprocessing,
+/// threshold, calibration, aggregation) and one raw logit per input: per face crop (`faceLogits`, the default kind),
+/// per clip of one tracked face (`clipLogits`) or per whole frame (`imageLogits`), as the card's `input` says.
 ///
 /// A new detector is one file with a class conforming to `Detector`, plus one line in `DetectorRegistry.builtIn`
 /// naming its architecture (docs/ARCHITECTURE.md, "Adding a detector").
@@ -14,6 +15,12 @@ public protocol Detector: AnyObject {
     var weightsSHA256: String { get }
     /// The raw logit of each face crop (the card's test-time averaging applied, its calibration not), in batches.
     func faceLogits(_ faces: [RGBImage], batchSize: Int) -> [Float]
+    /// For `trackClip` detectors: the raw logit of each clip (the card's `clipFrames` crops of one tracked face, in
+    /// frame order). The default is the mean face-crop logit of the clip's crops (DetectorInput.swift).
+    func clipLogits(_ clips: [[RGBImage]]) -> [Float]
+    /// For `wholeImage` detectors: the raw logit of each whole frame, given at `inputSize` × `inputSize`. The default
+    /// scores each frame with `faceLogits`.
+    func imageLogits(_ images: [RGBImage]) -> [Float]
     /// Writes weights (in `dtype`) and the card as one safetensors file that `DetectorRegistry.load` reads back.
     func save(to path: String, dtype: SafetensorsDType) throws
 }
@@ -86,6 +93,7 @@ public enum DetectorRegistry {
     /// A fresh detector for `card`.
     public static func make(card: DetectorCard) throws -> any Detector {
         guard let entry = entry(for: card.architecture) else { throw unknown(card.architecture, path: nil) }
+        try card.validateInput()
         return try entry.make(card)
     }
 
@@ -114,6 +122,7 @@ extension DetectorCard {
             throw DetectorError("\(path): unreadable model card: \(error)")
         }
         guard card.schema == 1 else { throw DetectorError("\(path): model card schema \(card.schema) is newer than this forensight") }
+        try card.validateInput(source: path)
         return card
     }
 

@@ -68,6 +68,8 @@ public final class EnsembleDetector: ExplainableDetector {
         (card.cropSize, card.cropMargin, card.cropMode, card.landmarks) = (first.card.cropSize, first.card.cropMargin, first.card.cropMode,
                                                                          first.card.landmarks)
         (card.inputSize, card.mean, card.std) = (first.card.inputSize, first.card.mean, first.card.std)
+        (card.input, card.clipFrames, card.pixelScale, card.interpolation) = (first.card.input, first.card.clipFrames, first.card.pixelScale,
+                                                                           first.card.interpolation)
         (card.threshold, card.aggregation, card.notes) = (threshold, aggregation ?? first.card.aggregation, notes)
         card.ensemble = EnsembleSpec(members: members.map(\.card.id), combiner: combiner, inverseRegularization: inverseRegularization)
         try self.init(card: card, members: members, source: nil)
@@ -96,16 +98,28 @@ public final class EnsembleDetector: ExplainableDetector {
         (self.card, self.members) = (card, members)
     }
 
-    /// How a card cuts faces, in words: what members must share.
+    /// How a card cuts its inputs, in words: what members must share. Face crops: crop size, margin, mode and
+    /// landmark source; clips: the same plus T; whole frames: the input size and resize filter.
     static func cropKey(_ card: DetectorCard) -> String {
-        "\(card.cropSize) px, margin \(card.cropMargin), \(card.cropMode.rawValue), \((card.landmarks ?? .mtcnn).rawValue) landmarks"
+        let crop = "\(card.cropSize) px, margin \(card.cropMargin), \(card.cropMode.rawValue), \((card.landmarks ?? .mtcnn).rawValue) landmarks"
+        switch card.inputKind {
+        case .faceCrop: return crop
+        case .trackClip: return "clips of \(card.clipLength) crops of \(crop)"
+        case .wholeImage: return "whole frames at \(card.inputSize) px, \((card.interpolation ?? .bilinear).rawValue)"
+        }
     }
 
-    /// Throws a `DetectorError` naming the first two members that crop faces differently.
+    /// Throws a one-line `DetectorError` naming the first two members that take different inputs (kinds, or crops of
+    /// one kind cut differently).
     public static func checkSharedCrop(_ members: [any Detector], source: String? = nil) throws {
         guard let first = members.first else { return }
+        let prefix = source.map { $0 + ": " } ?? ""
+        for other in members.dropFirst() where other.inputKind != first.inputKind {
+            throw DetectorError("\(prefix)ensemble members \"\(first.card.id)\" (input \(first.inputKind.rawValue)) and \"\(other.card.id)\" "
+                                + "(input \(other.inputKind.rawValue)) take different inputs; members must share one input kind")
+        }
         for other in members.dropFirst() where cropKey(other.card) != cropKey(first.card) {
-            throw DetectorError("\(source.map { $0 + ": " } ?? "")ensemble members \"\(first.card.id)\" (\(cropKey(first.card))) and "
+            throw DetectorError("\(prefix)ensemble members \"\(first.card.id)\" (\(cropKey(first.card))) and "
                                 + "\"\(other.card.id)\" (\(cropKey(other.card))) crop faces differently; members must share one crop")
         }
     }
@@ -124,9 +138,18 @@ public final class EnsembleDetector: ExplainableDetector {
 
     /// Per face crop: each member's P(fake), the combined logit and the combined P(fake).
     public func scores(_ faces: [RGBImage], batchSize: Int = 16) -> [EnsembleFaceScore] {
-        let perMember = memberProbabilities(faces, batchSize: batchSize)
+        scores(.faces(faces), batchSize: batchSize)
+    }
+
+    /// Per input of `batch` (crop, clip or frame, the kind the members share): each member's P(fake), the combined
+    /// logit and the combined P(fake). A member that returns the wrong number of scores counts as P(fake) 0.5.
+    public func scores(_ batch: DetectorBatch, batchSize: Int = 16) -> [EnsembleFaceScore] {
+        let perMember = members.map { member in
+            let p = member.probabilities(batch, batchSize: batchSize)
+            return p.count == batch.count ? p : [Float](repeating: 0.5, count: batch.count)
+        }
         let combiner = self.combiner
-        return faces.indices.map { f in
+        return (0..<batch.count).map { f in
             let p = perMember.map { $0[f] }
             let z = combiner.logit(p.map { StackingCombiner.feature(probability: Double($0)) })
             return EnsembleFaceScore(members: p, logit: Float(z), probability: probability(logit: Float(z)))
@@ -137,6 +160,12 @@ public final class EnsembleDetector: ExplainableDetector {
     public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
         scores(faces, batchSize: batchSize).map(\.logit)
     }
+
+    /// The combined logit of each clip (members that take clips score it once each).
+    public func clipLogits(_ clips: [[RGBImage]]) -> [Float] { scores(.clips(clips)).map(\.logit) }
+
+    /// The combined logit of each whole frame.
+    public func imageLogits(_ images: [RGBImage]) -> [Float] { scores(.images(images)).map(\.logit) }
 
     /// Member i's term w_i · logit(p_i) in a face's combined logit, for every member.
     public func contributions(_ score: EnsembleFaceScore) -> [Double] {

@@ -19,6 +19,9 @@ public enum StackingScores {
         guard faces.count == labels.count else { throw DetectorError("\(faces.count) face crops but \(labels.count) labels") }
         guard labels.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw DetectorError("labels must be 0 (real) or 1 (fake)") }
         try EnsembleDetector.checkSharedCrop(members)
+        if let other = members.first(where: { $0.inputKind != .faceCrop }) {
+            throw DetectorError("stacking scores come from face crops, but member \"\(other.card.id)\" takes \(other.inputKind.rawValue) input")
+        }
         let perMember = members.map { $0.probabilities(faces, batchSize: batchSize) }
         return labels.indices.map { f in StackingRow(label: labels[f], probabilities: perMember.map { Double($0[f]) }) }
     }

@@ -5,13 +5,18 @@ import ForensightEvaluation
 
 /// The one path from a media file to a verdict (DESIGN §2): sample frames → find, track and align faces → P(fake)
 /// per face-frame → aggregate per face and per input → REAL / FAKE / NO_FACE.
+///
+/// What is scored follows the detector's input kind (`DetectorCard.input`): each face crop (`faceCrop`); windows of
+/// T crops of one track, whose score goes to each of their face-frames (`trackClip`, `TrackClips`); or each sampled
+/// frame whole, without face detection, recorded as track 0 with the whole frame as its box (`wholeImage`).
 public struct Pipeline {
     public let detector: any Detector
     public var reader: MediaFaceReader
     public var aggregation: VerdictAggregation
     /// Overrides the model's threshold when set.
     public var threshold: Double?
-    /// Applied to every face crop before scoring (robustness protocols degrade crops here).
+    /// Applied to every face crop before scoring (robustness protocols degrade crops here): each crop of a clip, and
+    /// for a whole-image detector the whole frame at its input size.
     public var cropTransform: (@Sendable (RGBImage) -> RGBImage)?
 
     /// - Parameters:
@@ -59,11 +64,19 @@ public struct Pipeline {
     public func analyzeKeepingCrops(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
         let started = DispatchTime.now().uptimeNanoseconds
-        let media = try reader.read(path: path, progress: progress)
+        let media = try read(path: path, progress: progress)
         return try score(media, path: path, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, cropTransform: cropTransform)
     }
 
-    /// The verdict for faces already read from `path` (`reader.read`), each crop passed through `cropTransform` first.
+    /// What `score` takes for `path`: its tracked face crops (`reader.read`), or for a whole-image detector its
+    /// sampled frames at the input size (`reader.readWholeFrames`, no face detection).
+    public func read(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> MediaFaces {
+        guard detector.inputKind == .wholeImage else { return try reader.read(path: path, progress: progress) }
+        return try reader.readWholeFrames(path: path, side: detector.card.inputSize, method: detector.card.interpolation ?? .bilinear,
+                                          progress: progress)
+    }
+
+    /// The verdict for faces already read from `path` (`read`), each crop passed through `cropTransform` first.
     /// Protocols that degrade crops score one read under several transforms this way, without finding faces again.
     ///
     /// - Parameter readMs: the time the read took, for the verdict's timings.
@@ -72,14 +85,20 @@ public struct Pipeline {
         func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let crops = media.crops.map { cropTransform?($0.image) ?? $0.image }
-        // An ensemble's members each score every crop once; their probabilities go into the record beside the combination.
-        let scores: [Double], memberScores: [[Double]]?, memberIDs: [String]
+        // The detector scores units (crops, clips or frames); each face-frame takes the score of its unit.
+        let (batch, unitOf) = units(media.crops, images: crops)
+        // An ensemble's members each score every unit once; their probabilities go into the record beside the combination.
+        let unitScores: [Double], unitMembers: [[Double]]?, memberIDs: [String]
         if let ensemble = detector as? EnsembleDetector {
-            let scored = ensemble.scores(crops)
-            (scores, memberScores, memberIDs) = (scored.map { Double($0.probability) }, scored.map { $0.members.map(Double.init) }, ensemble.memberIDs)
+            let scored = ensemble.scores(batch)
+            (unitScores, unitMembers, memberIDs) = (scored.map { Double($0.probability) }, scored.map { $0.members.map(Double.init) }, ensemble.memberIDs)
         } else {
-            (scores, memberScores, memberIDs) = (detector.probabilities(crops).map(Double.init), nil, [])
+            (unitScores, unitMembers, memberIDs) = (detector.probabilities(batch).map(Double.init), nil, [])
         }
+        guard unitScores.count == batch.count else {
+            throw DetectorError("detector \"\(detector.card.id)\" returned \(unitScores.count) scores for \(batch.count) inputs")
+        }
+        let scores = unitOf.map { unitScores[$0] }, memberScores = unitMembers.map { m in unitOf.map { m[$0] } }
         func named(_ values: [Double]) -> [Verdict.MemberScore] { zip(memberIDs, values).map { Verdict.MemberScore(id: $0, pFake: $1) } }
         let modelMs = elapsed(since: modelStarted)
         let timings = Verdict.Timings(decode: readMs - media.faceSeconds * 1000, faces: media.faceSeconds * 1000, model: modelMs,
@@ -113,4 +132,24 @@ public struct Pipeline {
     }
 
     func label(_ probability: Double) -> Verdict.Label { probability >= decisionThreshold ? .fake : .real }
+
+    /// The batch the detector scores for `crops` (their images after the crop transform) and, per crop, the index of
+    /// the input its score comes from: crops one by one, clips of T (`TrackClips.windows`), or whole frames (resized
+    /// to the input size if a caller passed other images).
+    func units(_ crops: [FaceCrop], images: [RGBImage]) -> (DetectorBatch, [Int]) {
+        let card = detector.card
+        switch card.inputKind {
+        case .faceCrop:
+            return (.faces(images), Array(images.indices))
+        case .wholeImage:
+            let s = card.inputSize, method = card.interpolation ?? .bilinear
+            let frames = images.map { $0.width == s && $0.height == s ? $0 : $0.resized(width: s, height: s, method: method) }
+            return (.images(frames), Array(images.indices))
+        case .trackClip:
+            let windows = TrackClips.windows(crops.map { ($0.trackID, $0.frameIndex) }, length: card.clipLength)
+            var unitOf = [Int](repeating: 0, count: crops.count)
+            for (w, window) in windows.enumerated() { for i in window { unitOf[i] = w } }
+            return (.clips(windows.map { $0.map { images[$0] } }), unitOf)
+        }
+    }
 }

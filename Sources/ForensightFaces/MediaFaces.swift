@@ -93,4 +93,35 @@ public struct MediaFaceReader {
         return MediaFaces(source: path, kind: .video, frameSize: (reader.info.width, reader.info.height), frames: frames,
                           crops: crops, tracks: extractor.tracks.count, warnings: summary.warnings, faceSeconds: faceSeconds)
     }
+
+    /// The sampled frames of `path` whole, without face detection, for detectors that look at the full image: each
+    /// frame (after `frameTransform`) resized to `side` × `side` with `method` (aspect not kept) becomes one "crop" of
+    /// track 0 whose face box is the whole frame (detector score 1, no landmarks).
+    ///
+    /// - Throws: `MediaError` for files that cannot be read as an image or a video.
+    public func readWholeFrames(path: String, side: Int, method: ResizeMethod = .bilinear,
+                                progress: (Int, Int?) -> Void = { _, _ in }) throws -> MediaFaces {
+        let side = max(1, side)
+        var crops: [FaceCrop] = []
+        func take(_ decoded: RGBImage, index: Int, time: Double) {
+            let image = frameTransform?(decoded) ?? decoded
+            let whole = DetectedFace(box: FaceBox(x1: 0, y1: 0, x2: Float(image.width), y2: Float(image.height)), score: 1, landmarks: [])
+            let resized = image.width == side && image.height == side ? image : image.resized(width: side, height: side, method: method)
+            crops.append(FaceCrop(trackID: 0, frameIndex: index, time: time, face: whole, image: resized))
+        }
+        if Self.isImage(path: path) {
+            let image = try ImageDecoder.decode(path: path)
+            take(image, index: 0, time: 0)
+            progress(1, 1)
+            return MediaFaces(source: path, kind: .image, frameSize: (image.width, image.height), frames: 1, crops: crops, tracks: 1, warnings: [])
+        }
+        let reader = try VideoReader(path: path)
+        let summary = try reader.frames(sampling: sampling) { frame in
+            take(frame.image, index: frame.index, time: frame.time)
+            progress(crops.count, nil)
+            return .continue
+        }
+        return MediaFaces(source: path, kind: .video, frameSize: (reader.info.width, reader.info.height), frames: crops.count,
+                          crops: crops, tracks: crops.isEmpty ? 0 : 1, warnings: summary.warnings)
+    }
 }

@@ -1,5 +1,5 @@
 /// Resampling filters, each reproducing one reference library (the one the model's training pipeline used).
-public enum ResizeMethod: String, Sendable, CaseIterable {
+public enum ResizeMethod: String, Sendable, CaseIterable, Codable {
     /// OpenCV `cv2.resize(…, INTER_LINEAR)` on 8-bit images: half-pixel centres, edge replication, no antialiasing,
     /// OpenCV's 11-bit fixed-point weights and rounding (an exact 2× downscale is a 2×2 average, as in OpenCV).
     /// Matches OpenCV 4.x bit for bit, except ±1 on the first and last rows of some upscales.

@@ -6,7 +6,8 @@ import ForensightDetect
 import ForensightEvaluation
 
 /// A test condition: clean, or a degradation applied to every full frame before face detection (`frame`) or to
-/// every face crop before scoring (`crop`).
+/// every face crop before scoring (`crop`; for a clip detector each crop of each clip, for a whole-image detector the
+/// whole frame as resized to its input size).
 public struct EvaluationCondition: Sendable, Equatable {
     public enum Stage: String, Sendable { case frame, crop }
     public var perturbation: Perturbation?
@@ -90,7 +91,8 @@ public struct EvaluationRunner {
     }
 
     /// Scores every sample under several crop-stage conditions from one read: faces are found once per sample and
-    /// each condition degrades the same crops (`Pipeline.score`). Items come per sample, in the order of `conditions`.
+    /// each condition degrades the same crops (`Pipeline.score`): every crop of a clip for a clip detector, the whole
+    /// frame at the input size for a whole-image one. Items come per sample, in the order of `conditions`.
     public func scoreCropConditions(_ manifest: Manifest, detector: any Detector, modelName: String, run: Int,
                                     conditions: [EvaluationCondition], landmarkRefiner: LandmarkRefiner? = nil,
                                     progress: (Int, Int) -> Void = { _, _ in },
@@ -99,7 +101,7 @@ public struct EvaluationRunner {
         let pipeline = Pipeline(detector: detector, faceDetector: faceDetector, frames: frames, landmarkRefiner: landmarkRefiner)
         var items: [EvaluationResults.Item] = []
         for (i, sample) in manifest.enumerated() {
-            let media = Result { try pipeline.reader.read(path: sample.path) }
+            let media = Result { try pipeline.read(path: sample.path) }
             for condition in conditions {
                 var transform: (@Sendable (RGBImage) -> RGBImage)?
                 if let p = condition.perturbation { transform = { p.apply(to: $0) } }
