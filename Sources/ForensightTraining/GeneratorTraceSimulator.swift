@@ -3,6 +3,7 @@ import ForensightTensor
 import ForensightNN
 import ForensightModels
 import ForensightMedia
+import ForensightData
 
 /// Simulated generator output made from real faces only: a face crop, shrunk to a random scale, is passed through one
 /// of several `TraceAutoencoder`s (transposed-convolution, nearest and bilinear decoders) and enlarged back. The
@@ -16,6 +17,12 @@ public final class GeneratorTraceSimulator: Module, @unchecked Sendable {
     public let autoencoders: [TraceAutoencoder]
     /// The range of the scale (generator side / crop side) a fake is made at.
     public var scales: ClosedRange<Float> = 0.35...1.0
+    /// Probability that the real twin loses detail as an autoencoder's output does (one of: Gaussian blur σ 0.5–1.5,
+    /// shrinking by 1.3–2.5× and back, JPEG quality 40–75), so that smoothness is no cue.
+    public var realDetailLoss: Float = 0.6
+    /// Probability that the fake is sharpened (unsharp masking, amount 0.3–1.2), so that missing detail is no cue
+    /// either; sharpening keeps, and amplifies, the decoder's periodic traces.
+    public var fakeSharpening: Float = 0.4
 
     public init(_ configs: [TraceAutoencoderConfig]) {
         precondition(!configs.isEmpty, "a trace simulator needs at least one autoencoder")
@@ -72,9 +79,21 @@ public final class GeneratorTraceSimulator: Module, @unchecked Sendable {
         let down: ResizeMethod = [.area, .bilinear, .bicubic][Int(random.next() % 3)]
         let up: ResizeMethod = [.bilinear, .bicubic][Int(random.next() % 2)]
         let small = (sw, sh) == (w, h) ? real : real.resized(width: sw, height: sh, method: down)
-        let fake = reconstruct(small, with: index)
-        guard (sw, sh) != (w, h) else { return (real, fake) }
-        return (small.resized(width: w, height: h, method: up), fake.resized(width: w, height: h, method: up))
+        var twin = small.resized(width: w, height: h, method: up)
+        var fake = reconstruct(small, with: index).resized(width: w, height: h, method: up)
+        if random.nextFloat() < realDetailLoss { twin = Self.losingDetail(twin, using: &random) }
+        if random.nextFloat() < fakeSharpening { fake = FaceColor.sharpened(fake, amount: 0.3 + 0.9 * random.nextFloat()) }
+        return (twin, fake)
+    }
+
+    /// One detail-removing degradation, drawn uniformly: Gaussian blur σ 0.5–1.5, shrink by 1.3–2.5× and back, or
+    /// JPEG quality 40–75.
+    static func losingDetail(_ image: RGBImage, using random: inout SeededRandom) -> RGBImage {
+        switch random.next() % 3 {
+        case 0: return Perturbation.gaussianBlur(sigma: Double(0.5 + random.nextFloat())).apply(to: image)
+        case 1: return Perturbation.downscale(factor: Double(1.3 + 1.2 * random.nextFloat())).apply(to: image)
+        default: return Perturbation.jpeg(quality: 40 + Int(random.next() % 36)).apply(to: image)
+        }
     }
 
     /// [1, 3, ph, pw] in −1…1, edge pixels replicated right and down.

@@ -4,6 +4,19 @@ import ForensightDetect
 import ForensightTraining
 
 extension Train {
+    /// Writes `<export stem>.training-ids.txt`: every sample a member learned from or was chosen on (each member's own
+    /// list, when it has one) and the validation faces of this fit, so `evaluate` leaves them all out.
+    func writeSeenIDs(next export: String) throws {
+        var ids = Set<String>()
+        let lists = members.map { ($0 as NSString).deletingPathExtension + ".training-ids.txt" } + [out + "/training-ids.txt"]
+        for list in lists {
+            guard let text = try? String(contentsOfFile: list, encoding: .utf8) else { continue }
+            ids.formUnion(text.split(separator: "\n").map(String.init).filter { !$0.isEmpty })
+        }
+        let target = (export as NSString).deletingPathExtension + ".training-ids.txt"
+        try (ids.sorted().joined(separator: "\n") + "\n").write(toFile: target, atomically: true, encoding: .utf8)
+    }
+
     /// `train --detector ensemble`: scores the validation split's reals, their self-blends and (with --simulator) the
     /// simulator's pairs with every --member, writes the scores to `<out>/stacking-scores.csv`, fits the logistic
     /// stacking (`EnsembleDetector.fit`) and writes the ensemble to --export.
@@ -25,7 +38,8 @@ extension Train {
             try StackingScores.write(memberIDs: ids, rows: rows, to: csv)
             let name = ensembleID ?? ids.joined(separator: "+")
             let (ensemble, report) = try EnsembleDetector.fit(id: name, members: detectors, memberIDs: ids, rows: rows, source: csv)
-            try ensemble.save(to: export)
+            try ensemble.save(to: export, dtype: .f16)
+            try writeSeenIDs(next: export)
             let aucs = report.members.map { String(format: "%@ %.4f", $0.id, $0.auc) }.joined(separator: ", ")
             note(String(format: "wrote %@: weights %@, bias %.4f, threshold %.4f; fit AUC %@, ensemble %.4f (scores in %@)", export,
                         report.weights.map { String(format: "%.4f", $0) }.joined(separator: ", "), report.bias, report.threshold,
