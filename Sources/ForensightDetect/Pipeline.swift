@@ -45,6 +45,15 @@ public struct Pipeline {
         landmarkSource(of: detector, override: override) == .facemesh ? try LandmarkRefiner() : nil
     }
 
+    /// The same pipeline with a face detector (and FaceMesh refiner) of its own, loaded again from the weight cache, so
+    /// that two threads can read files at once (`ReadAhead`).
+    public func withOwnFaceDetector() throws -> Pipeline {
+        var copy = self
+        copy.reader.detector = try MTCNN()
+        if reader.landmarkRefiner != nil { copy.reader.landmarkRefiner = try LandmarkRefiner() }
+        return copy
+    }
+
     /// The threshold in force.
     public var decisionThreshold: Double { threshold ?? Double(detector.card.threshold) }
 
@@ -82,11 +91,48 @@ public struct Pipeline {
     /// - Parameter readMs: the time the read took, for the verdict's timings.
     public func score(_ media: MediaFaces, path: String, readMs: Double = 0, cropTransform: (@Sendable (RGBImage) -> RGBImage)? = nil) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
-        func elapsed(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
-        let crops = media.crops.map { cropTransform?($0.image) ?? $0.image }
-        // The detector scores units (crops, clips or frames); each face-frame takes the score of its unit.
-        let (batch, unitOf) = units(media.crops, images: crops)
+        let images = media.crops.map { cropTransform?($0.image) ?? $0.image }
+        let scored = try scoreUnits(media.crops, images: images)
+        return try verdict(media, path: path, readMs: readMs, images: images, scored: scored,
+                           modelMs: Double(DispatchTime.now().uptimeNanoseconds - modelStarted) / 1e6)
+    }
+
+    /// Verdicts for several files' faces (`read`) at once, in their order: a face-crop detector scores all their
+    /// crops in shared batches (a folder of photos with one face each then runs the network on full batches, not one
+    /// crop at a time); other detectors score file by file. Each verdict equals `score`'s for that file, but for the
+    /// model time, which is the batch's shared out by crop count.
+    public func score(batch reads: [(media: MediaFaces, path: String, readMs: Double)]) throws
+        -> [(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)])] {
+        guard detector.inputKind == .faceCrop, reads.count > 1 else {
+            return try reads.map { try score($0.media, path: $0.path, readMs: $0.readMs, cropTransform: cropTransform) }
+        }
+        let modelStarted = DispatchTime.now().uptimeNanoseconds
+        let images = reads.map { read in read.media.crops.map { cropTransform?($0.image) ?? $0.image } }
+        let all = try scoreUnits(reads.flatMap(\.media.crops), images: images.flatMap { $0 })
+        let modelMs = Double(DispatchTime.now().uptimeNanoseconds - modelStarted) / 1e6
+        let total = max(1, all.scores.count)
+        var start = 0
+        return try reads.indices.map { r in
+            let n = images[r].count
+            let part = UnitScores(scores: Array(all.scores[start..<(start + n)]), members: all.members.map { Array($0[start..<(start + n)]) },
+                                  memberIDs: all.memberIDs)
+            start += n
+            return try verdict(reads[r].media, path: reads[r].path, readMs: reads[r].readMs, images: images[r], scored: part,
+                               modelMs: modelMs * Double(n) / Double(total))
+        }
+    }
+
+    /// P(fake) per face-frame, and each ensemble member's, for crops whose images (after the crop transform) are given.
+    struct UnitScores {
+        var scores: [Double]
+        var members: [[Double]]?
+        var memberIDs: [String]
+    }
+
+    /// Scores the units of `crops` (crops, clips or frames, `units`); each face-frame takes the score of its unit.
+    func scoreUnits(_ crops: [FaceCrop], images: [RGBImage]) throws -> UnitScores {
+        let (batch, unitOf) = units(crops, images: images)
         // An ensemble's members each score every unit once; their probabilities go into the record beside the combination.
         let unitScores: [Double], unitMembers: [[Double]]?, memberIDs: [String]
         if let ensemble = detector as? EnsembleDetector {
@@ -98,11 +144,16 @@ public struct Pipeline {
         guard unitScores.count == batch.count else {
             throw DetectorError("detector \"\(detector.card.id)\" returned \(unitScores.count) scores for \(batch.count) inputs")
         }
-        let scores = unitOf.map { unitScores[$0] }, memberScores = unitMembers.map { m in unitOf.map { m[$0] } }
+        return UnitScores(scores: unitOf.map { unitScores[$0] }, members: unitMembers.map { m in unitOf.map { m[$0] } }, memberIDs: memberIDs)
+    }
+
+    /// The verdict of one file from its face-frames' scores.
+    func verdict(_ media: MediaFaces, path: String, readMs: Double, images crops: [RGBImage], scored: UnitScores, modelMs: Double) throws
+        -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
+        let (scores, memberScores, memberIDs) = (scored.scores, scored.members, scored.memberIDs)
         func named(_ values: [Double]) -> [Verdict.MemberScore] { zip(memberIDs, values).map { Verdict.MemberScore(id: $0, pFake: $1) } }
-        let modelMs = elapsed(since: modelStarted)
         let timings = Verdict.Timings(decode: readMs - media.faceSeconds * 1000, faces: media.faceSeconds * 1000, model: modelMs,
-                                      total: readMs + elapsed(since: modelStarted))
+                                      total: readMs + modelMs)
         var verdict = Verdict(source: path, kind: media.kind.rawValue, verdict: .noFace, probability: nil, aggregation: aggregation.rawValue,
                               frames: media.frames, framesWithFaces: media.framesWithFaces, faces: [], model: modelInfo,
                               timingsMs: timings, warnings: media.warnings, error: nil)

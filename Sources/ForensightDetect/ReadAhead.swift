@@ -20,42 +20,58 @@ public final class ReadAhead: @unchecked Sendable {
     private var ready: [Int: Item] = [:]
     private var nextToTake = 0
     private var cancelled = false
-    /// Set when the background thread has stopped (all read, or cancelled).
-    private var producerDone = false
+    /// Background threads still running (all read, or cancelled, when 0).
+    private var running = 0
+    private var producerDone: Bool { running == 0 }
     private let count: Int
     private let depth: Int
 
     /// Starts reading `paths` with `reader` at once.
-    public init(paths: [String], reader: MediaFaceReader, depth: Int = 2) {
-        precondition(depth >= 1, "read-ahead depth must be at least 1")
-        (count, self.depth) = (paths.count, depth)
-        // The reader (its MTCNN) is handed to the background thread: the caller must not read with it meanwhile.
-        nonisolated(unsafe) let reader = reader
-        let thread = Thread { [self] in
-            defer {
-                condition.lock()
-                producerDone = true
-                condition.broadcast()
-                condition.unlock()
+    public convenience init(paths: [String], reader: MediaFaceReader, depth: Int = 2) {
+        self.init(paths: paths, readers: [{ try reader.read(path: $0) }], depth: depth)
+    }
+
+    /// Starts reading `paths` with pipelines' `read` (face crops, or whole frames for a whole-image detector), one
+    /// background thread per pipeline; give each its own face detector (`Pipeline.withOwnFaceDetector`).
+    public convenience init(paths: [String], pipelines: [Pipeline], depth: Int = 2) {
+        self.init(paths: paths, readers: pipelines.map { pipeline in { try pipeline.read(path: $0) } }, depth: depth)
+    }
+
+    /// Starts reading `paths` at once with one background thread per reader: reader k reads files k, k + R, k + 2R, …
+    /// (R readers, each with its own face detector, so that small files' face finding runs on several cores).
+    public init(paths: [String], readers: [(String) throws -> MediaFaces], depth: Int = 2) {
+        precondition(depth >= 1 && !readers.isEmpty, "read-ahead needs a depth of at least 1 and a reader")
+        (count, self.depth, running) = (paths.count, max(depth, readers.count), readers.count)
+        let stride = readers.count
+        for (k, reader) in readers.enumerated() {
+            // The reader (its MTCNN) is handed to this thread alone: the caller must not read with it meanwhile.
+            nonisolated(unsafe) let reader = reader
+            let thread = Thread { [self] in
+                defer {
+                    condition.lock()
+                    running -= 1
+                    condition.broadcast()
+                    condition.unlock()
+                }
+                for index in Swift.stride(from: k, to: paths.count, by: stride) {
+                    condition.lock()
+                    // Wait while `depth` files ahead of the one being taken are read or being read.
+                    while !cancelled && index - nextToTake >= self.depth { condition.wait() }
+                    let stop = cancelled
+                    condition.unlock()
+                    if stop { return }
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    let result = Result { try reader(paths[index]) }
+                    let item = Item(path: paths[index], result: result, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+                    condition.lock()
+                    ready[index] = item
+                    condition.broadcast()
+                    condition.unlock()
+                }
             }
-            for (index, path) in paths.enumerated() {
-                condition.lock()
-                // Wait while `depth` results are waiting (the one being taken does not count).
-                while !cancelled && index - nextToTake >= depth { condition.wait() }
-                let stop = cancelled
-                condition.unlock()
-                if stop { return }
-                let started = DispatchTime.now().uptimeNanoseconds
-                let result = Result { try reader.read(path: path) }
-                let item = Item(path: path, result: result, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
-                condition.lock()
-                ready[index] = item
-                condition.broadcast()
-                condition.unlock()
-            }
+            thread.stackSize = 8 << 20
+            thread.start()
         }
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 
     deinit { cancel() }
@@ -68,6 +84,16 @@ public final class ReadAhead: @unchecked Sendable {
         guard nextToTake < count else { return nil }
         while ready[nextToTake] == nil && !producerDone { condition.wait() }
         guard let item = ready.removeValue(forKey: nextToTake) else { return nil }
+        nextToTake += 1
+        condition.broadcast()
+        return item
+    }
+
+    /// The next file's read if it is already done, without waiting; nil otherwise (or after the last one).
+    public func nextIfReady() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard nextToTake < count, let item = ready.removeValue(forKey: nextToTake) else { return nil }
         nextToTake += 1
         condition.broadcast()
         return item

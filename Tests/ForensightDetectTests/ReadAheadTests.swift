@@ -3,6 +3,7 @@ import Foundation
 import ForensightMedia
 import ForensightFaces
 import ForensightDetect
+import ForensightNN
 
 /// `ReadAhead`: a folder's files read on a second thread give the same faces, in order, with errors kept per file.
 final class ReadAheadTests: XCTestCase {
@@ -55,5 +56,31 @@ final class ReadAheadTests: XCTestCase {
         var more = 0
         while ahead.next() != nil { more += 1 }
         XCTAssertLessThanOrEqual(more, 2)
+    }
+
+    /// Several readers (each with its own MTCNN) give the same items in the same order as one; a pipeline scoring
+    /// several files' crops in one batch gives each file the verdict it gets alone.
+    func testSeveralReadersAndBatchedScoringMatchOneAtATime() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/datasets/utkface-real/images").standardized.path
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder).sorted().filter({ $0.hasSuffix(".jpg") }).prefix(7),
+              names.count == 7 else { throw XCTSkip("../shared/datasets/utkface-real absent") }
+        guard MTCNN.weightsPresent() else { throw XCTSkip("MTCNN weights absent (run scripts/setup/weights.sh)") }
+        let paths = names.map { folder + "/" + $0 }
+        let detector = try ParameterInit.withSeed(3) { try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0")) }
+        detector.network.eval()
+        let pipeline = Pipeline(detector: detector, faceDetector: try MTCNN(), frames: 1)
+        let alone = try paths.map { try pipeline.analyze(path: $0) }
+        let ahead = ReadAhead(paths: paths, pipelines: [try pipeline.withOwnFaceDetector(), try pipeline.withOwnFaceDetector()], depth: 3)
+        var reads: [(media: MediaFaces, path: String, readMs: Double)] = []
+        while let item = ahead.next() { reads.append((try item.result.get(), item.path, item.readMs)) }
+        XCTAssertEqual(reads.map(\.path), paths)
+        let batched = try pipeline.score(batch: reads)
+        XCTAssertEqual(batched.count, paths.count)
+        for (one, many) in zip(alone, batched.map(\.verdict)) {
+            XCTAssertEqual(one.source, many.source)
+            XCTAssertEqual(one.verdict, many.verdict)
+            XCTAssertEqual(one.faces.map(\.track), many.faces.map(\.track))
+            XCTAssertEqual(one.probability ?? -1, many.probability ?? -1, accuracy: 1e-5, one.source)
+        }
     }
 }
