@@ -181,12 +181,13 @@ public final class DeepfakeDetector: ExplainableDetector {
         var start = 0
         while start < faces.count {
             let batch = Array(faces[start..<min(start + batchSize, faces.count)])
-            var z = logits(inputTensor(batch))
             if card.flipAverage == true {
-                let mirrored = logits(inputTensor(batch.map { ImageGeometry.flipHorizontal($0) }))
-                for i in z.indices { z[i] = (z[i] + mirrored[i]) / 2 }
+                // The crops and their mirror images in one forward pass (a batch of one crop costs nearly a pass).
+                let both = logits(inputTensor(batch + batch.map { ImageGeometry.flipHorizontal($0) }))
+                out += batch.indices.map { (both[$0] + both[batch.count + $0]) / 2 }
+            } else {
+                out += logits(inputTensor(batch))
             }
-            out += z
             start += batchSize
         }
         return out
