@@ -139,10 +139,18 @@ public struct StackingCombiner: Codable, Sendable, Equatable {
 }
 
 extension StackingCombiner {
-    /// The decision threshold on P(fake) that `ValidationSet.calibrate` uses for the default model: the lowest value,
-    /// not below 0.5 (and at most 0.999), at which at most ⌊`realFlagRate` · n⌋ of the n real `scores` reach it
-    /// (just above the next-highest real score). 0.5 when there are no reals.
+    /// The ensemble's decision threshold: the default model's rule (`DecisionThreshold.capping`).
     public static func threshold(realScores: [Double], realFlagRate: Double = 0.02) -> Double {
+        DecisionThreshold.capping(realScores: realScores, realFlagRate: realFlagRate)
+    }
+}
+
+/// How a detector's decision threshold is placed on validation scores.
+public enum DecisionThreshold {
+    /// The lowest P(fake), not below 0.5 (and at most 0.999), at which at most ⌊`realFlagRate` · n⌋ of the n real
+    /// scores reach it (just above the next-highest real score); 0.5 when there are no reals. The default model's
+    /// calibration (on videos and photos) and the ensemble fit (on faces) both use it.
+    public static func capping(realScores: [Double], realFlagRate: Double = 0.02) -> Double {
         let reals = realScores.sorted()
         let allowed = Int((realFlagRate * Double(reals.count)).rounded(.down))
         let cut = reals.count > allowed ? reals[reals.count - 1 - allowed] : 0

@@ -93,11 +93,8 @@ extension ValidationSet {
         let records = images.indices.map { FrameScore(videoID: videoIDs[$0], frameIndex: frames[$0], faceID: faces[$0], score: calibrated[$0],
                                                       label: labels[$0]) }
         let units = try VideoAggregation.maxOverFacesThenMean.aggregate(records)
-        let reals = zip(units.scores, units.labels).filter { $0.1 == 0 }.map(\.0).sorted()
-        // Allow ⌊rate · n⌋ reals at or above the threshold: sit just above the next-highest real score.
-        let allowed = Int((realFlagRate * Double(reals.count)).rounded(.down))
-        let cut = reals.count > allowed ? reals[reals.count - 1 - allowed] : 0
-        let threshold = max(0.5, min(cut + 1e-4, 0.999))
+        let reals = zip(units.scores, units.labels).filter { $0.1 == 0 }.map(\.0)
+        let threshold = DecisionThreshold.capping(realScores: reals, realFlagRate: realFlagRate)
         let flagged = Double(reals.filter { $0 >= threshold }.count) / Double(max(reals.count, 1))
         return CalibrationChoice(calibration: fit, threshold: Float(threshold), eceBefore: eceBefore, eceAfter: eceAfter,
                                  realFlaggedRate: flagged, realUnits: reals.count, fakeUnits: units.labels.count - reals.count)
