@@ -119,6 +119,9 @@ final class TraceSimulatorTests: XCTestCase {
         XCTAssertTrue(state.contains("generator-trace"))
         let choice = try SelfBlendTrainer.calibrate(detector, validation: validation, recipe: recipe, simulator: simulator)
         XCTAssertEqual(choice.realUnits, 3)
+        // Three real units allow ⌊0.02 · 3⌋ = 0 at or above the threshold (DecisionThreshold.capping).
+        XCTAssertEqual(choice.realFlaggedRate, 0)
+        XCTAssertGreaterThanOrEqual(choice.threshold, 0.5)
     }
 
     func testStackingDataHasEachRealItsSelfBlendAndTheSimulatorsPair() {
