@@ -23,6 +23,9 @@ public final class GeneratorTraceSimulator: Module, @unchecked Sendable {
     /// Probability that the fake is sharpened (unsharp masking, amount 0.3–1.2), so that missing detail is no cue
     /// either; sharpening keeps, and amplifies, the decoder's periodic traces.
     public var fakeSharpening: Float = 0.4
+    /// When above 0, the fake keeps only the reconstruction's high frequencies: the real twin blurred with this σ plus
+    /// the reconstruction minus its own blur, so colour, tone and coarse shape come from the real. 0 = off.
+    public var highPassSigma: Float = 0
 
     public init(_ configs: [TraceAutoencoderConfig]) {
         precondition(!configs.isEmpty, "a trace simulator needs at least one autoencoder")
@@ -81,9 +84,23 @@ public final class GeneratorTraceSimulator: Module, @unchecked Sendable {
         let small = (sw, sh) == (w, h) ? real : real.resized(width: sw, height: sh, method: down)
         var twin = small.resized(width: w, height: h, method: up)
         var fake = reconstruct(small, with: index).resized(width: w, height: h, method: up)
+        if highPassSigma > 0 { fake = Self.highFrequencies(of: fake, over: twin, sigma: Double(highPassSigma)) }
         if random.nextFloat() < realDetailLoss { twin = Self.losingDetail(twin, using: &random) }
         if random.nextFloat() < fakeSharpening { fake = FaceColor.sharpened(fake, amount: 0.3 + 0.9 * random.nextFloat()) }
         return (twin, fake)
+    }
+
+    /// `base` blurred with `sigma` plus `detail` minus its own blur (rounded, clamped): `detail`'s high frequencies
+    /// on `base`'s low ones.
+    public static func highFrequencies(of detail: RGBImage, over base: RGBImage, sigma: Double) -> RGBImage {
+        let blur = Perturbation.gaussianBlur(sigma: sigma)
+        let (low, detailLow) = (blur.apply(to: base), blur.apply(to: detail))
+        var out = base
+        for i in out.pixels.indices {
+            let v = Int(low.pixels[i]) + Int(detail.pixels[i]) - Int(detailLow.pixels[i])
+            out.pixels[i] = UInt8(max(0, min(255, v)))
+        }
+        return out
     }
 
     /// One detail-removing degradation, drawn uniformly: Gaussian blur σ 0.5–1.5, shrink by 1.3–2.5× and back, or

@@ -52,6 +52,9 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var fakes = FakeSource.selfBlend
     /// SHA-256 of the trace simulator file when `fakes` is `.generatorTrace` (a resume must use the same simulator).
     public var simulatorSHA256: String?
+    /// Generator-trace fakes keep only the reconstruction's high frequencies above a blur of this σ (0 = off;
+    /// `GeneratorTraceSimulator.highPassSigma`).
+    public var traceHighPassSigma: Float = 0
 
     public init() {}
 
@@ -79,6 +82,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         consistencyWeight = try c.decodeIfPresent(Float.self, forKey: .consistencyWeight) ?? 0
         fakes = try c.decodeIfPresent(FakeSource.self, forKey: .fakes) ?? .selfBlend
         simulatorSHA256 = try c.decodeIfPresent(String.self, forKey: .simulatorSHA256)
+        traceHighPassSigma = try c.decodeIfPresent(Float.self, forKey: .traceHighPassSigma) ?? 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -87,7 +91,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case validationFramesPerVideo = "validation_frames_per_video", stepsPerEpoch = "steps_per_epoch"
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
         case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
-        case fakes, simulatorSHA256 = "simulator_sha256"
+        case fakes, simulatorSHA256 = "simulator_sha256", traceHighPassSigma = "trace_high_pass_sigma"
     }
 }
 

@@ -44,6 +44,7 @@ public final class SelfBlendTrainer: TrainingRecipe {
         guard recipe.fakes == .selfBlend || simulator != nil else { throw TrainingError("generator-trace fakes need a trace simulator") }
         (self.recipe, self.detector, self.output) = (recipe, detector, output)
         self.simulator = recipe.fakes == .generatorTrace ? simulator : nil
+        self.simulator?.highPassSigma = recipe.traceHighPassSigma
         let masked = reals.map { recipe.denseMask ? $0 : $0.withoutMesh }
         self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
         detector.card.inputSize = recipe.inputSize

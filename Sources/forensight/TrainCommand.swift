@@ -49,6 +49,9 @@ struct Train: ParsableCommand {
     @Option(help: "trace-simulator: down-sampling stages per autoencoder (fewer stages keep more detail, so the fakes are sharper).")
     var traceStages = 2
 
+    @Option(help: "synthesis: keep only the reconstruction's high frequencies above a Gaussian blur of this σ, on the real's low ones (0: the whole reconstruction).")
+    var traceHighPass: Float = 0
+
     @Option(help: "synthesis: the trace simulator whose reconstructions are the fakes (from `train --detector trace-simulator --export`).")
     var simulator: String?
 
@@ -156,7 +159,10 @@ struct Train: ParsableCommand {
         recipe.denseMask = mask == .dense
         recipe.consistencyWeight = consistencyWeight
         let traceSimulator = try loadSimulator()
-        if detector == .synthesis { (recipe.fakes, recipe.simulatorSHA256) = (.generatorTrace, traceSimulator?.sha256) }
+        if detector == .synthesis {
+            (recipe.fakes, recipe.simulatorSHA256, recipe.traceHighPassSigma) = (.generatorTrace, traceSimulator?.sha256, traceHighPass)
+            traceSimulator?.model.highPassSigma = traceHighPass
+        }
 
         var manifest = Manifest()
         for path in data {

@@ -148,4 +148,23 @@ final class TraceSimulatorTests: XCTestCase {
             XCTAssertNotEqual(both.images[i], both.images[i + 1])
         }
     }
+
+    func testHighPassFakesTakeTheRealsLowFrequencies() {
+        let base = photo(4), other = photo(8)
+        // An image over itself is itself; a flat detail adds nothing to the base's blur.
+        XCTAssertEqual(GeneratorTraceSimulator.highFrequencies(of: base, over: base, sigma: 1.5), base)
+        let flat = RGBImage(width: 64, height: 64, fill: (90, 90, 90))
+        XCTAssertEqual(GeneratorTraceSimulator.highFrequencies(of: flat, over: other, sigma: 1.5), Perturbation.gaussianBlur(sigma: 1.5).apply(to: other))
+        // With the option on, a pair's fake differs from the plain reconstruction and stays the same size.
+        let simulator = small()
+        simulator.eval()
+        (simulator.realDetailLoss, simulator.fakeSharpening) = (0, 0)
+        var a = SeededRandom(seed: 2), b = SeededRandom(seed: 2)
+        let plain = simulator.pair(photo(5, side: 48), using: &a)
+        simulator.highPassSigma = 1.5
+        let banded = simulator.pair(photo(5, side: 48), using: &b)
+        XCTAssertEqual(plain.real, banded.real)
+        XCTAssertNotEqual(plain.fake, banded.fake)
+        XCTAssertEqual([banded.fake.width, banded.fake.height], [48, 48])
+    }
 }
