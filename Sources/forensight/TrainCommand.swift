@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ../shared/datasets/ffpp-c23-mini --data ../shared/datasets/utkface-real \\
               --out runs/sbi --export models/sbi-efficientnet-lite0.safetensors
           forensight train --detector sbi --data ffpp/ --out runs/sbi --resume
-          forensight train --detector sbi --data ffpp/ --out runs/sbi --preview docs/sbi_examples.png
+          forensight train --detector sbi --data ffpp/ --out runs/sbi --preview sbi_examples.png
         """)
 
     @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes).")
