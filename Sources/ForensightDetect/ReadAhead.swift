@@ -1,4 +1,5 @@
 import Foundation
+import ForensightMedia
 import ForensightFaces
 
 /// Reads the faces of a list of files on a background thread, ahead of the caller, so that decoding and face
@@ -14,6 +15,8 @@ public final class ReadAhead: @unchecked Sendable {
         public var path: String
         public var result: Result<MediaFaces, Error>
         public var readMs: Double
+        /// The face crops read (0 for a file that could not be read).
+        public var cropCount: Int { (try? result.get())?.crops.count ?? 0 }
     }
 
     private let condition = NSCondition()
@@ -107,3 +110,39 @@ public final class ReadAhead: @unchecked Sendable {
         condition.unlock()
     }
 }
+
+extension ReadAhead {
+    /// The next file's read and, without waiting, the reads already done after it, until the group holds `crops`
+    /// face crops: what one shared batch scores (`Pipeline.score(_:)`). Empty after the last file.
+    public func nextGroup(crops limit: Int = 16) -> [Item] {
+        guard let first = next() else { return [] }
+        var group = [first], crops = first.cropCount
+        while crops < limit, let more = nextIfReady() {
+            group.append(more)
+            crops += more.cropCount
+        }
+        return group
+    }
+}
+
+extension Pipeline {
+    /// The outcomes of read-ahead items, in their order: an item that could not be read keeps its error; the others
+    /// are scored together (`score(batch:)`), and an error there fails each of them.
+    public func score(_ items: [ReadAhead.Item]) -> [Result<(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]), Error>] {
+        var readable: [Int] = [], reads: [(media: MediaFaces, path: String, readMs: Double)] = []
+        for (i, item) in items.enumerated() {
+            if case .success(let media) = item.result { readable.append(i); reads.append((media, item.path, item.readMs)) }
+        }
+        var scored: [Int: Result<(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]), Error>] = [:]
+        do {
+            for (i, result) in zip(readable, try score(batch: reads)) { scored[i] = .success(result) }
+        } catch {
+            for i in readable { scored[i] = .failure(error) }
+        }
+        return items.indices.map { i in
+            if case .failure(let error) = items[i].result { return .failure(error) }
+            return scored[i] ?? .failure(DetectorError("\(items[i].path): not scored"))
+        }
+    }
+}
+

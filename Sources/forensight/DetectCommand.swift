@@ -87,29 +87,9 @@ struct Detect: ParsableCommand {
             // One reader thread: on two cores a second one (`Pipeline.withOwnFaceDetector`) measured no faster.
             let readAhead = ReadAhead(paths: files, pipelines: [pipeline], depth: 4)
             var n = 0
-            while let first = readAhead.next() {
-                var group = [first]
-                var crops = (try? first.result.get().crops.count) ?? 0
-                while crops < 16, let more = readAhead.nextIfReady() {
-                    group.append(more)
-                    crops += (try? more.result.get().crops.count) ?? 0
-                }
+            while case let group = readAhead.nextGroup(crops: 16), !group.isEmpty {
                 let bar = ProgressBar("detect \(n + group.count)/\(files.count)", total: nil)
-                // Files that were read, by their place in the group; the others carry their read error.
-                var readable: [Int] = [], reads: [(media: MediaFaces, path: String, readMs: Double)] = []
-                for (i, item) in group.enumerated() {
-                    if case .success(let media) = item.result { readable.append(i); reads.append((media, item.path, item.readMs)) }
-                }
-                typealias Outcome = Result<(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]), Error>
-                var outcomes = group.map { item -> Outcome in
-                    if case .failure(let error) = item.result { return .failure(error) }
-                    return .failure(DetectorError("\(item.path): not scored"))
-                }
-                do {
-                    for (i, result) in zip(readable, try pipeline.score(batch: reads)) { outcomes[i] = .success(result) }
-                } catch {
-                    for i in readable { outcomes[i] = .failure(error) }
-                }
+                let outcomes = pipeline.score(group)
                 bar.finish()
                 for (item, outcome) in zip(group, outcomes) {
                     report(outcome, file: item.path, index: n, pipeline: pipeline, failures: &failures, done: &done)

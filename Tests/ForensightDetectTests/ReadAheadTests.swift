@@ -76,6 +76,21 @@ final class ReadAheadTests: XCTestCase {
         XCTAssertEqual(reads.map(\.path), paths)
         let batched = try pipeline.score(batch: reads)
         XCTAssertEqual(batched.count, paths.count)
+        // Groups of read-ahead items hold at least the asked crops (or the rest), in order; scored as items, an
+        // unreadable file keeps its error beside the others' verdicts.
+        let withBroken = Array(paths.prefix(3)) + ["/nonexistent/forensight-broken.jpg"] + Array(paths.dropFirst(3))
+        let grouped = ReadAhead(paths: withBroken, reader: pipeline.reader, depth: 4)
+        var outcomes: [Result<(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]), Error>] = [], groups = 0
+        while case let group = grouped.nextGroup(crops: 3), !group.isEmpty {
+            groups += 1
+            outcomes += pipeline.score(group)
+        }
+        XCTAssertEqual(outcomes.count, withBroken.count)
+        XCTAssertGreaterThan(groups, 1)
+        if case .success = outcomes[3] { XCTFail("a missing file was scored") }
+        let scoredItems = outcomes.enumerated().filter { $0.offset != 3 }.compactMap { try? $0.element.get().verdict }
+        XCTAssertEqual(scoredItems.map(\.source), paths)
+        for (one, item) in zip(alone, scoredItems) { XCTAssertEqual(one.probability ?? -1, item.probability ?? -1, accuracy: 1e-5) }
         for (one, many) in zip(alone, batched.map(\.verdict)) {
             XCTAssertEqual(one.source, many.source)
             XCTAssertEqual(one.verdict, many.verdict)
