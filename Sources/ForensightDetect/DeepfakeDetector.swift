@@ -13,7 +13,7 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var schema = 1
     /// Model identifier, e.g. `sbi-efficientnet-lite0`.
     public var id: String
-    /// Network: `efficientnet-lite0` (one logit = P(fake) after a sigmoid).
+    /// Network: `efficientnet-lite0` or `efficientnet-lite2` (one logit = P(fake) after a sigmoid).
     public var architecture: String
     /// Face crop fed to the preprocessor: side, margin and mode as `FaceCropper`.
     public var cropSize = 256, cropMargin: Float = 1.3, cropMode = CropMode.aligned
@@ -71,7 +71,8 @@ public struct DetectorError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The self-blend detector: an EfficientNet-Lite0 with a one-logit head plus its card. Scores face crops with P(fake).
+/// The self-blend detector: an EfficientNet-Lite0 or -Lite2 with a one-logit head plus its card. Scores face crops
+/// with P(fake).
 public final class DeepfakeDetector: ExplainableDetector {
     public let network: EfficientNetLite
     public var card: DetectorCard
@@ -80,8 +81,9 @@ public final class DeepfakeDetector: ExplainableDetector {
 
     /// A fresh network (ImageNet initialisation is loaded by the trainer) with `card`.
     public init(card: DetectorCard) throws {
-        guard card.architecture == "efficientnet-lite0" else { throw DetectorError("unknown architecture \(card.architecture)") }
-        var config = EfficientNetLiteConfig.lite0
+        guard var config = EfficientNetLiteConfig.named(card.architecture) else {
+            throw DetectorError("unknown architecture \(card.architecture)")
+        }
         config.classes = 1
         network = EfficientNetLite(config)
         self.card = card
@@ -107,6 +109,11 @@ public final class DeepfakeDetector: ExplainableDetector {
     /// The registry line of the self-blend detector (EfficientNet-Lite0 with a one-logit head).
     public static let registryEntry = DetectorRegistry.Entry(
         architecture: "efficientnet-lite0", summary: "EfficientNet-Lite0 on aligned face crops, one logit (the self-blend detector)",
+        make: { try DeepfakeDetector(card: $0) }, load: { try DeepfakeDetector(card: $0, file: $1, path: $2) })
+
+    /// The registry line of the same detector on the larger EfficientNet-Lite2 (4.8 M parameters, 260 px native).
+    public static let lite2RegistryEntry = DetectorRegistry.Entry(
+        architecture: "efficientnet-lite2", summary: "EfficientNet-Lite2 on aligned face crops, one logit (the self-blend detector, larger)",
         make: { try DeepfakeDetector(card: $0) }, load: { try DeepfakeDetector(card: $0, file: $1, path: $2) })
 
     /// Writes weights (`dtype`, fp16 for shipping) and the card.

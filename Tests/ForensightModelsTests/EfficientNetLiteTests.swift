@@ -4,18 +4,18 @@ import ForensightTensor
 import ForensightNN
 import ForensightModels
 
-/// EfficientNet-Lite0 with the real ImageNet weights against the reference PyTorch implementation
-/// (fixture from scripts/reference/make_efficientnet_lite0_fixture.py; weights from scripts/setup/weights.sh).
+/// EfficientNet-Lite0 and -Lite2 with the real ImageNet weights against the reference PyTorch implementation
+/// (fixtures from scripts/reference/make_efficientnet_lite_fixture.py; weights from scripts/setup/weights.sh).
 final class EfficientNetLiteTests: XCTestCase {
-    static let fixture: [String: Any] = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/efficientnet_lite0_reference.json")
+    static func fixture(_ variant: String) -> [String: Any] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/efficientnet_\(variant)_reference.json")
         return try! JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-    }()
+    }
 
-    static var weightsPath: String {
+    static func weightsPath(_ variant: String) -> String {
         let cache = ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"]
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/forensight").path
-        return cache + "/weights/efficientnet_lite0.safetensors"
+        return cache + "/weights/efficientnet_\(variant).safetensors"
     }
 
     func input(_ name: String, count n: Int) -> [Float] {
@@ -25,15 +25,19 @@ final class EfficientNetLiteTests: XCTestCase {
         }
     }
 
-    func testImageNetWeightsMatchPyTorch() throws {
-        guard FileManager.default.fileExists(atPath: Self.weightsPath) else {
-            throw XCTSkip("EfficientNet-Lite0 weights not installed (run scripts/setup/weights.sh)")
+    func testImageNetWeightsMatchPyTorch() throws { try checkAgainstPyTorch("lite0", config: .lite0) }
+
+    func testLite2ImageNetWeightsMatchPyTorch() throws { try checkAgainstPyTorch("lite2", config: .lite2) }
+
+    func checkAgainstPyTorch(_ variant: String, config: EfficientNetLiteConfig) throws {
+        guard FileManager.default.fileExists(atPath: Self.weightsPath(variant)) else {
+            throw XCTSkip("EfficientNet-\(variant) weights not installed (run scripts/setup/weights.sh)")
         }
-        let model = EfficientNetLite(.lite0)
-        let report = try model.load(safetensors: Self.weightsPath)
+        let model = EfficientNetLite(config)
+        let report = try model.load(safetensors: Self.weightsPath(variant))
         XCTAssertTrue(report.isClean, report.description)
         model.eval()
-        for case let spec as [String: Any] in Self.fixture["inputs"] as! [Any] {
+        for case let spec as [String: Any] in Self.fixture(variant)["inputs"] as! [Any] {
             let shape = spec["shape"] as! [Int]
             let name = spec["name"] as! String
             let x = Tensor(input(name, count: shape.reduce(1, *)), shape: shape)
@@ -64,5 +68,19 @@ final class EfficientNetLiteTests: XCTestCase {
                                            "_blocks.15._project_conv.weight", "_conv_head.weight", "_bn1.weight", "_fc.bias"]))
         XCTAssertFalse(keys.contains("_blocks.0._expand_conv.weight"), "block 0 has no expansion")
         XCTAssertEqual(model.parameterCount(), 4_652_008)
+    }
+}
+
+extension EfficientNetLiteTests {
+    /// Lite2's table (width 1.1, depth 1.2, stem, head and the outer stages' repeats fixed) gives the checkpoint's
+    /// 21 blocks and channel counts.
+    func testLite2BlockTable() {
+        let model = EfficientNetLite(.lite2)
+        XCTAssertEqual(model.blocks.count, 21)
+        XCTAssertEqual(model.blocks[20].projectConv.weight.shape, [352, 1248, 1, 1])
+        XCTAssertEqual(model.blocks[4].depthwiseConv.weight.shape, [144, 1, 5, 5])
+        XCTAssertEqual(model.convHead.weight.shape, [1280, 352, 1, 1])
+        XCTAssertEqual(EfficientNetLiteConfig.named("efficientnet-lite2"), .lite2)
+        XCTAssertNil(EfficientNetLiteConfig.named("efficientnet-b4"))
     }
 }

