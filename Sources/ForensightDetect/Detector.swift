@@ -122,15 +122,30 @@ extension DetectorCard {
         do { card = try JSONDecoder().decode(DetectorCard.self, from: Data(json.utf8)) } catch {
             throw DetectorError("\(path): unreadable model card: \(error)")
         }
-        guard card.schema == 1 else { throw DetectorError("\(path): model card schema \(card.schema) is newer than this forensight") }
+        guard (1...DetectorCard.currentSchema).contains(card.schema) else {
+            throw DetectorError("\(path): model card schema \(card.schema) is newer than this forensight (it reads 1–\(DetectorCard.currentSchema)); update forensight")
+        }
         try card.validateInput(source: path)
         return card
     }
 
-    /// The card as the JSON stored in a detector file.
+    /// The newest card schema this build reads. Schema 2 added `input`, `clip_frames`, `pixel_scale` and
+    /// `interpolation`.
+    public static let currentSchema = 2
+
+    /// The lowest schema that carries everything this card says: 1 when a build that knows nothing of input kinds,
+    /// pixel scales or resize filters would feed the network correctly, 2 otherwise (so such a build refuses the
+    /// file instead of feeding a clip model face crops).
+    public var requiredSchema: Int {
+        (input ?? .faceCrop) == .faceCrop && pixelScale == nil && interpolation == nil ? 1 : 2
+    }
+
+    /// The card as the JSON stored in a detector file, under the lowest schema that carries it (`requiredSchema`).
     public var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+        var stored = self
+        stored.schema = requiredSchema
+        return String(decoding: (try? encoder.encode(stored)) ?? Data(), as: UTF8.self)
     }
 }

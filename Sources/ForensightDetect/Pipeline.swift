@@ -59,7 +59,8 @@ public struct Pipeline {
 
     /// The model block of every verdict.
     public var modelInfo: Verdict.Model {
-        Verdict.Model(id: detector.card.id, sha256: detector.weightsSHA256, threshold: decisionThreshold, inputSize: detector.card.inputSize)
+        Verdict.Model(id: detector.card.id, sha256: detector.weightsSHA256, threshold: decisionThreshold, inputSize: detector.card.inputSize,
+                      input: detector.inputKind)
     }
 
     /// Scores one image or video. Unreadable files throw `MediaError`; a file without faces gives NO_FACE.

@@ -71,7 +71,23 @@ public struct Verdict: Codable, Sendable, Equatable {
         public var sha256: String
         public var threshold: Double
         public var inputSize: Int
-        enum CodingKeys: String, CodingKey { case id, sha256, threshold, inputSize = "input_size" }
+        /// What the model scores (the card's input kind): face crops, clips of one face, or whole frames.
+        public var input: DetectorInput
+        enum CodingKeys: String, CodingKey { case id, sha256, threshold, inputSize = "input_size", input }
+
+        public init(id: String, sha256: String, threshold: Double, inputSize: Int, input: DetectorInput = .faceCrop) {
+            (self.id, self.sha256, self.threshold, self.inputSize, self.input) = (id, sha256, threshold, inputSize, input)
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            sha256 = try c.decode(String.self, forKey: .sha256)
+            threshold = try c.decode(Double.self, forKey: .threshold)
+            inputSize = try c.decode(Int.self, forKey: .inputSize)
+            // Records written before the field existed were all face-crop models.
+            input = try c.decodeIfPresent(DetectorInput.self, forKey: .input) ?? .faceCrop
+        }
     }
 
     /// Wall time per stage, milliseconds.

@@ -163,9 +163,10 @@ struct Detect: ParsableCommand {
         case .real, .fake:
             let p = v.probability ?? 0
             let comparison = v.verdict == .fake ? "≥" : "<"
-            let faces = v.faces.count == 1 ? "1 face" : "\(v.faces.count) faces"
+            // A whole-image model scores frames, not faces.
+            let scored = v.model.input == .wholeImage ? "whole image" : v.faces.count == 1 ? "1 face" : "\(v.faces.count) faces"
             return String(format: "%@: %@ (P(fake) %.2f %@ %.2f; %@ in %d/%d frames; %@) %.1f s", v.source, v.verdict.rawValue, p, comparison,
-                          v.model.threshold, faces, v.framesWithFaces, v.frames, v.aggregation, v.timingsMs.total / 1000)
+                          v.model.threshold, scored, v.framesWithFaces, v.frames, v.aggregation, v.timingsMs.total / 1000)
         }
     }
 

@@ -103,10 +103,42 @@ final class DetectorInputTests: XCTestCase {
         for key in [#""input":"track-clip""#, #""clip_frames":8"#, #""pixel_scale":1"#, #""interpolation":"bicubic""#] {
             XCTAssertTrue(clip.json.contains(key), "\(key) in \(clip.json)")
         }
-        XCTAssertEqual(try JSONDecoder().decode(DetectorCard.self, from: Data(clip.json.utf8)), clip)
+        var stored = clip
+        stored.schema = 2
+        XCTAssertEqual(try JSONDecoder().decode(DetectorCard.self, from: Data(clip.json.utf8)), stored)
         var whole = DetectorCard(id: "w", architecture: "toy-image")
         whole.input = .wholeImage
         XCTAssertEqual(try JSONDecoder().decode(DetectorCard.self, from: Data(whole.json.utf8)).inputKind, .wholeImage)
+    }
+
+    /// A card whose input an older build would misread is stored as schema 2, which such a build refuses; a plain
+    /// face-crop card stays schema 1 so older builds keep reading it; a schema newer than this build is refused.
+    func testCardsNeedingTheInputFieldsAreStoredAsSchemaTwo() throws {
+        XCTAssertTrue(DetectorCard(id: "f", architecture: "efficientnet-lite0").json.contains(#""schema":1"#))
+        var scaled = DetectorCard(id: "s", architecture: "efficientnet-lite0")
+        scaled.pixelScale = 1
+        var filtered = DetectorCard(id: "i", architecture: "efficientnet-lite0")
+        filtered.interpolation = .bicubic
+        var whole = DetectorCard(id: "w", architecture: "toy-image")
+        whole.input = .wholeImage
+        for card in [RecordingClipDetector.card(frames: 4), scaled, filtered, whole] {
+            XCTAssertEqual(card.requiredSchema, 2, card.id)
+            XCTAssertTrue(card.json.contains(#""schema":2"#), card.json)
+        }
+        // Round trip through a file: a schema-2 card loads; a schema-3 card is refused with a one-line error.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let two = dir.appendingPathComponent("two.safetensors").path
+        try RecordingClipDetector(card: RecordingClipDetector.card(frames: 4)).save(to: two, dtype: .f32)
+        XCTAssertEqual(try DetectorCard.read(from: SafetensorsFile(path: two), path: two).schema, 2)
+        let three = dir.appendingPathComponent("three.safetensors").path
+        let json = DetectorCard(id: "n", architecture: "efficientnet-lite0").json.replacingOccurrences(of: #""schema":1"#, with: #""schema":3"#)
+        try Safetensors.write(["w": Tensor.zeros([1])], to: three, metadata: ["forensight.card": json])
+        XCTAssertThrowsError(try DetectorCard.read(from: SafetensorsFile(path: three), path: three)) { error in
+            XCTAssertTrue("\(error)".hasPrefix(three + ": model card schema 3 is newer"), "\(error)")
+            XCTAssertFalse("\(error)".contains("\n"))
+        }
     }
 
     func testInputFieldsAPipelineCannotHonourAreOneLineErrors() throws {
@@ -213,7 +245,9 @@ final class DetectorInputTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try ensemble.save(to: path, dtype: .f32)
         let loaded = try XCTUnwrap(try DetectorRegistry.load(path: path) as? EnsembleDetector)
-        XCTAssertEqual(loaded.card, ensemble.card)
+        var stored = ensemble.card
+        stored.schema = 2   // a clip card is written as schema 2
+        XCTAssertEqual(loaded.card, stored)
         XCTAssertEqual(loaded.members.map(\.inputKind), [.trackClip, .trackClip])
         XCTAssertEqual(loaded.clipLogits([[crop, crop, crop]]), [0])
         // Stacking scores come from face crops only.

@@ -125,7 +125,13 @@ final class InputKindPipelineTests: XCTestCase {
         XCTAssertEqual(only.probability, sigmoid(RecordingImageDetector.redLogit(expected)), accuracy: 1e-6)
         XCTAssertEqual(try XCTUnwrap(v.probability), only.probability, accuracy: 1e-12)
         XCTAssertEqual(v.model.inputSize, 48)
-        // The record keeps the forensight.detect/2 shape.
+        XCTAssertEqual(v.model.input, .wholeImage, "the record says the model scored whole frames")
+        // The record keeps the forensight.detect/2 shape; a record without `model.input` reads as a face-crop model's.
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(v)) as? [String: Any])
+        XCTAssertEqual((object["model"] as? [String: Any])?["input"] as? String, "whole-image")
+        var older = object
+        older["model"] = (object["model"] as? [String: Any])?.filter { $0.key != "input" }
+        XCTAssertEqual(try JSONDecoder().decode(Verdict.self, from: JSONSerialization.data(withJSONObject: older)).model.input, .faceCrop)
         let json = try JSONEncoder().encode(v)
         XCTAssertEqual(try JSONDecoder().decode(Verdict.self, from: json), v)
         XCTAssertEqual(v.schema, "forensight.detect/2")
