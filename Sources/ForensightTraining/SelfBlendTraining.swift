@@ -7,8 +7,9 @@ import ForensightDetect
 import ForensightEvaluation
 import ForensightOptim
 
-/// Trains a `DeepfakeDetector` on real faces and their self-blended fakes (Shiohara & Yamasaki, CVPR 2022): the
-/// self-blend recipe that `TrainingLoop` runs.
+/// Trains a face-crop detector (any `TrainableDetector`: the EfficientNet-Lite `DeepfakeDetector` or another registered
+/// architecture) on real faces and their self-blended fakes (Shiohara & Yamasaki, CVPR 2022): the self-blend recipe
+/// that `TrainingLoop` runs.
 ///
 /// Each step takes `realsPerStep` real crops, makes one self-blend of each, augments all of them the same way
 /// (`FaceAugmentation`) and computes the binary cross-entropy (real 0, fake 1), plus the consistency term when the
@@ -18,7 +19,7 @@ import ForensightOptim
 /// (seed, epoch, sample), so a run is reproducible and a resumed run continues exactly as an uninterrupted one would.
 public final class SelfBlendTrainer: TrainingRecipe {
     public let recipe: SelfBlendRecipe
-    public let detector: DeepfakeDetector
+    public let detector: any TrainableDetector
     public let output: String
     let train: [TrainingFace]
     let validation: ValidationSet
@@ -34,7 +35,7 @@ public final class SelfBlendTrainer: TrainingRecipe {
     ///   - validation: held-out real faces and, optionally, fakes.
     ///   - output: the run folder (created).
     ///   - simulator: the trace simulator, required when the recipe's fakes are `.generatorTrace`.
-    public init(recipe: SelfBlendRecipe, detector: DeepfakeDetector, train: [TrainingFace], validation: [TrainingFace], output: String,
+    public init(recipe: SelfBlendRecipe, detector: any TrainableDetector, train: [TrainingFace], validation: [TrainingFace], output: String,
                 simulator: GeneratorTraceSimulator? = nil) throws {
         let reals = train.filter { !$0.sample.isFake }
         guard reals.count >= recipe.realsPerStep else {
@@ -80,19 +81,17 @@ public final class SelfBlendTrainer: TrainingRecipe {
     /// Reals, their fakes and the consistency views.
     public var samplesPerStep: Int { 2 * recipe.realsPerStep + 2 * consistencyPairs }
 
-    public func trainableParameters() -> [Tensor] { detector.network.trainableParameters() }
+    public func trainableParameters() -> [Tensor] { detector.module.trainableParameters() }
 
     public func beginEpoch(_ epoch: Int) {
-        detector.network.train()
-        detector.network.freezeStem(blocks: recipe.frozenBlocks)
-        detector.network.dropout.reseed(mix(recipe.seed, 0xD5, UInt64(epoch)))
+        detector.beginTrainingEpoch(frozenBlocks: recipe.frozenBlocks, dropoutSeed: mix(recipe.seed, 0xD5, UInt64(epoch)))
         order = epochOrder(epoch)
     }
 
     public func loss(epoch: Int, step: Int) -> Tensor {
         let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
         let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
-        return stepLoss(detector.network(input), targets: targets)
+        return stepLoss(detector.trainingLogits(input), targets: targets)
     }
 
     public func validate() throws -> (score: Double, result: ValidationResult) {
@@ -100,9 +99,9 @@ public final class SelfBlendTrainer: TrainingRecipe {
         return (result.score, result)
     }
 
-    public func saveWeights(to path: String) throws { try detector.save(to: path) }
+    public func saveWeights(to path: String) throws { try detector.save(to: path, dtype: .f32) }
 
-    public func loadWeights(from path: String) throws { _ = try detector.network.load(safetensors: path) }
+    public func loadWeights(from path: String) throws { _ = try detector.module.load(safetensors: path) }
 
     /// The faces of one epoch, in order: a seeded shuffle of all of them, or with `balanceDatasets` an equal share
     /// from each dataset (smaller datasets repeat, larger ones contribute a random subset), shuffled together.

@@ -43,8 +43,8 @@ struct ValidationSet {
     }
 
     /// Scores every image with `detector` (evaluation mode) and computes the validation AUCs.
-    func evaluate(_ detector: DeepfakeDetector) throws -> ValidationResult {
-        detector.network.eval()
+    func evaluate(_ detector: any TrainableDetector) throws -> ValidationResult {
+        detector.module.eval()
         let scores = detector.probabilities(images).map(Double.init)
         func auc(_ positives: Set<Int>) throws -> Double? {
             let idx = kinds.indices.filter { kinds[$0] == 0 || positives.contains(kinds[$0]) }
@@ -82,9 +82,9 @@ extension ValidationSet {
     /// test-time averaging), then places the threshold on the units `detect` reports (max-mean per video, a photo is
     /// one unit): the lowest calibrated P(fake), not below 0.5, at which at most `realFlagRate` of the real units are
     /// called FAKE. The card is not changed.
-    func calibrate(_ detector: DeepfakeDetector, realFlagRate: Double = 0.02) throws -> CalibrationChoice {
-        detector.network.eval()
-        let logits = detector.faceLogits(images).map(Double.init)
+    func calibrate(_ detector: any TrainableDetector, realFlagRate: Double = 0.02) throws -> CalibrationChoice {
+        detector.module.eval()
+        let logits = detector.faceLogits(images, batchSize: 16).map(Double.init)
         let labels = kinds.map { $0 == 0 ? 0 : 1 }
         let fit = try PlattScaling.fit(logits: logits, labels: labels)
         let raw = logits.map { 1 / (1 + exp(-$0)) }, calibrated = logits.map { fit.probability(logit: $0) }
@@ -103,7 +103,7 @@ extension ValidationSet {
 
 extension SelfBlendTrainer {
     /// Calibration and threshold for `detector` on the validation faces of a run (see `ValidationSet.calibrate`).
-    public static func calibrate(_ detector: DeepfakeDetector, validation: [TrainingFace], recipe: SelfBlendRecipe,
+    public static func calibrate(_ detector: any TrainableDetector, validation: [TrainingFace], recipe: SelfBlendRecipe,
                                  simulator: GeneratorTraceSimulator? = nil) throws -> CalibrationChoice {
         try ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed,
                           blend: recipe.selfBlend, simulator: recipe.fakes == .generatorTrace ? simulator : nil).calibrate(detector)

@@ -2,15 +2,18 @@ import ArgumentParser
 import Foundation
 import ForensightTensor
 import ForensightCheckpoint
+import ForensightDetect
 
 /// `forensight models`: bring third-party weights in, and look at weight files.
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import PyTorch checkpoints as safetensors, describe weight files, and build ensembles.",
+        abstract: "Import PyTorch checkpoints as safetensors, describe weight files, list detector architectures, and build ensembles.",
         discussion: """
         `import` reads a PyTorch checkpoint (the zip format of torch.save since 1.6, or the legacy pickle format), memory-mapped and parsed in place, and writes its tensors as one safetensors file that Forensight's loaders read. Nothing is executed from the pickle: only tensors, dicts and lists are rebuilt.
 
         `info` prints a safetensors file's tensors (name, dtype, shape) and its metadata (a Forensight detector's card is the `forensight.card` entry).
+
+        `architectures` lists the detector architectures this build knows (a card's `architecture`), and which of them `forensight train --architecture` can train.
 
         `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help).
 
@@ -18,9 +21,10 @@ struct Models: ParsableCommand {
           forensight models import ViT-B-16.pt --out ~/.cache/forensight/weights/vit_b16.safetensors
           forensight models import checkpoint.pth --strip-prefix module. --dtype f16 --out model.safetensors
           forensight models info models/sbi-efficientnet-lite0.safetensors
+          forensight models architectures
           forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
         """,
-        subcommands: [ImportCheckpoint.self, Info.self, Ensemble.self])
+        subcommands: [ImportCheckpoint.self, Info.self, Architectures.self, Ensemble.self])
 
     struct ImportCheckpoint: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "import", abstract: "Convert a PyTorch checkpoint to safetensors.")
@@ -88,6 +92,26 @@ struct Models: ParsableCommand {
                 print("\(name)\t\(entry.dtype.rawValue)\t\(entry.shape.map(String.init).joined(separator: "×"))")
             }
             for (key, value) in header.metadata.sorted(by: { $0.key < $1.key }) { print("# \(key): \(value)") }
+        }
+    }
+
+    struct Architectures: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the detector architectures this build can load, and those `train --architecture` can train.")
+
+        @Flag(help: "One JSON array: architecture, trainable, summary.")
+        var json = false
+
+        func run() throws {
+            let trainable = Set(DetectorRegistry.trainableArchitectures)
+            let rows = DetectorRegistry.architectures.map { ($0, trainable.contains($0), DetectorRegistry.entry(for: $0)?.summary ?? "") }
+            if json {
+                let object = rows.map { ["architecture": $0.0, "trainable": $0.1, "summary": $0.2] as [String: Any] }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            for (name, canTrain, summary) in rows { print("\(name)\t\(canTrain ? "trainable" : "-")\t\(summary)") }
         }
     }
 }

@@ -23,7 +23,7 @@ enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a detector: EfficientNet-Lite0 on real faces and their self-blended fakes (SBI).",
+        abstract: "Train a detector (EfficientNet-Lite0 by default) on real faces and their self-blended fakes (SBI).",
         discussion: """
         The datasets are imported as `forensight import` does and split by the project's protocol (ProtocolSplit, as `evaluate --test-split`): every fake, every real of a person who appears in a fake and a seeded --test-fraction of the other people, photos or videos are test and never loaded; a seeded --val-fraction of the rest is validation (epoch choice, calibration, threshold); the remaining reals train. Faces are cut once into --cache (resumable, shared with `prepare`). Each step blends a perturbed copy of each real face back into itself inside a landmark-derived mask, augments reals and fakes alike (JPEG, blur, noise, resize, colour, flip), and takes an AdamW step with a cosine schedule. After each epoch: validation AUC of held-out reals against their self-blends, a checkpoint, and best.safetensors when the score improved. --export writes the best weights with a Platt calibration and a threshold fitted on validation. A run is deterministic for a seed; --resume continues an interrupted one from its last epoch. See docs/TRAINING.md.
 
@@ -31,6 +31,7 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ../shared/datasets/ffpp-c23-mini --data ../shared/datasets/utkface-real \\
               --out runs/sbi --export models/sbi-efficientnet-lite0.safetensors
           forensight train --detector sbi --data ffpp/ --out runs/sbi --resume
+          forensight train --detector sbi --architecture efficientnet-lite2 --input-size 256 --data ffpp/ --out runs/sbi-lite2
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview sbi_examples.png
         """)
 
@@ -64,10 +65,10 @@ struct Train: ParsableCommand {
     @Option(help: "Face-crop cache shared with `prepare` (default: $FORENSIGHT_CACHE/faces or ~/.cache/forensight/faces).")
     var cache: String?
 
-    @Option(help: "Network: lite0 (EfficientNet-Lite0, the shipped model's) or lite2 (EfficientNet-Lite2: larger, about 2× slower; try --input-size 256).")
-    var backbone: Backbone = .lite0
+    @Option(help: "sbi, synthesis: the detector architecture to train, any trainable one in the registry (`forensight models architectures`): efficientnet-lite0 (the shipped model's) or efficientnet-lite2 (larger, about 2× the compute; try --input-size 256).")
+    var architecture = "efficientnet-lite0"
 
-    @Option(help: "ImageNet weights to start from (default: the converted EfficientNet-Lite0 or -Lite2 from setup).")
+    @Option(help: "Pretrained weights to start from (default: the architecture's ImageNet weights that setup converts).")
     var initWeights: String?
 
     @Option(help: "Seed for the split, the shuffling, the self-blends and the augmentation.")
@@ -150,6 +151,9 @@ struct Train: ParsableCommand {
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
         guard detector != .ensemble || members.count >= 2 else { throw ValidationError("--detector ensemble needs at least two --member files") }
+        if detector == .sbi || detector == .synthesis, !DetectorRegistry.trainableArchitectures.contains(architecture) {
+            throw ValidationError("\(architecture) cannot be trained by `forensight train` (trainable: \(DetectorRegistry.trainableArchitectures.joined(separator: ", ")))")
+        }
         guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
     }
 
@@ -161,7 +165,7 @@ struct Train: ParsableCommand {
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
         recipe.consistencyWeight = consistencyWeight
-        recipe.architecture = backbone.architecture
+        recipe.architecture = architecture
         let traceSimulator = try loadSimulator()
         if detector == .synthesis {
             (recipe.fakes, recipe.simulatorSHA256, recipe.traceHighPassSigma) = (.generatorTrace, traceSimulator?.sha256, traceHighPass)
@@ -278,31 +282,18 @@ struct Train: ParsableCommand {
         return out
     }
 
-    func initialDetector() throws -> DeepfakeDetector {
-        let arch = backbone.architecture
-        var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + arch, architecture: arch)
+    /// A fresh detector of `--architecture` (its head initialised from the seed) holding its pretrained weights.
+    func initialDetector() throws -> any TrainableDetector {
+        var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + architecture, architecture: architecture)
         card.inputSize = inputSize
-        // The fresh head's initial weights follow the seed.
-        let detector = try ParameterInit.withSeed(seed) { try DeepfakeDetector(card: card) }
-        let path = initWeights ?? ModelLocations.weightsDirectory + "/\(arch.replacingOccurrences(of: "-", with: "_")).safetensors"
+        let model: any TrainableDetector
+        do { model = try ParameterInit.withSeed(seed) { try DetectorRegistry.makeTrainable(card: card) } } catch { throw fail("\(error)") }
+        guard let path = initWeights ?? model.pretrainedWeightsName.map({ ModelLocations.weightsDirectory + "/" + $0 }) else { return model }
         do {
-            var weights = try Safetensors.read(path: path)
-            weights["_fc.weight"] = nil; weights["_fc.bias"] = nil   // a fresh one-logit head
-            let report = try detector.network.loadStateDict(weights, strict: false)
-            // Only the head may be missing: anything else means the weights are of another network.
-            let missing = report.missing.filter { !$0.hasPrefix("_fc.") }
-            guard missing.isEmpty && report.unexpected.isEmpty && report.mismatched.isEmpty else {
-                throw DetectorError("not \(arch) ImageNet weights: \(report.description)")
-            }
+            try model.loadPretrained(try Safetensors.read(path: path))
         } catch { throw fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
-        return detector
+        return model
     }
-}
-
-/// The network of `train --backbone`.
-enum Backbone: String, ExpressibleByArgument, CaseIterable {
-    case lite0, lite2
-    var architecture: String { "efficientnet-" + rawValue }
 }
 
 /// The blending mask of `train --mask`.

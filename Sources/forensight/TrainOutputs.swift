@@ -53,8 +53,13 @@ extension Train {
 
     /// Loads the run's best weights, picks the decision threshold on the validation faces and writes fp16 weights.
     func exportBest(validation: [TrainingFace], recipe: SelfBlendRecipe, simulator: GeneratorTraceSimulator?, to path: String) throws {
-        let best: DeepfakeDetector
-        do { best = try DeepfakeDetector(path: out + "/best.safetensors") } catch { throw fail("\(error)") }
+        let best: any TrainableDetector
+        do {
+            guard let loaded = try DetectorRegistry.load(path: out + "/best.safetensors") as? any TrainableDetector else {
+                throw DetectorError("\(out)/best.safetensors: not a trainable detector")
+            }
+            best = loaded
+        } catch { throw fail("\(error)") }
         best.card.flipAverage = flipAverage
         best.card.landmarks = testLandmarks == .mtcnn ? nil : testLandmarks
         let choice: CalibrationChoice

@@ -148,3 +148,24 @@ extension CommandLineTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x").path))
     }
 }
+
+extension CommandLineTests {
+    /// `models architectures` lists what the registry builds and which of them `train --architecture` takes;
+    /// `train` with an architecture it cannot train is a usage error naming the trainable ones.
+    func testModelsArchitecturesAndTrainRefusingAnUntrainableOne() throws {
+        let listed = try run(["models", "architectures", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        let trainable = Dictionary(uniqueKeysWithValues: rows.map { ($0["architecture"] as! String, $0["trainable"] as! Bool) })
+        XCTAssertEqual(trainable["efficientnet-lite0"], true)
+        XCTAssertEqual(trainable["efficientnet-lite2"], true)
+        XCTAssertEqual(trainable["ensemble"], false)
+        let data = dir.appendingPathComponent("empty-data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        for i in 0..<3 { try ImageEncoder.write(RGBImage(width: 32, height: 32, fill: (UInt8(40 * i), 90, 90)), to: data.appendingPathComponent("p\(i).png").path) }
+        let refused = try run(["train", "--detector", "sbi", "--architecture", "ensemble", "--data", data.path,
+                               "--out", dir.appendingPathComponent("run").path, "--cache", dir.appendingPathComponent("cache").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("ensemble cannot be trained") && refused.stderr.contains("efficientnet-lite2"), refused.stderr)
+    }
+}

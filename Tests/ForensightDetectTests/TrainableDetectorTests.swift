@@ -1,0 +1,136 @@
+import XCTest
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightMedia
+import ForensightFaces
+import ForensightData
+import ForensightDetect
+import ForensightTraining
+
+/// A tiny trainable face-crop detector registered from outside the library: one strided convolution, global average
+/// pooling and a linear head. It exists to show that `SelfBlendTrainer` trains any `TrainableDetector`.
+final class TinyTrainableDetector: TrainableDetector {
+    final class Net: Module {
+        let conv = Conv2d(3, 4, kernel: (3, 3), stride: (2, 2), padding: .same)
+        let fc = Linear(4, 1)
+        func callAsFunction(_ x: Tensor) -> Tensor { fc(conv(x).relu().adaptiveAvgPool2d((1, 1)).flattened(from: 1)) }
+    }
+
+    var card: DetectorCard
+    var weightsSHA256 = ""
+    let net = Net()
+    private(set) var frozenBlocksSeen: [Int] = []
+
+    init(card: DetectorCard) { self.card = card }
+
+    var module: Module { net }
+    var pretrainedWeightsName: String? { nil }
+
+    func inputTensor(_ faces: [RGBImage]) -> Tensor {
+        let s = card.inputSize
+        var values: [Float] = []
+        for face in faces {
+            let image = face.resized(width: s, height: s, method: .bilinear)
+            for c in 0..<3 { for i in 0..<(s * s) { values.append((Float(image.pixels[3 * i + c]) - 127) / 128) } }
+        }
+        return Tensor(values, shape: [faces.count, 3, s, s])
+    }
+
+    func trainingLogits(_ input: Tensor) -> Tensor { net(input) }
+
+    func beginTrainingEpoch(frozenBlocks: Int, dropoutSeed: UInt64) {
+        net.train()
+        frozenBlocksSeen.append(frozenBlocks)
+    }
+
+    func loadPretrained(_ weights: [String: Tensor]) throws { _ = try net.loadStateDict(weights, strict: true) }
+
+    func faceLogits(_ faces: [RGBImage], batchSize: Int) -> [Float] {
+        net.eval()
+        return withoutGrad { net(inputTensor(faces)).scalars }
+    }
+
+    func save(to path: String, dtype: SafetensorsDType) throws {
+        try net.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": card.json])
+    }
+
+    static let entry = DetectorRegistry.Entry(
+        architecture: "toy-tiny", summary: "one convolution and a linear head (a test detector)",
+        make: { TinyTrainableDetector(card: $0) },
+        load: { card, file, _ in
+            let detector = TinyTrainableDetector(card: card)
+            _ = try detector.net.loadStateDict(try file.allTensors(), strict: true)
+            return detector
+        })
+}
+
+final class TrainableDetectorTests: XCTestCase {
+    override func setUp() {
+        DetectorRegistry.register(TinyTrainableDetector.entry)
+        DetectorRegistry.register(GreenDetector.entry)
+    }
+
+    func face(_ seed: UInt64, label: Int = 0, video: String) -> TrainingFace {
+        var random = SeededRandom(seed: seed)
+        let pixels = (0..<(64 * 64 * 3)).map { i in UInt8(truncatingIfNeeded: (i / 3 % 64) * 3 + Int(random.next() % 40)) }
+        let sample = Sample(id: "\(video)#\(seed)", path: "\(video).png", label: label, dataset: "synthetic", videoID: video, frameIndex: Int(seed))
+        return TrainingFace(image: RGBImage(width: 64, height: 64, pixels: pixels), landmarks: FaceCropper(size: 64).targetPoints, sample: sample)
+    }
+
+    func testTheRegistryKnowsWhichArchitecturesTrain() throws {
+        let trainable = DetectorRegistry.trainableArchitectures
+        XCTAssertTrue(Set(["efficientnet-lite0", "efficientnet-lite2", "toy-tiny"]).isSubset(of: Set(trainable)), "\(trainable)")
+        XCTAssertFalse(trainable.contains("toy-green"))
+        XCTAssertFalse(trainable.contains("ensemble"))
+        XCTAssertThrowsError(try DetectorRegistry.makeTrainable(card: DetectorCard(id: "g", architecture: "toy-green"))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.hasPrefix("toy-green cannot be trained") && text.contains("efficientnet-lite0") && !text.contains("\n"), text)
+        }
+        XCTAssertThrowsError(try DetectorRegistry.makeTrainable(card: DetectorCard(id: "n", architecture: "no-such-net"))) {
+            XCTAssertTrue("\($0)".contains("unknown detector architecture \"no-such-net\""), "\($0)")
+        }
+    }
+
+    func testPretrainedWeightsOfAnotherNetworkAreRefused() throws {
+        let lite0 = try DetectorRegistry.makeTrainable(card: DetectorCard(id: "l", architecture: "efficientnet-lite0"))
+        XCTAssertEqual(lite0.pretrainedWeightsName, "efficientnet_lite0.safetensors")
+        let tiny = TinyTrainableDetector(card: DetectorCard(id: "t", architecture: "toy-tiny"))
+        XCTAssertThrowsError(try lite0.loadPretrained(tiny.net.stateDict().reduce(into: [:]) { $0[$1.0] = $1.1 })) {
+            XCTAssertTrue("\($0)".contains("not efficientnet-lite0 ImageNet weights"), "\($0)")
+        }
+        // Lite0's own weights minus the head load; Lite2 refuses them (shapes differ).
+        let own = (lite0.module.stateDict().reduce(into: [String: Tensor]()) { $0[$1.0] = $1.1 }).filter { !$0.key.hasPrefix("_fc.") }
+        XCTAssertNoThrow(try lite0.loadPretrained(own))
+        let lite2 = try DetectorRegistry.makeTrainable(card: DetectorCard(id: "l2", architecture: "efficientnet-lite2"))
+        XCTAssertThrowsError(try lite2.loadPretrained(own))
+    }
+
+    /// The self-blend trainer runs a registered non-EfficientNet detector end to end: its weights move, the
+    /// checkpoint is its own format and loads back through the registry, and calibration works on it.
+    func testSelfBlendTrainerTrainsAnyTrainableDetector() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-train-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var recipe = SelfBlendRecipe()
+        (recipe.epochs, recipe.realsPerStep, recipe.inputSize, recipe.stepsPerEpoch, recipe.warmupSteps, recipe.frozenBlocks) = (2, 2, 32, 2, 1, 5)
+        recipe.architecture = "toy-tiny"
+        var card = DetectorCard(id: "tiny", architecture: "toy-tiny")
+        card.inputSize = 32
+        let detector = try ParameterInit.withSeed(5) { try DetectorRegistry.makeTrainable(card: card) }
+        let tiny = try XCTUnwrap(detector as? TinyTrainableDetector)
+        let before = tiny.net.stateDict().flatMap { $0.1.scalars }
+        let train = (0..<6).map { face(UInt64($0), video: "v\($0 % 3)") }
+        let validation = (10..<14).map { face(UInt64($0), video: "r\($0 % 2)") }
+        let trainer = try SelfBlendTrainer(recipe: recipe, detector: detector, train: train, validation: validation, output: out)
+        let history = try trainer.run(resume: false)
+        XCTAssertEqual(history.map(\.epoch), [1, 2])
+        XCTAssertGreaterThanOrEqual(tiny.frozenBlocksSeen.count, 2)
+        XCTAssertTrue(tiny.frozenBlocksSeen.allSatisfy { $0 == 5 }, "each epoch asks the detector to freeze the recipe's blocks")
+        XCTAssertNotEqual(tiny.net.stateDict().flatMap { $0.1.scalars }, before, "training did not move the weights")
+        let best = try XCTUnwrap(try DetectorRegistry.load(path: out + "/best.safetensors") as? TinyTrainableDetector)
+        XCTAssertEqual(best.card.architecture, "toy-tiny")
+        let choice = try SelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe)
+        XCTAssertTrue(choice.threshold >= 0.5 && choice.threshold <= 1, "\(choice.threshold)")
+        XCTAssertEqual(choice.realUnits, 2, "two validation videos")
+    }
+}
