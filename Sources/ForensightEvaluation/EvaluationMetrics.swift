@@ -32,6 +32,11 @@ extension EvaluationResults {
         summaries = Self.summarize(rows)
         try computeRealsAndCalibration(bootstrapResamples: bootstrapResamples)
         try computeStability(bootstrapResamples: bootstrapResamples)
+        crossAUC = try models.indices.flatMap { run in
+            try conditions.compactMap { condition in
+                try crossAUC(run: run, condition: condition).map { CrossAUCRow(model: models[run].name, run: run, condition: condition, matrix: $0) }
+            }
+        }
     }
 
     /// Frame-level and video-level reports for one set of items. Items without faces have no score and are left

@@ -69,6 +69,7 @@ public struct EvaluationReport {
             blocks.append(.table(header: ["model \\ tested on"] + results.datasets.map(\.name),
                                  rows: modelNames.map { m in [m] + results.datasets.map { auc(results.summary(model: m, dataset: $0.name)) } }))
         }
+        crossAUCSection(models: modelNames)
         for dataset in results.datasets { figures(for: dataset, models: modelNames) }
         robustness(models: modelNames)
         realsAndCalibration()
@@ -125,6 +126,27 @@ public struct EvaluationReport {
         (chart.xRange, chart.yRange) = (30...100, 0.4...1)
         chart.xTicks = qualities.map { (Double($0), String($0)) }
         blocks.append(.figure(name: "jpeg", caption: "Video AUC against JPEG quality", svg: chart.lines(series, markers: true)))
+    }
+
+    /// Cross-AUC (`CrossAUCMatrix`): per model, one dataset's reals against another's fakes, when the results hold
+    /// reals and fakes from at least two datasets between them.
+    mutating func crossAUCSection(models: [String]) {
+        let matrices = models.compactMap { m in
+            results.models.firstIndex { $0.name == m }.flatMap { run in (try? results.crossAUC(run: run)).flatMap { $0 }.map { (m, $0) } }
+        }
+        guard let first = matrices.first?.1, Set(first.realDatasets + first.fakeDatasets).count > 1 else { return }
+        blocks.append(.heading("Cross-AUC (video AUC, clean)"))
+        blocks.append(.paragraph("Each cell is the AUC of one dataset's reals (row) against another dataset's fakes (column); the "
+            + "diagonal is the dataset's own AUC. A low cell off the diagonal means that dataset's reals score like the other's "
+            + "fakes, so a folder that mixes the two sources would be ranked badly even where each dataset alone is ranked well "
+            + "(Luo, Chen & Liu, arXiv 2604.21478)."))
+        for (model, matrix) in matrices {
+            blocks.append(.table(header: ["\(model): reals of \\ fakes of"] + matrix.fakeDatasets.enumerated().map { "\($1) (\(matrix.fakeUnits[$0]))" },
+                                 rows: matrix.realDatasets.enumerated().map { i, name in ["\(name) (\(matrix.realUnits[i]))"] + matrix.auc[i].map { f($0) } }))
+            if let w = matrix.worst {
+                blocks.append(.paragraph(String(format: "%@: lowest cell %.4f, %@ reals against %@ fakes.", model, w.auc, w.reals, w.fakes)))
+            }
+        }
     }
 
     /// Video-level (max-mean) scores and labels of the first run of `model`.

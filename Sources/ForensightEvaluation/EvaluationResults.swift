@@ -111,10 +111,12 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
     public var calibration: [CalibrationRow] = []
     /// Flip rates, |ΔP(fake)| and paired AUC changes under benign edits (`evaluate --stability`).
     public var stability: [StabilityRow] = []
+    /// Cross-AUC matrices per model run and condition (`CrossAUCMatrix`).
+    public var crossAUC: [CrossAUCRow] = []
 
     enum CodingKeys: String, CodingKey {
         case schema, command, seed, framesPerVideo = "frames_per_video", models, datasets, conditions, items, rows, summaries
-        case realFlags = "real_flags", calibration, stability
+        case realFlags = "real_flags", calibration, stability, crossAUC = "cross_auc"
     }
 
     /// Reads a results file; files written before `real_flags` and `calibration` existed read with both empty.
@@ -133,6 +135,7 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
         realFlags = try c.decodeIfPresent([RealFlagRow].self, forKey: .realFlags) ?? []
         calibration = try c.decodeIfPresent([CalibrationRow].self, forKey: .calibration) ?? []
         stability = try c.decodeIfPresent([StabilityRow].self, forKey: .stability) ?? []
+        crossAUC = try c.decodeIfPresent([CrossAUCRow].self, forKey: .crossAUC) ?? []
     }
 
     public init(command: String, seed: UInt64, framesPerVideo: Int, models: [Model], datasets: [Dataset], conditions: [String], items: [Item]) {

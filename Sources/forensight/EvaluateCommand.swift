@@ -188,6 +188,11 @@ struct Evaluate: ParsableCommand {
         for s in results.summaries where s.condition == "clean" && s.level == "video (maxOverFacesThenMean)" {
             note(String(format: "%@ on %@ (%@): video AUC %.4f", s.model, s.dataset, s.subset, s.aucMean))
         }
+        for r in results.crossAUC where r.condition == "clean" && r.matrix.realDatasets.count + r.matrix.fakeDatasets.count > 2 {
+            if let w = r.matrix.worst {
+                note(String(format: "%@: lowest Cross-AUC %.4f (%@ reals against %@ fakes)", r.model, w.auc, w.reals, w.fakes))
+            }
+        }
         for r in results.stability where r.subset != "all" {
             note(String(format: "%@ on %@ (%@), %@: %d of %d verdicts flipped (%.1f %%), mean |ΔP| %.3f", r.model, r.dataset, r.subset, r.edit,
                         r.flips, r.pairs, 100 * r.flipRate, r.meanAbsDelta ?? .nan))
