@@ -79,12 +79,19 @@ public struct EvaluationReport {
     /// ROC curves, per-method bars and score histograms of one dataset (clean, first run of each model).
     mutating func figures(for dataset: EvaluationResults.Dataset, models: [String]) {
         let stem = dataset.name.lowercased().filter { $0.isLetter || $0.isNumber }
+        // With many methods, one curve per family (the first folder of the fakes' paths) keeps the chart readable.
+        let families = methodFamilies(dataset: dataset.name)
+        let familyNames = Set(families.values).sorted()
+        let byFamily = dataset.methods.count > 8 && familyNames.count > 1 && familyNames.count < dataset.methods.count
         var roc: [SVGChart.Series] = []
         for model in models {
-            for subset in ["all"] + (dataset.methods.count > 1 ? dataset.methods : []) {
-                guard let (scores, labels) = videoScores(model: model, condition: "clean", dataset: dataset.name, subset: subset),
+            let subsets = byFamily ? familyNames.map { ($0, true) } : (dataset.methods.count > 1 ? dataset.methods : []).map { ($0, false) }
+            for (subset, isFamily) in [("all", false)] + subsets {
+                guard let (scores, labels) = videoScores(model: model, condition: "clean", dataset: dataset.name, subset: subset,
+                                                         families: isFamily ? families : nil),
                       let curve = try? Metrics.rocCurve(scores: scores, labels: labels) else { continue }
-                roc.append(.init(name: models.count > 1 ? "\(model) \(subset)" : subset,
+                let name = isFamily ? "\(subset) (\(families.values.filter { $0 == subset }.count) methods)" : subset
+                roc.append(.init(name: models.count > 1 ? "\(model) \(name)" : name,
                                  points: zip(curve.falsePositiveRate, curve.truePositiveRate).map { ($0, $1) }))
             }
         }
@@ -94,10 +101,13 @@ public struct EvaluationReport {
                               svg: SVGChart(title: "ROC — \(dataset.name) (video level)", xLabel: "false positive rate",
                                             yLabel: "true positive rate").lines(roc, diagonal: true)))
         if dataset.methods.count > 1 {
-            let series = models.map { m in (name: m, values: dataset.methods.map { results.summary(model: m, dataset: dataset.name, subset: $0)?.aucMean }) }
+            // Methods of one family side by side.
+            let methods = dataset.methods.sorted { (families[$0] ?? "", $0) < (families[$1] ?? "", $1) }
+            let series = models.map { m in (name: m, values: methods.map { results.summary(model: m, dataset: dataset.name, subset: $0)?.aucMean }) }
             var chart = SVGChart(title: "Video AUC per method — \(dataset.name)", xLabel: "manipulation method", yLabel: "AUC")
             chart.yRange = 0...1
-            blocks.append(.figure(name: "methods-\(stem)", caption: "Video AUC per manipulation method", svg: chart.bars(categories: dataset.methods, series: series)))
+            if methods.count > 8 { chart.width = max(chart.width, 150 + 58 + Double(methods.count) * Double(max(series.count, 1)) * 14) }
+            blocks.append(.figure(name: "methods-\(stem)", caption: "Video AUC per manipulation method", svg: chart.bars(categories: methods, series: series)))
         }
         if let model = models.first, let (scores, labels) = videoScores(model: model, condition: "clean", dataset: dataset.name, subset: "all") {
             let groups = [(name: "real", values: zip(scores, labels).filter { $0.1 == 0 }.map(\.0)),
@@ -149,11 +159,29 @@ public struct EvaluationReport {
         }
     }
 
-    /// Video-level (max-mean) scores and labels of the first run of `model`.
-    func videoScores(model: String, condition: String, dataset: String, subset: String) -> ([Double], [Int])? {
+    /// The family of each fake method of `dataset`: the first folder of its fakes' paths inside the dataset (e.g.
+    /// `stargan-celeba128` for `…:stargan-celeba128/fake/1.jpg`). Methods whose fakes sit in no folder are left out.
+    func methodFamilies(dataset: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for item in results.items where item.dataset == dataset && item.label == 1 && item.run == 0 {
+            guard let method = item.method, out[method] == nil else { continue }
+            let path = item.id.split(separator: ":", maxSplits: 1).last.map(String.init) ?? item.id
+            if let slash = path.firstIndex(of: "/") { out[method] = String(path[..<slash]) }
+        }
+        return out
+    }
+
+    /// Video-level (max-mean) scores and labels of the first run of `model`: the reals, and the fakes of `subset` (a
+    /// method, or with `families` a family of methods, or `all`).
+    func videoScores(model: String, condition: String, dataset: String, subset: String, families: [String: String]? = nil) -> ([Double], [Int])? {
         guard let run = results.models.firstIndex(where: { $0.name == model }) else { return nil }
+        func inSubset(_ item: EvaluationResults.Item) -> Bool {
+            if item.label == 0 || subset == "all" { return true }
+            guard let families else { return item.method == subset }
+            return item.method.flatMap { families[$0] } == subset
+        }
         let chosen = results.items.filter { $0.run == run && $0.condition == condition && $0.dataset == dataset && $0.error == nil && !$0.faces.isEmpty
-            && ($0.label == 0 || subset == "all" || $0.method == subset) }
+            && inSubset($0) }
         let records = chosen.flatMap { item in item.faces.map { FrameScore(videoID: item.id, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: item.label) } }
         guard let videos = try? VideoAggregation.maxOverFacesThenMean.aggregate(records), Set(videos.labels).count == 2 else { return nil }
         return (videos.scores, videos.labels)

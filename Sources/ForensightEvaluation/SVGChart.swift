@@ -21,7 +21,44 @@ public struct SVGChart {
     public init(title: String, xLabel: String, yLabel: String) { (self.title, self.xLabel, self.yLabel) = (title, xLabel, yLabel) }
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-    let margin = (left: 58.0, right: 150.0, top: 34.0, bottom: 48.0)
+    /// Line dash patterns, cycled once the palette is used up, so 32 lines stay distinguishable by colour and dash.
+    static let dashes = ["", "7 3", "2 3", "8 3 2 3"]
+    var margin = (left: 58.0, right: 150.0, top: 34.0, bottom: 48.0)
+    /// Legend lines are wrapped at this many characters.
+    static let legendWrap = 22
+
+    /// The colour and dash of series `i`.
+    static func style(_ i: Int) -> (color: String, dash: String) {
+        (palette[i % palette.count], dashes[(i / palette.count) % dashes.count])
+    }
+
+    /// `name` cut into lines of at most `legendWrap` characters, at spaces where possible.
+    static func wrapped(_ name: String) -> [String] {
+        var lines: [String] = [], current = ""
+        for word in name.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            var word = word
+            while word.count > legendWrap {   // a word longer than a line is cut
+                if !current.isEmpty { lines.append(current); current = "" }
+                lines.append(String(word.prefix(legendWrap))); word = String(word.dropFirst(legendWrap))
+            }
+            if current.isEmpty { current = word } else if current.count + 1 + word.count <= legendWrap { current += " " + word } else { lines.append(current); current = word }
+        }
+        if !current.isEmpty || lines.isEmpty { lines.append(current) }
+        return lines
+    }
+
+    /// The chart grown downwards so a legend of `names` fits beside the plot (and, with `rotatedTicks`, room under
+    /// the axis for slanted category labels).
+    func fitted(legend names: [String], rotatedTicks: Bool = false) -> SVGChart {
+        var chart = self
+        if rotatedTicks {
+            let longest = Double(xTicks?.map(\.1.count).max() ?? 0)
+            chart.margin.bottom = max(margin.bottom, min(160, 30 + longest * 5.2))
+        }
+        let legendHeight = Double(names.map { Self.wrapped($0).count }.reduce(0, +)) * 14 + Double(names.count) * 4 + 16
+        chart.height = max(chart.height, chart.margin.top + legendHeight + 8, chart.margin.top + chart.margin.bottom + 200)
+        return chart
+    }
 
     var plotWidth: Double { width - margin.left - margin.right }
     var plotHeight: Double { height - margin.top - margin.bottom }
@@ -35,8 +72,9 @@ public struct SVGChart {
 
     static func number(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    /// The frame: background, title, axes with ticks and labels, and a legend for `names`.
-    func frame(legend names: [String]) -> String {
+    /// The frame: background, title, axes with ticks and labels, and a legend for `names` (a coloured square each, or
+    /// with `lineSamples` a short line in the series' colour and dash), each name wrapped to fit the legend column.
+    func frame(legend names: [String], lineSamples: Bool = false, rotatedTicks: Bool = false) -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(Self.number(width / 2 - margin.right / 2 + margin.left / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
@@ -48,7 +86,11 @@ public struct SVGChart {
         }
         for (v, label) in ticks {
             s += "<line x1=\"\(Self.number(px(v)))\" y1=\"\(Self.number(y0))\" x2=\"\(Self.number(px(v)))\" y2=\"\(Self.number(y0 + 5))\" stroke=\"#444\"/>"
-            s += "<text x=\"\(Self.number(px(v)))\" y=\"\(Self.number(y0 + 18))\" text-anchor=\"middle\">\(Self.escape(label))</text>\n"
+            if rotatedTicks {
+                s += "<text transform=\"translate(\(Self.number(px(v) + 4)) \(Self.number(y0 + 12))) rotate(-40)\" text-anchor=\"end\" font-size=\"10\">\(Self.escape(label))</text>\n"
+            } else {
+                s += "<text x=\"\(Self.number(px(v)))\" y=\"\(Self.number(y0 + 18))\" text-anchor=\"middle\">\(Self.escape(label))</text>\n"
+            }
         }
         for i in 0...4 {
             let v = yRange.lowerBound + Double(i) / 4 * (yRange.upperBound - yRange.lowerBound)
@@ -57,24 +99,36 @@ public struct SVGChart {
         }
         s += "<text x=\"\(Self.number((x0 + x1) / 2))\" y=\"\(Self.number(height - 10))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
         s += "<text transform=\"translate(16 \(Self.number((y0 + y1) / 2))) rotate(-90)\" text-anchor=\"middle\">\(Self.escape(yLabel))</text>\n"
+        var y = margin.top + 8
         for (i, name) in names.enumerated() {
-            let y = margin.top + 8 + Double(i) * 18
-            s += "<rect x=\"\(Self.number(x1 + 12))\" y=\"\(Self.number(y - 9))\" width=\"12\" height=\"12\" fill=\"\(Self.palette[i % Self.palette.count])\"/>"
-            s += "<text x=\"\(Self.number(x1 + 30))\" y=\"\(Self.number(y + 1))\">\(Self.escape(name))</text>\n"
+            let (color, dash) = Self.style(i)
+            if lineSamples {
+                s += "<line x1=\"\(Self.number(x1 + 8))\" y1=\"\(Self.number(y - 3))\" x2=\"\(Self.number(x1 + 28))\" y2=\"\(Self.number(y - 3))\" stroke=\"\(color)\" stroke-width=\"2\""
+                    + (dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"") + "/>"
+            } else {
+                s += "<rect x=\"\(Self.number(x1 + 12))\" y=\"\(Self.number(y - 9))\" width=\"12\" height=\"12\" fill=\"\(Self.palette[i % Self.palette.count])\"/>"
+            }
+            for line in Self.wrapped(name) {
+                s += "<text x=\"\(Self.number(x1 + 32))\" y=\"\(Self.number(y + 1))\" font-size=\"11\">\(Self.escape(line))</text>\n"
+                y += 14
+            }
+            y += 4
         }
         return s
     }
 
     /// Polylines with point markers; `diagonal` adds the chance line of a ROC plot.
     public func lines(_ series: [Series], diagonal: Bool = false, markers: Bool = false) -> String {
-        var s = frame(legend: series.map(\.name))
+        let chart = fitted(legend: series.map(\.name))
+        var s = chart.frame(legend: series.map(\.name), lineSamples: true)
+        let (px, py) = (chart.px, chart.py)
         if diagonal {
             s += "<line x1=\"\(Self.number(px(0)))\" y1=\"\(Self.number(py(0)))\" x2=\"\(Self.number(px(1)))\" y2=\"\(Self.number(py(1)))\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n"
         }
         for (i, one) in series.enumerated() {
-            let color = Self.palette[i % Self.palette.count]
+            let (color, dash) = Self.style(i)
             let points = one.points.map { "\(Self.number(px($0.x))),\(Self.number(py($0.y)))" }.joined(separator: " ")
-            s += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            s += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"" + (dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"") + "/>\n"
             if markers { for p in one.points { s += "<circle cx=\"\(Self.number(px(p.x)))\" cy=\"\(Self.number(py(p.y)))\" r=\"3\" fill=\"\(color)\"/>" } }
         }
         return s + "</svg>\n"
@@ -85,7 +139,10 @@ public struct SVGChart {
         var chart = self
         chart.xRange = 0...Double(max(categories.count, 1))
         chart.xTicks = categories.enumerated().map { (Double($0.offset) + 0.5, $0.element) }
-        var s = chart.frame(legend: series.map(\.name))
+        // Many or long category names are slanted under the axis instead of overlapping.
+        let rotated = categories.count > 6 || categories.map(\.count).reduce(0, +) * 7 > Int(chart.plotWidth)
+        chart = chart.fitted(legend: series.map(\.name), rotatedTicks: rotated)
+        var s = chart.frame(legend: series.map(\.name), rotatedTicks: rotated)
         let groupWidth = chart.plotWidth / Double(max(categories.count, 1))
         let barWidth = groupWidth * 0.8 / Double(max(series.count, 1))
         for (j, one) in series.enumerated() {
@@ -110,7 +167,9 @@ public struct SVGChart {
         }
         let top = max(0.05, (fractions.flatMap { $0 }.max() ?? 0) * 1.1)
         chart.yRange = 0...min(1, (top * 4).rounded(.up) / 4)
-        var s = chart.frame(legend: groups.map { "\($0.name) (n=\($0.values.count))" })
+        let names = groups.map { "\($0.name) (n=\($0.values.count))" }
+        chart = chart.fitted(legend: names)
+        var s = chart.frame(legend: names)
         for (j, f) in fractions.enumerated() {
             let color = Self.palette[j % Self.palette.count]
             for (b, value) in f.enumerated() where value > 0 {
