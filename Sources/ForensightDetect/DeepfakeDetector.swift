@@ -121,31 +121,8 @@ public final class DeepfakeDetector: ExplainableDetector {
         try network.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": card.json])
     }
 
-    /// The network input for face crops: [N, 3, inputSize, inputSize], resized (the card's `interpolation`, bilinear
-    /// without one) and normalised per the card: (pixel · pixelScale / 255 − mean) / std, or (pixel − mean) / std
-    /// without a `pixelScale`.
-    public func inputTensor(_ faces: [RGBImage]) -> Tensor {
-        let s = card.inputSize
-        let out = Tensor.zeros([faces.count, 3, s, s])
-        let method = card.interpolation ?? .bilinear
-        let scale = card.pixelScale.map { $0 / 255 }
-        for (n, face) in faces.enumerated() {
-            let image = face.width == s && face.height == s ? face : face.resized(width: s, height: s, method: method)
-            let base = out.data + n * 3 * s * s
-            image.pixels.withUnsafeBufferPointer { px in
-                for c in 0..<3 {
-                    let (m, inv) = (card.mean[c], 1 / card.std[c])
-                    let plane = base + c * s * s
-                    if let scale {
-                        for i in 0..<(s * s) { plane[i] = (Float(px[3 * i + c]) * scale - m) * inv }
-                    } else {
-                        for i in 0..<(s * s) { plane[i] = (Float(px[3 * i + c]) - m) * inv }
-                    }
-                }
-            }
-        }
-        return out
-    }
+    /// The network input for face crops, as the card prescribes (`DetectorCard.inputTensor`).
+    public func inputTensor(_ faces: [RGBImage]) -> Tensor { card.inputTensor(faces) }
 
     /// Raw logits for a prepared input batch (no gradient recording).
     ///
@@ -183,23 +160,8 @@ public final class DeepfakeDetector: ExplainableDetector {
     /// The network's logit for each face crop, before calibration, in batches of `batchSize`. With the card's
     /// `flipAverage` it is the mean of the crop's logit and its mirror image's.
     public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
-        var out: [Float] = []
-        out.reserveCapacity(faces.count)
-        var start = 0
-        while start < faces.count {
-            let batch = Array(faces[start..<min(start + batchSize, faces.count)])
-            if card.flipAverage == true {
-                // The crops and their mirror images in one forward pass (a batch of one crop costs nearly a pass).
-                let both = logits(inputTensor(batch + batch.map { ImageGeometry.flipHorizontal($0) }))
-                out += batch.indices.map { (both[$0] + both[batch.count + $0]) / 2 }
-            } else {
-                out += logits(inputTensor(batch))
-            }
-            start += batchSize
-        }
-        return out
+        card.faceLogits(faces, batchSize: batchSize) { logits($0) }
     }
-
 }
 
 extension DeepfakeDetector: TrainableDetector {

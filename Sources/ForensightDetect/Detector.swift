@@ -67,6 +67,7 @@ public enum DetectorRegistry {
     public static let builtIn: [Entry] = [
         DeepfakeDetector.registryEntry,
         DeepfakeDetector.lite2RegistryEntry,
+        MesoNetDetector.registryEntry,
         EnsembleDetector.registryEntry,
     ]
 

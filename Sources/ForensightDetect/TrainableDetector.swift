@@ -21,9 +21,16 @@ public protocol TrainableDetector: Detector {
     /// Loads pretrained starting weights for everything but the head, which keeps its fresh initialisation. Throws
     /// when `weights` belong to another network (a missing, unexpected or mis-shaped tensor outside the head).
     func loadPretrained(_ weights: [String: Tensor]) throws
+    /// Makes the network take `side` × `side` inputs (the recipe's input size), or throws when it cannot. The default,
+    /// for fully convolutional networks, only sets the card's `inputSize`.
+    func setInputSize(_ side: Int) throws
     /// The file in the weights folder (`ModelLocations.weightsDirectory`) that setup converts as this architecture's
     /// default starting point, or nil when it trains from its own initialisation.
     var pretrainedWeightsName: String? { get }
+}
+
+extension TrainableDetector {
+    public func setInputSize(_ side: Int) throws { card.inputSize = side }
 }
 
 extension DetectorRegistry {

@@ -48,7 +48,7 @@ public final class SelfBlendTrainer: TrainingRecipe {
         self.simulator?.highPassSigma = recipe.traceHighPassSigma
         let masked = reals.map { recipe.denseMask ? $0 : $0.withoutMesh }
         self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
-        detector.card.inputSize = recipe.inputSize
+        try detector.setInputSize(recipe.inputSize)
         blend = recipe.selfBlend
         self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo,
                                         seed: recipe.seed, blend: recipe.selfBlend, simulator: self.simulator)

@@ -86,8 +86,8 @@ struct Train: ParsableCommand {
     @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower).")
     var frozenBlocks = 3
 
-    @Option(help: "Network input side in pixels.")
-    var inputSize = 224
+    @Option(help: "Network input side in pixels (default: the architecture's own, 224 for EfficientNet-Lite, 256 for meso4).")
+    var inputSize: Int?
 
     @Option(help: "Share of the real people (or photos, or videos) held out for validation: epoch choice, threshold, calibration.")
     var valFraction = 0.1
@@ -146,7 +146,7 @@ struct Train: ParsableCommand {
         guard valFraction >= 0, testFraction >= 0, valFraction + testFraction < 1 else {
             throw ValidationError("--val-fraction and --test-fraction must be ≥ 0 and leave a training share (sum < 1)")
         }
-        guard inputSize >= 32 && inputSize <= 1024 else { throw ValidationError("--input-size must be between 32 and 1024") }
+        guard (32...1024).contains(inputSize ?? 224) else { throw ValidationError("--input-size must be between 32 and 1024") }
         guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
@@ -160,7 +160,7 @@ struct Train: ParsableCommand {
     func run() throws {
         var recipe = SelfBlendRecipe()
         (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate ?? 2e-4)
-        (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, inputSize, stepsPerEpoch)
+        (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, try resolvedInputSize(), stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
@@ -282,10 +282,17 @@ struct Train: ParsableCommand {
         return out
     }
 
+    /// --input-size, or the input side a fresh detector of the architecture has on its card.
+    func resolvedInputSize() throws -> Int {
+        if let inputSize { return inputSize }
+        guard detector == .sbi || detector == .synthesis else { return 224 }
+        do { return try DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)).card.inputSize } catch { throw fail("\(error)") }
+    }
+
     /// A fresh detector of `--architecture` (its head initialised from the seed) holding its pretrained weights.
     func initialDetector() throws -> any TrainableDetector {
         var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + architecture, architecture: architecture)
-        card.inputSize = inputSize
+        card.inputSize = try resolvedInputSize()
         let model: any TrainableDetector
         do { model = try ParameterInit.withSeed(seed) { try DetectorRegistry.makeTrainable(card: card) } } catch { throw fail("\(error)") }
         guard let path = initWeights ?? model.pretrainedWeightsName.map({ ModelLocations.weightsDirectory + "/" + $0 }) else { return model }

@@ -134,3 +134,35 @@ final class TrainableDetectorTests: XCTestCase {
         XCTAssertEqual(choice.realUnits, 2, "two validation videos")
     }
 }
+
+extension TrainableDetectorTests {
+    /// The zoo's Meso-4 through the registry: MesoNet's own input on a fresh card, trainable, one input size only,
+    /// and a saved file scores as the detector it came from.
+    func testMesoNetIsARegisteredTrainableDetector() throws {
+        XCTAssertTrue(DetectorRegistry.trainableArchitectures.contains("meso4"))
+        let meso = try ParameterInit.withSeed(2) { try DetectorRegistry.makeTrainable(card: DetectorCard(id: "m", architecture: "meso4")) }
+        XCTAssertEqual(meso.card.inputSize, 256)
+        XCTAssertEqual(meso.card.pixelScale, 1)
+        XCTAssertEqual(meso.card.mean, [0, 0, 0])
+        XCTAssertNil(meso.pretrainedWeightsName)
+        XCTAssertThrowsError(try meso.setInputSize(224)) { XCTAssertTrue("\($0)".contains("--input-size 256"), "\($0)") }
+        XCTAssertNoThrow(try meso.setInputSize(256))
+        var odd = DetectorCard(id: "o", architecture: "meso4")
+        odd.inputSize = 100
+        XCTAssertThrowsError(try DetectorRegistry.make(card: odd)) { XCTAssertTrue("\($0)".contains("multiple of 32"), "\($0)") }
+        // Its input is the crop scaled to 0…1.
+        let face = RGBImage(width: 256, height: 256, fill: (255, 0, 51))
+        let x = meso.inputTensor([face])
+        XCTAssertEqual(x.data[0], 1); XCTAssertEqual(x.data[256 * 256], 0); XCTAssertEqual(x.data[2 * 256 * 256], 0.2, accuracy: 1e-6)
+        // Save and load: same card (schema 2: it uses pixel_scale), same logits.
+        meso.module.eval()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meso-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try meso.save(to: path, dtype: .f32)
+        let loaded = try DetectorRegistry.load(path: path)
+        XCTAssertTrue(loaded is MesoNetDetector)
+        XCTAssertEqual(loaded.card.schema, 2)
+        let faces = (0..<3).map { i in RGBImage(width: 256, height: 256, fill: (UInt8(60 * i), 120, 200)) }
+        XCTAssertEqual(loaded.faceLogits(faces, batchSize: 2), meso.faceLogits(faces, batchSize: 2))
+    }
+}
