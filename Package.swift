@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "ForensightDetect", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                          "ForensightFaces", "ForensightEvaluation",
                                                          .product(name: "Crypto", package: "swift-crypto")], swiftSettings: vectorISA + swift6),
-        .target(name: "ForensightProtocols", dependencies: ["ForensightMedia", "ForensightFaces", "ForensightData", "ForensightDetect",
+        .target(name: "ForensightProtocols", dependencies: ["ForensightTensor", "ForensightMedia", "ForensightFaces", "ForensightData", "ForensightDetect",
                                                             "ForensightEvaluation"], swiftSettings: swift6),
         .target(name: "ForensightOptim", dependencies: ["ForensightTensor"], swiftSettings: swift6),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightOptim", "ForensightNN", "ForensightModels", "ForensightMedia",

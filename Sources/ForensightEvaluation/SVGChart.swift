@@ -180,4 +180,37 @@ public struct SVGChart {
         }
         return s + "</svg>\n"
     }
+
+    /// A scatter plot of point groups (e.g. a t-SNE layout coloured by class or method): axes fitted to the points;
+    /// groups 1–8 are circles in the palette's colours, 9–16 squares, 17–24 diamonds.
+    public func scatter(_ groups: [(name: String, points: [(x: Double, y: Double)])]) -> String {
+        var chart = self
+        let all = groups.flatMap(\.points)
+        func range(_ values: [Double]) -> ClosedRange<Double> {
+            guard let lo = values.min(), let hi = values.max(), hi > lo else { return (values.first ?? 0) - 1...(values.first ?? 0) + 1 }
+            let pad = (hi - lo) * 0.05
+            return (lo - pad)...(hi + pad)
+        }
+        (chart.xRange, chart.yRange) = (range(all.map(\.x)), range(all.map(\.y)))
+        chart.xTicks = (0...4).map { i in
+            let v = chart.xRange.lowerBound + Double(i) / 4 * (chart.xRange.upperBound - chart.xRange.lowerBound)
+            return (v, String(format: "%.3g", v))
+        }
+        let names = groups.map { "\($0.name) (n=\($0.points.count))" }
+        chart = chart.fitted(legend: names)
+        var s = chart.frame(legend: names)
+        for (j, group) in groups.enumerated() {
+            let color = Self.palette[j % Self.palette.count], shape = (j / Self.palette.count) % 3
+            for p in group.points {
+                let (x, y) = (chart.px(p.x), chart.py(p.y))
+                switch shape {
+                case 0: s += "<circle cx=\"\(Self.number(x))\" cy=\"\(Self.number(y))\" r=\"2.5\" fill=\"\(color)\" fill-opacity=\"0.7\"/>"
+                case 1: s += "<rect x=\"\(Self.number(x - 2.5))\" y=\"\(Self.number(y - 2.5))\" width=\"5\" height=\"5\" fill=\"\(color)\" fill-opacity=\"0.7\"/>"
+                default: s += "<path d=\"M\(Self.number(x)) \(Self.number(y - 3.5))L\(Self.number(x + 3.5)) \(Self.number(y))L\(Self.number(x)) \(Self.number(y + 3.5))L\(Self.number(x - 3.5)) \(Self.number(y))Z\" fill=\"\(color)\" fill-opacity=\"0.7\"/>"
+                }
+            }
+            s += "\n"
+        }
+        return s + "</svg>\n"
+    }
 }

@@ -38,7 +38,7 @@ struct Forensight: ParsableCommand {
           forensight bench engine                    engine speed vs peers
         """,
         version: "0.1.0",
-        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Bench.self, Models.self])
+        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Embed.self, Bench.self, Models.self])
 }
 
 /// Writes a one-line error to stderr and returns the exit status to throw (`throw throw fail("…")`). Commands throw rather
