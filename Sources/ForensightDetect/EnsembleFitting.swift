@@ -7,29 +7,39 @@ public struct StackingRow: Sendable, Equatable {
     public var label: Int
     /// Member i's P(fake), in the order of the member ids the rows go with.
     public var probabilities: [Double]
-    public init(label: Int, probabilities: [Double]) { (self.label, self.probabilities) = (label, probabilities) }
+    /// The video or photo the crop belongs to (nil: each row is its own unit).
+    public var unit: String?
+    public init(label: Int, probabilities: [Double], unit: String? = nil) { (self.label, self.probabilities, self.unit) = (label, probabilities, unit) }
 }
 
 /// The fitting data of an ensemble: member scores of labelled face crops, and their CSV form
-/// (`label,<member-1 id>,<member-2 id>,…`, one row per face) that `forensight models ensemble --fit` reads.
+/// (`label,<member-1 id>,<member-2 id>,…`, or `label,unit,<member ids>…` when rows name their video or photo; one row
+/// per face) that `forensight models ensemble --fit` reads.
 public enum StackingScores {
     /// Scores labelled face crops with every member (each member scores each crop once, in batches) and returns one
     /// row per crop. The crops must be cut the way the members expect (they must share one crop).
-    public static func score(members: [any Detector], faces: [RGBImage], labels: [Int], batchSize: Int = 16) throws -> [StackingRow] {
+    public static func score(members: [any Detector], faces: [RGBImage], labels: [Int], units: [String]? = nil,
+                             batchSize: Int = 16) throws -> [StackingRow] {
         guard faces.count == labels.count else { throw DetectorError("\(faces.count) face crops but \(labels.count) labels") }
+        guard units == nil || units!.count == faces.count else { throw DetectorError("\(faces.count) face crops but \(units!.count) units") }
         guard labels.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw DetectorError("labels must be 0 (real) or 1 (fake)") }
         try EnsembleDetector.checkSharedCrop(members)
         if let other = members.first(where: { $0.inputKind != .faceCrop }) {
             throw DetectorError("stacking scores come from face crops, but member \"\(other.card.id)\" takes \(other.inputKind.rawValue) input")
         }
         let perMember = members.map { $0.probabilities(faces, batchSize: batchSize) }
-        return labels.indices.map { f in StackingRow(label: labels[f], probabilities: perMember.map { Double($0[f]) }) }
+        return labels.indices.map { f in StackingRow(label: labels[f], probabilities: perMember.map { Double($0[f]) }, unit: units?[f]) }
     }
 
-    /// The CSV text of `rows`: a header `label,<ids…>`, then one line per row (probabilities written exactly).
+    /// The CSV text of `rows`: a header `label,<ids…>` (with a `unit` column after `label` when every row names its
+    /// unit), then one line per row (probabilities written exactly).
     public static func csv(memberIDs: [String], rows: [StackingRow]) -> String {
-        var lines = [(["label"] + memberIDs).joined(separator: ",")]
-        for row in rows { lines.append(([String(row.label)] + row.probabilities.map { "\($0)" }).joined(separator: ",")) }
+        let withUnits = !rows.isEmpty && rows.allSatisfy { $0.unit != nil }
+        var lines = [(["label"] + (withUnits ? ["unit"] : []) + memberIDs).joined(separator: ",")]
+        for row in rows {
+            let unit = withUnits ? [row.unit!.replacingOccurrences(of: ",", with: ";")] : []
+            lines.append(([String(row.label)] + unit + row.probabilities.map { "\($0)" }).joined(separator: ","))
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -55,7 +65,8 @@ public enum StackingScores {
         guard header.first == "label", header.count >= 2, header.dropFirst().allSatisfy({ !$0.isEmpty }) else {
             throw DetectorError("\(path): the header must be label,<member id>,… (got \"\(lines[headerIndex])\")")
         }
-        let ids = Array(header.dropFirst())
+        let withUnits = header.count >= 3 && header[1] == "unit"
+        let ids = Array(header.dropFirst(withUnits ? 2 : 1))
         var rows: [StackingRow] = []
         for (n, line) in lines.enumerated().dropFirst(headerIndex + 1) where !line.isEmpty {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -66,13 +77,13 @@ public enum StackingScores {
                 throw DetectorError("\(path): line \(n + 1): label \"\(fields[0])\" is not 0 or 1")
             }
             var probabilities: [Double] = []
-            for (id, field) in zip(ids, fields.dropFirst()) {
+            for (id, field) in zip(ids, fields.dropFirst(withUnits ? 2 : 1)) {
                 guard let p = Double(field), p.isFinite, (0...1).contains(p) else {
                     throw DetectorError("\(path): line \(n + 1): \(id) P(fake) \"\(field)\" is not a probability in 0…1")
                 }
                 probabilities.append(p)
             }
-            rows.append(StackingRow(label: label, probabilities: probabilities))
+            rows.append(StackingRow(label: label, probabilities: probabilities, unit: withUnits ? fields[1] : nil))
         }
         guard !rows.isEmpty else { throw DetectorError("\(path): no rows after the header") }
         return (ids, rows)
@@ -91,7 +102,9 @@ public struct EnsembleFitReport: Codable, Sendable, Equatable {
     /// `fitted` (at most 2 % of the fitting reals reach it) or `given`.
     public var thresholdSource: String
     public var faces: Int, reals: Int, fakes: Int
-    /// Share of the fitting reals at or above the threshold.
+    /// Real videos and photos the threshold was placed on (`reals` when the rows name no units: one per face).
+    public var realUnits: Int
+    /// Share of the fitting real units at or above the threshold.
     public var realFlaggedRate: Double
     public var members: [MemberAUC]
     /// AUC of the combined P(fake) on the fitting faces.
@@ -99,6 +112,7 @@ public struct EnsembleFitReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case weights, bias, inverseRegularization = "inverse_regularization", threshold, thresholdSource = "threshold_source", faces, reals, fakes
+        case realUnits = "real_units"
         case realFlaggedRate = "real_flagged_rate", members, combinedAUC = "combined_auc"
     }
 }
@@ -109,7 +123,8 @@ extension EnsembleDetector {
     /// The rows' columns (`memberIDs`) are matched to the members by card id, in any order; each member needs exactly
     /// one column and every column must be a member. The threshold, unless given, is the one the default model's
     /// calibration uses (`StackingCombiner.threshold`): the lowest P(fake) ≥ 0.5 that at most 2 % of the fitting reals
-    /// (faces labelled 0) reach.
+    /// reach, counted as `detect` reports them when every row names its unit (the mean combined P(fake) of a video's
+    /// or photo's crops, one crop per frame) and per face otherwise.
     ///
     /// - Parameter source: names the scores in errors (e.g. the CSV path).
     public static func fit(id: String, members: [any Detector], memberIDs: [String], rows: [StackingRow], threshold: Float? = nil,
@@ -137,19 +152,33 @@ extension EnsembleDetector {
         } catch { throw DetectorError("\(source): \(error)") }
         let combined = probabilities.map { combiner.probability(members: $0) }
         let realScores = zip(combined, labels).filter { $0.1 == 0 }.map(\.0)
-        let chosen = threshold.map(Double.init) ?? StackingCombiner.threshold(realScores: realScores)
+        let realUnitScores = Self.realUnitScores(rows: rows, combined: combined) ?? realScores
+        let chosen = threshold.map(Double.init) ?? StackingCombiner.threshold(realScores: realUnitScores)
         func auc(_ scores: [Double]) throws -> Double {
             do { return try Metrics.auc(scores: scores, labels: labels) } catch { throw DetectorError("\(source): \(error)") }
         }
         let report = EnsembleFitReport(
             weights: combiner.weights, bias: combiner.bias, inverseRegularization: c, threshold: chosen,
             thresholdSource: threshold == nil ? "fitted" : "given", faces: rows.count, reals: realScores.count, fakes: rows.count - realScores.count,
-            realFlaggedRate: Double(realScores.filter { $0 >= chosen }.count) / Double(max(realScores.count, 1)),
+            realUnits: realUnitScores.count,
+            realFlaggedRate: Double(realUnitScores.filter { $0 >= chosen }.count) / Double(max(realUnitScores.count, 1)),
             members: try members.indices.map { i in EnsembleFitReport.MemberAUC(id: members[i].card.id, auc: try auc(probabilities.map { $0[i] })) },
             combinedAUC: try auc(combined))
         let notes = "logistic stacking (C = \(c)) fitted on \(rows.count) faces (\(realScores.count) real, \(rows.count - realScores.count) fake)"
         let ensemble = try EnsembleDetector(id: id, members: members, combiner: combiner, threshold: Float(chosen),
                                             inverseRegularization: c, notes: notes)
         return (ensemble, report)
+    }
+
+    /// Per real unit (video or photo), the mean combined P(fake) of its rows, when every row names its unit; nil
+    /// otherwise.
+    static func realUnitScores(rows: [StackingRow], combined: [Double]) -> [Double]? {
+        guard !rows.isEmpty, rows.allSatisfy({ $0.unit != nil }) else { return nil }
+        var sums: [String: (Double, Int)] = [:]
+        for (row, p) in zip(rows, combined) where row.label == 0 {
+            let s = sums[row.unit!] ?? (0, 0)
+            sums[row.unit!] = (s.0 + p, s.1 + 1)
+        }
+        return sums.keys.sorted().map { sums[$0]!.0 / Double(sums[$0]!.1) }
     }
 }

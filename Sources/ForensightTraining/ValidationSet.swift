@@ -113,17 +113,21 @@ extension SelfBlendTrainer {
 /// The faces an ensemble's stacking is fitted on (`train --detector ensemble`): from the validation split, each
 /// held-out real crop (at most `framesPerVideo` per video) and its self-blend, and — with a simulator — the
 /// simulator's pair of the same crop (its resampled real and its simulated fake). Labels: 0 real, 1 fake.
+/// Each crop's `units` entry is the video (or photo) it belongs to, so the ensemble's threshold can be placed on
+/// videos and photos as `detect` reports them; the simulator's resampled reals are units of their own (`sim/…`).
 public enum StackingData {
     public static func crops(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend,
-                             simulator: GeneratorTraceSimulator?) -> (images: [RGBImage], labels: [Int]) {
+                             simulator: GeneratorTraceSimulator?) -> (images: [RGBImage], labels: [Int], units: [String]) {
         let reals = faces.filter { !$0.sample.isFake }
         let blended = ValidationSet(reals, framesPerVideo: framesPerVideo, seed: seed, blend: blend)
         var images = blended.images, labels = blended.kinds.map { $0 == 0 ? 0 : 1 }
+        var units = zip(blended.videoIDs, blended.kinds).map { $1 == 0 ? $0 : "fake/" + $0 }
         if let simulator {
             let simulated = ValidationSet(reals, framesPerVideo: framesPerVideo, seed: seed, simulator: simulator)
             images += simulated.images
             labels += simulated.kinds.map { $0 == 0 ? 0 : 1 }
+            units += zip(simulated.videoIDs, simulated.kinds).map { $1 == 0 ? "sim/" + $0 : "sim-fake/" + $0 }
         }
-        return (images, labels)
+        return (images, labels, units)
     }
 }

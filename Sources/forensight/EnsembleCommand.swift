@@ -13,7 +13,7 @@ extension Models {
 
             --fit is a CSV with a header `label,<member id>,<member id>,…` (the ids in the members' cards, in any order) and one row per validation face: its label (0 real, 1 fake) and each member's P(fake). StackingScores.score and StackingScores.write make it from labelled face crops. Fit on validation faces, never on a test set.
 
-            The threshold, unless --threshold is given, is chosen as for the default model: the lowest P(fake), not below 0.5, that at most 2 % of the fitting reals reach.
+            The threshold, unless --threshold is given, is chosen as for the default model: the lowest P(fake), not below 0.5, that at most 2 % of the fitting reals reach, counted per video or photo (the mean P(fake) of its rows) when the CSV has a `unit` column after `label` (as `train --detector ensemble` writes it), per face otherwise.
 
             Prints the weights, bias, threshold, and the AUC on the fitting faces of each member and of the ensemble (--json: one JSON object). `forensight detect --model FILE` uses the ensemble; its records list each member's P(fake).
 
@@ -87,8 +87,9 @@ extension Models {
             }
             print(padded("bias") + String(format: "  %+7.4f", report.bias))
             print(padded("combined") + String(format: "           %.4f", report.combinedAUC))
-            print(String(format: "threshold %.4f (%@; %.1f %% of the fitting reals reach it)", report.threshold, report.thresholdSource,
-                         100 * report.realFlaggedRate))
+            let units = report.realUnits == report.reals ? "real faces" : "\(report.realUnits) real videos and photos"
+            print(String(format: "threshold %.4f (%@; %.1f %% of the fitting %@ reach it)", report.threshold, report.thresholdSource,
+                         100 * report.realFlaggedRate, units))
         }
     }
 }

@@ -26,7 +26,7 @@ extension Train {
         for path in members {
             do { detectors.append(try DetectorRegistry.load(path: path)) } catch { throw fail("\(error)") }
         }
-        let (images, labels) = StackingData.crops(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed,
+        let (images, labels, units) = StackingData.crops(validation, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed,
                                                   blend: recipe.selfBlend, simulator: simulator)
         let fakes = labels.filter { $0 == 1 }.count
         note("ensemble fit: \(images.count - fakes) validation reals and \(fakes) fakes (self-blends\(simulator == nil ? "" : " and simulated"))"
@@ -34,7 +34,7 @@ extension Train {
         let ids = detectors.map(\.card.id)
         let csv = out + "/stacking-scores.csv"
         do {
-            let rows = try StackingScores.score(members: detectors, faces: images, labels: labels)
+            let rows = try StackingScores.score(members: detectors, faces: images, labels: labels, units: units)
             try StackingScores.write(memberIDs: ids, rows: rows, to: csv)
             let name = ensembleID ?? ids.joined(separator: "+")
             let (ensemble, report) = try EnsembleDetector.fit(id: name, members: detectors, memberIDs: ids, rows: rows, source: csv)

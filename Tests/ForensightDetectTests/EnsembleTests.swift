@@ -240,3 +240,40 @@ private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: S
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
 }
+
+extension EnsembleTests {
+    /// With units in the rows (as `train --detector ensemble` writes them), the fitted threshold is placed on videos
+    /// and photos as `detect` reports them: a video whose one frame scores high no longer sets it alone.
+    func testTheThresholdIsPlacedOnUnitsWhenTheRowsNameThem() throws {
+        let a = try EnsembleTests.member("seam", seed: 1), b = try EnsembleTests.member("synth", seed: 2)
+        var rows: [StackingRow] = []
+        // 60 real videos of 4 frames: one frame of every third video spikes; 60 fakes score high.
+        for v in 0..<60 {
+            for f in 0..<4 {
+                let spike = v % 3 == 0 && f == 0
+                let p = spike ? 0.9 : 0.1 + Double((v * 7 + f) % 10) / 50
+                rows.append(StackingRow(label: 0, probabilities: [p, p], unit: "video\(v)"))
+            }
+            rows.append(StackingRow(label: 1, probabilities: [0.8 + Double(v % 5) / 30, 0.85], unit: "fake/video\(v)"))
+        }
+        let (_, byUnit) = try EnsembleDetector.fit(id: "u", members: [a, b], memberIDs: ["seam", "synth"], rows: rows)
+        let (_, byFace) = try EnsembleDetector.fit(id: "f", members: [a, b], memberIDs: ["seam", "synth"],
+                                                   rows: rows.map { StackingRow(label: $0.label, probabilities: $0.probabilities) })
+        XCTAssertEqual(byUnit.realUnits, 60)
+        XCTAssertEqual(byFace.realUnits, 240)
+        XCTAssertEqual(byUnit.weights, byFace.weights, "units change the threshold, not the stacking")
+        XCTAssertLessThan(byUnit.threshold, byFace.threshold, "20 spiking frames in 240 push a per-face threshold up")
+        XCTAssertLessThanOrEqual(byUnit.realFlaggedRate, 0.02)
+        // The CSV keeps the units (a comma in a unit name is replaced) and an old CSV without them still reads.
+        let csv = StackingScores.csv(memberIDs: ["seam", "synth"], rows: rows)
+        XCTAssertTrue(csv.hasPrefix("label,unit,seam,synth\n0,video0,"), String(csv.prefix(40)))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        let read = try StackingScores.read(path: path)
+        XCTAssertEqual(read.memberIDs, ["seam", "synth"])
+        XCTAssertEqual(read.rows, rows)
+        try "label,seam,synth\n0,0.1,0.2\n1,0.9,0.8\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try StackingScores.read(path: path).rows.map(\.unit), [nil, nil])
+    }
+}
