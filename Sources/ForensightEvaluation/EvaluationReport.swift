@@ -161,7 +161,7 @@ public struct EvaluationReport {
 
     /// The family of each fake method of `dataset`: the first folder of its fakes' paths inside the dataset (e.g.
     /// `stargan-celeba128` for `…:stargan-celeba128/fake/1.jpg`). Methods whose fakes sit in no folder are left out.
-    func methodFamilies(dataset: String) -> [String: String] {
+    public func methodFamilies(dataset: String) -> [String: String] {
         var out: [String: String] = [:]
         for item in results.items where item.dataset == dataset && item.label == 1 && item.run == 0 {
             guard let method = item.method, out[method] == nil else { continue }

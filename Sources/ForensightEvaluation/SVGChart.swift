@@ -25,15 +25,15 @@ public struct SVGChart {
     static let dashes = ["", "7 3", "2 3", "8 3 2 3"]
     var margin = (left: 58.0, right: 150.0, top: 34.0, bottom: 48.0)
     /// Legend lines are wrapped at this many characters.
-    static let legendWrap = 22
+    public static let legendWrap = 22
 
     /// The colour and dash of series `i`.
-    static func style(_ i: Int) -> (color: String, dash: String) {
+    public static func style(_ i: Int) -> (color: String, dash: String) {
         (palette[i % palette.count], dashes[(i / palette.count) % dashes.count])
     }
 
     /// `name` cut into lines of at most `legendWrap` characters, at spaces where possible.
-    static func wrapped(_ name: String) -> [String] {
+    public static func wrapped(_ name: String) -> [String] {
         var lines: [String] = [], current = ""
         for word in name.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
             var word = word

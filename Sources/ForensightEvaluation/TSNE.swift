@@ -60,7 +60,7 @@ public struct TSNE: Sendable {
     }
 
     /// Squared Euclidean distances, row-major N × N.
-    static func squaredDistances(_ x: [[Double]]) -> [Double] {
+    public static func squaredDistances(_ x: [[Double]]) -> [Double] {
         let n = x.count
         var out = [Double](repeating: 0, count: n * n)
         out.withUnsafeMutableBufferPointer { buffer in
@@ -78,7 +78,7 @@ public struct TSNE: Sendable {
 
     /// P = (P_{j|i} + P_{i|j}) / Σ, floored at machine epsilon, where each row's Gaussian precision is found by
     /// bisection so that its entropy is log(perplexity) (100 steps, tolerance 1e-5, as scikit-learn).
-    static func jointProbabilities(_ distances: [Double], perplexity: Double) -> [Double] {
+    public static func jointProbabilities(_ distances: [Double], perplexity: Double) -> [Double] {
         let n = Int(Double(distances.count).squareRoot())
         var conditional = [Double](repeating: 0, count: n * n)
         let target = log(perplexity)
@@ -116,7 +116,7 @@ public struct TSNE: Sendable {
     }
 
     /// The KL divergence of P from the Student-t affinities Q of `y` (interleaved x, y) and its gradient.
-    static func gradient(_ p: [Double], _ y: [Double], n: Int) -> (kl: Double, grad: [Double]) {
+    public static func gradient(_ p: [Double], _ y: [Double], n: Int) -> (kl: Double, grad: [Double]) {
         var kernel = [Double](repeating: 0, count: n * n)
         var rowSums = [Double](repeating: 0, count: n)
         kernel.withUnsafeMutableBufferPointer { kb in

@@ -66,7 +66,7 @@ public struct FeatureEmbedding: Sendable {
 
     /// At most `maxPoints` of `faces`, drawn with a seed: half from the reals and half from the fakes when both are
     /// present (the smaller class whole if it has fewer), in their original order.
-    static func subsample<T>(_ faces: [(sample: Sample, frame: Int, image: T)], maxPoints: Int, seed: UInt64) -> [(sample: Sample, frame: Int, image: T)] {
+    public static func subsample<T>(_ faces: [(sample: Sample, frame: Int, image: T)], maxPoints: Int, seed: UInt64) -> [(sample: Sample, frame: Int, image: T)] {
         guard faces.count > maxPoints else { return faces }
         var random = SeededRandom(seed: seed)
         let reals = faces.indices.filter { faces[$0].sample.label == 0 }, fakes = faces.indices.filter { faces[$0].sample.label != 0 }

@@ -7,7 +7,7 @@ import ForensightFaces
 import ForensightData
 import ForensightDetect
 import ForensightEvaluation
-@testable import ForensightProtocols
+import ForensightProtocols
 
 /// `forensight embed`'s library part: features of real faces through t-SNE, the balanced subsample, the charts.
 final class FeatureEmbeddingTests: XCTestCase {

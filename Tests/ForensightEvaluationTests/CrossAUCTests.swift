@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-@testable import ForensightEvaluation
+import ForensightEvaluation
 
 /// Cross-AUC against numpy + scikit-learn (fixture from scripts/reference/make_cross_auc_fixture.py): the matrix in
 /// the results file, its lowest cell, and its section in the report.

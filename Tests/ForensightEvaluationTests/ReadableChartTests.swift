@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-@testable import ForensightEvaluation
+import ForensightEvaluation
 
 /// Charts that stay readable with many series and methods: distinct colour-and-dash styles, wrapped legends that fit,
 /// slanted category labels, and ROC curves per method family when a dataset has many methods.

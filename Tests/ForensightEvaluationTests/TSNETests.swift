@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-@testable import ForensightEvaluation
+import ForensightEvaluation
 
 /// t-SNE and trustworthiness against scikit-learn (fixture from scripts/reference/make_tsne_fixture.py).
 final class TSNETests: XCTestCase {
