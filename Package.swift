@@ -37,6 +37,16 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The web app and REST API (ForensightServer): HTTP, the SQLite job table, templates, metrics, multipart.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Tests only: reads docs/openapi.yaml to check the server against it.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -55,6 +65,17 @@ let package = Package(
                                                          .product(name: "Crypto", package: "swift-crypto")], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightProtocols", dependencies: ["ForensightMedia", "ForensightFaces", "ForensightData", "ForensightDetect",
                                                             "ForensightEvaluation"], swiftSettings: swift6),
+        // `forensight serve`: depends on the detect library, never the reverse.
+        .target(name: "ForensightServer", dependencies: ["ForensightDetect", "ForensightMedia", "ForensightFaces", "ForensightTensor",
+                                                         .product(name: "Hummingbird", package: "hummingbird"),
+                                                         .product(name: "GRDB", package: "GRDB.swift"),
+                                                         .product(name: "Mustache", package: "swift-mustache"),
+                                                         .product(name: "Prometheus", package: "swift-prometheus"),
+                                                         .product(name: "MultipartKit", package: "multipart-kit"),
+                                                         .product(name: "Crypto", package: "swift-crypto"),
+                                                         .product(name: "Logging", package: "swift-log"),
+                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                swiftSettings: swift6),
         .target(name: "ForensightOptim", dependencies: ["ForensightTensor"], swiftSettings: swift6),
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightOptim", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                            "ForensightFaces", "ForensightData", "ForensightDetect", "ForensightEvaluation"],
@@ -67,7 +88,7 @@ let package = Package(
         .executableTarget(name: "forensight", dependencies: [
             "ForensightTensor", "ForensightNN", "ForensightModels", "ForensightBench", "ForensightMedia", "ForensightFaces",
             "ForensightData", "ForensightDetect", "ForensightOptim", "ForensightTraining", "ForensightEvaluation", "ForensightProtocols",
-            "ForensightCheckpoint",
+            "ForensightCheckpoint", "ForensightServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
         .testTarget(name: "ForensightTensorTests", dependencies: ["ForensightTensor", "ForensightTestSupport"],
@@ -85,6 +106,9 @@ let package = Package(
         .testTarget(name: "ForensightDetectTests", dependencies: ["ForensightDetect", "ForensightData", "ForensightOptim", "ForensightTraining", "ForensightNN",
                                                                  "ForensightProtocols", "ForensightEvaluation",
                                                                  "ForensightTestSupport"]),
+        .testTarget(name: "ForensightServerTests", dependencies: ["ForensightServer", "ForensightDetect", "ForensightMedia", "ForensightFaces",
+                                                                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                                 .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "ForensightTrainingTests", dependencies: ["ForensightOptim", "ForensightTraining", "ForensightNN", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),
     ],

@@ -1,0 +1,146 @@
+import Foundation
+import ServiceLifecycle
+import Logging
+
+/// The workers: each takes the oldest queued job, analyses it on a thread of its own (analysis is CPU-bound and
+/// blocking, so it stays off the server's event loops and task pool) and commits the result or the failure.
+///
+/// A job that outlives the timeout is marked failed at the deadline; the thread finishes on its own and its late
+/// result is refused by the store (`JobStore.complete` only accepts the running attempt), so each job gets exactly
+/// one outcome.
+public final class JobRunner: Service, Sendable {
+    let store: JobStore
+    let media: MediaStore
+    let analyzer: any Analyzer
+    let workers: Int
+    let timeoutSeconds: Double
+    let metrics: ServerMetrics
+    let logger: Logger
+    let doorbell = Doorbell()
+
+    init(store: JobStore, media: MediaStore, analyzer: any Analyzer, workers: Int, timeoutSeconds: Double, metrics: ServerMetrics,
+         logger: Logger) {
+        (self.store, self.media, self.analyzer, self.workers) = (store, media, analyzer, workers)
+        (self.timeoutSeconds, self.metrics, self.logger) = (timeoutSeconds, metrics, logger)
+    }
+
+    /// Runs `workers` workers until graceful shutdown. Jobs still running then stay `running` in the table and are
+    /// queued again by the next start (`JobStore.requeueInterrupted`).
+    public func run() async throws {
+        guard workers > 0 else { try? await gracefulShutdown(); return }
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<self.workers {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            if await !self.runNext() { await self.doorbell.wait(upToSeconds: 2) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells idle workers a job was queued.
+    func jobQueued() { Task { await doorbell.ring() } }
+
+    /// Processes queued jobs one after another until none is left (tests, and servers without workers).
+    public func processQueued() async {
+        while await runNext() {}
+    }
+
+    /// Claims and processes one job; false when none was queued.
+    func runNext() async -> Bool {
+        let job: AnalysisRecord
+        do {
+            guard let claimed = try store.claimNext() else { return false }
+            job = claimed
+        } catch {
+            logger.error("cannot claim a job: \(error)")
+            return false
+        }
+        await process(job)
+        return true
+    }
+
+    func process(_ job: AnalysisRecord) async {
+        guard let path = media.path(sha256: job.sha256), FileManager.default.fileExists(atPath: path) else {
+            finish(job, with: .failure(ServerFailure("the uploaded file is missing from the media store")), seconds: 0)
+            return
+        }
+        let (store, timeout, id, attempt) = (store, timeoutSeconds, job.id, job.attempts)
+        let timer = Task {
+            try await Task.sleep(for: .seconds(timeout))
+            if (try? store.fail(id: id, attempt: attempt, reason: String(format: "timed out after %g s", timeout))) == true { self.metrics.jobsFailed.increment() }
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let analyzer = analyzer, name = job.filename
+        let outcome = await Self.onThread { try analyzer.analyze(path: path, name: name) }
+        timer.cancel()
+        finish(job, with: outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// Commits a job's outcome (refused, and only logged, when the attempt is no longer the running one).
+    func finish(_ job: AnalysisRecord, with outcome: Result<AnalysisOutput, any Error>, seconds: Double) {
+        do {
+            switch outcome {
+            case .success(let output):
+                let json = String(decoding: try output.verdict.jsonData(), as: UTF8.self)
+                let artifacts = output.artifacts.map { (name: $0.name, mediaType: $0.mediaType, bytes: $0.bytes) }
+                if try store.complete(id: job.id, attempt: job.attempts, result: json, artifacts: artifacts) {
+                    metrics.jobsDone.increment()
+                    metrics.analysisSeconds.record(seconds)
+                } else {
+                    logger.notice("analysis \(job.id): result of attempt \(job.attempts) not committed (deleted, timed out or taken over)")
+                }
+            case .failure(let error):
+                if try store.fail(id: job.id, attempt: job.attempts, reason: "\(error)") { metrics.jobsFailed.increment() }
+            }
+        } catch {
+            logger.error("analysis \(job.id): cannot commit its outcome: \(error)")
+        }
+    }
+
+    /// Runs blocking work on a new thread (16 MiB of stack, as the network's recursion may need) and awaits it.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> Result<T, any Error> {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: Result { try work() }) }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+    }
+}
+
+/// A failure of the server's own making, with a one-line description.
+struct ServerFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Wakes idle workers when a job is queued; they also look again every few seconds on their own.
+actor Doorbell {
+    private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var next = 0
+
+    func ring() {
+        let all = waiting
+        waiting = [:]
+        for continuation in all.values { continuation.resume() }
+    }
+
+    func wait(upToSeconds seconds: Double) async {
+        let ticket = next
+        next += 1
+        await withCheckedContinuation { continuation in
+            waiting[ticket] = continuation
+            Task { [weak self] in
+                try? await Task.sleep(for: .seconds(seconds))
+                await self?.expire(ticket)
+            }
+        }
+    }
+
+    private func expire(_ ticket: Int) {
+        waiting.removeValue(forKey: ticket)?.resume()
+    }
+}
