@@ -97,8 +97,8 @@ extension ForensightServer {
 
         api.delete("analyses/:id") { _, context -> Response in
             let id = try self.validID(context)
-            guard let (record, stillUsed) = try self.store.delete(id: id) else { throw APIError.notFound() }
-            if !stillUsed { self.media.remove(sha256: record.sha256) }
+            guard let deleted = try self.store.delete(id: id) else { throw APIError.notFound() }
+            if !deleted.mediaStillUsed { self.media.remove(sha256: deleted.record.sha256) }
             return Response(status: .noContent)
         }
 

@@ -25,12 +25,13 @@ public struct ForensightServer: Sendable {
         let requeued = try store.requeueInterrupted()
         if requeued > 0 { logger.notice("queued again \(requeued) interrupted job(s)") }
         runner = JobRunner(store: store, media: media, analyzer: analyzer, workers: configuration.workers,
-                           timeoutSeconds: configuration.jobTimeoutSeconds, metrics: metrics, logger: logger)
+                           timeoutSeconds: configuration.jobTimeoutSeconds, metrics: metrics, logger: logger,
+                           retentionSeconds: configuration.retentionDays.map { $0 * 86400 })
         pages = try PageRenderer()
     }
 
     /// The application: routes, error and token middleware, and the workers as a service.
-    public func makeApplication(logger: Logger = Logger(label: "forensight.serve")) -> some ApplicationProtocol {
+    public func makeApplication(logger: Logger = Logger(label: "forensight.serve")) -> Application<RouterResponder<BasicRequestContext>> {
         Application(router: makeRouter(),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "forensight"),
                     services: configuration.workers > 0 ? [runner] : [], logger: logger)
@@ -69,7 +70,7 @@ public struct ForensightServer: Sendable {
             if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes + MultipartUpload.formFieldLimit {
                 throw APIError(.contentTooLarge, "too_large", "the upload is larger than this server accepts (\(configuration.maxUploadBytes) bytes)")
             }
-            if try store.pendingCount() >= configuration.queueCapacity { throw queueFull }
+            if try store.pendingCount(model: analyzer.modelVersion) >= configuration.queueCapacity { throw queueFull }
             let received = try await MultipartUpload.receive(request.body, boundary: boundary, store: media, limit: configuration.maxUploadBytes)
             do {
                 let submission = try store.submit(sha256: received.media.sha256, model: analyzer.modelVersion, filename: received.filename,

@@ -17,9 +17,13 @@ public final class JobRunner: Service, Sendable {
     let metrics: ServerMetrics
     let logger: Logger
     let doorbell = Doorbell()
+    /// Seconds finished analyses are kept (`ServerConfiguration.retentionDays`); nil keeps them.
+    let retentionSeconds: Double?
 
-    init(store: JobStore, media: MediaStore, analyzer: any Analyzer, workers: Int, timeoutSeconds: Double, metrics: ServerMetrics,
-         logger: Logger) {
+    /// Workers over `store` and `media`; `ForensightServer` makes the one it runs.
+    public init(store: JobStore, media: MediaStore, analyzer: any Analyzer, workers: Int, timeoutSeconds: Double, metrics: ServerMetrics,
+         logger: Logger, retentionSeconds: Double? = nil) {
+        self.retentionSeconds = retentionSeconds
         (self.store, self.media, self.analyzer, self.workers) = (store, media, analyzer, workers)
         (self.timeoutSeconds, self.metrics, self.logger) = (timeoutSeconds, metrics, logger)
     }
@@ -30,6 +34,14 @@ public final class JobRunner: Service, Sendable {
         guard workers > 0 else { try? await gracefulShutdown(); return }
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
+                if self.retentionSeconds != nil {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            self.pruneExpired()
+                            try? await Task.sleep(for: .seconds(3600))
+                        }
+                    }
+                }
                 for _ in 0..<self.workers {
                     group.addTask {
                         while !Task.isCancelled {
@@ -38,6 +50,16 @@ public final class JobRunner: Service, Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Deletes the analyses older than the retention, and their media when nothing else uses it.
+    public func pruneExpired(now: Double = Date().timeIntervalSince1970) {
+        guard let retentionSeconds else { return }
+        do {
+            for sha in try store.prune(finishedBefore: now - retentionSeconds) { media.remove(sha256: sha) }
+        } catch {
+            logger.error("cannot delete expired analyses: \(error)")
         }
     }
 
@@ -53,7 +75,7 @@ public final class JobRunner: Service, Sendable {
     func runNext() async -> Bool {
         let job: AnalysisRecord
         do {
-            guard let claimed = try store.claimNext() else { return false }
+            guard let claimed = try store.claimNext(model: analyzer.modelVersion) else { return false }
             job = claimed
         } catch {
             logger.error("cannot claim a job: \(error)")
@@ -112,9 +134,9 @@ public final class JobRunner: Service, Sendable {
 }
 
 /// A failure of the server's own making, with a one-line description.
-struct ServerFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ServerFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Wakes idle workers when a job is queued; they also look again every few seconds on their own.

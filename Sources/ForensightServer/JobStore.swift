@@ -86,8 +86,7 @@ public final class JobStore: Sendable {
     public func submit(sha256: String, model: String, filename: String, kind: String, format: String, size: Int, capacity: Int,
                        now: Double = Date().timeIntervalSince1970) throws -> Submission {
         try database.write { db in
-            let pending = try AnalysisRecord.filter([AnalysisRecord.Status.queued.rawValue, AnalysisRecord.Status.running.rawValue]
-                                                        .contains(AnalysisRecord.CodingKeys.status)).fetchCount(db)
+            let pending = try Self.pending(model: model).fetchCount(db)
             if var existing = try AnalysisRecord.filter(AnalysisRecord.CodingKeys.sha256 == sha256 && AnalysisRecord.CodingKeys.model == model)
                 .fetchOne(db) {
                 guard existing.status == .failed else { return .existing(existing) }
@@ -105,10 +104,18 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Marks the oldest queued job running (one more attempt) and returns it; nil when none waits.
-    public func claimNext(now: Double = Date().timeIntervalSince1970) throws -> AnalysisRecord? {
+    /// Jobs of `model` that are queued or running. Jobs of another model version (queued before the server changed
+    /// models) are neither counted nor run: their record names the model that must produce their result.
+    static func pending(model: String) -> QueryInterfaceRequest<AnalysisRecord> {
+        AnalysisRecord.filter([AnalysisRecord.Status.queued.rawValue, AnalysisRecord.Status.running.rawValue].contains(AnalysisRecord.CodingKeys.status)
+                              && AnalysisRecord.CodingKeys.model == model)
+    }
+
+    /// Marks the oldest queued job of `model` running (one more attempt) and returns it; nil when none waits.
+    public func claimNext(model: String, now: Double = Date().timeIntervalSince1970) throws -> AnalysisRecord? {
         try database.write { db in
-            guard var job = try AnalysisRecord.filter(AnalysisRecord.CodingKeys.status == AnalysisRecord.Status.queued.rawValue)
+            guard var job = try AnalysisRecord.filter(AnalysisRecord.CodingKeys.status == AnalysisRecord.Status.queued.rawValue
+                                                      && AnalysisRecord.CodingKeys.model == model)
                 .order(AnalysisRecord.CodingKeys.createdAt).fetchOne(db) else { return nil }
             (job.status, job.attempts, job.startedAt) = (.running, job.attempts + 1, now)
             try job.update(db)
@@ -215,11 +222,27 @@ extension JobStore {
         try database.read { db in try AnalysisRecord.filter(AnalysisRecord.CodingKeys.sha256 == sha256).fetchCount(db) > 0 }
     }
 
-    /// How many jobs are queued or running.
-    public func pendingCount() throws -> Int {
-        try database.read { db in
-            try AnalysisRecord.filter([AnalysisRecord.Status.queued.rawValue, AnalysisRecord.Status.running.rawValue]
-                                          .contains(AnalysisRecord.CodingKeys.status)).fetchCount(db)
+    /// How many jobs of `model` are queued or running.
+    public func pendingCount(model: String) throws -> Int {
+        try database.read { db in try Self.pending(model: model).fetchCount(db) }
+    }
+}
+
+extension JobStore {
+    /// Deletes finished (done or failed) analyses that finished before `cutoff` (Unix seconds), with their
+    /// explanation files. Returns the hashes of media no analysis refers to any more, for the media store to delete.
+    public func prune(finishedBefore cutoff: Double) throws -> [String] {
+        try database.write { db in
+            let old = try AnalysisRecord.filter([AnalysisRecord.Status.done.rawValue, AnalysisRecord.Status.failed.rawValue]
+                                                    .contains(AnalysisRecord.CodingKeys.status)
+                                                && AnalysisRecord.CodingKeys.finishedAt < cutoff).fetchAll(db)
+            for record in old {
+                try db.execute(sql: "DELETE FROM artifacts WHERE analysis_id = ?", arguments: [record.id])
+                _ = try record.delete(db)
+            }
+            return try Set(old.map(\.sha256)).filter { sha in
+                try AnalysisRecord.filter(AnalysisRecord.CodingKeys.sha256 == sha).fetchCount(db) == 0
+            }.sorted()
         }
     }
 }

@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var jobTimeoutSeconds: Double = 600
     /// Seconds a client is told to wait when the queue is full.
     public var retryAfterSeconds: Int = 30
+    /// Finished analyses older than this many days are deleted (checked at start and hourly); nil keeps them all.
+    public var retentionDays: Double?
     /// Analyses listed per page (REST and history page) when the client does not ask.
     public var pageSize: Int = 20
 
@@ -36,6 +38,7 @@ public struct ServerConfiguration: Sendable {
         if workers < 0 || workers > 64 { return "--workers must be between 0 and 64" }
         if maxUploadBytes < 1 { return "--max-upload must be positive" }
         if queueCapacity < 1 { return "the queue capacity must be positive" }
+        if let retentionDays, retentionDays <= 0 { return "--retention-days must be positive" }
         return nil
     }
 }

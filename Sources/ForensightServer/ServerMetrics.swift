@@ -12,23 +12,28 @@ public final class ServerMetrics: Sendable {
     let jobGauges: [AnalysisRecord.Status: Gauge]
 
     public init() {
-        uploadsAccepted = registry.makeCounter(name: "forensight_uploads_accepted_total", help: "Uploads answered 202 with a new job.")
-        uploadsDeduplicated = registry.makeCounter(name: "forensight_uploads_deduplicated_total",
-                                                   help: "Uploads answered with the existing analysis of the same file and model.")
-        jobsDone = registry.makeCounter(name: "forensight_jobs_done_total", help: "Jobs that committed a result.")
-        jobsFailed = registry.makeCounter(name: "forensight_jobs_failed_total", help: "Jobs that failed (unreadable media, timeout, ...).")
-        analysisSeconds = registry.makeValueHistogram(name: "forensight_analysis_seconds", buckets: [0.5, 1, 2, 5, 10, 20, 40, 80, 160, 320],
-                                                      help: "Wall time of one analysis.")
+        uploadsAccepted = registry.makeCounter(descriptor: Self.name("uploads_accepted", "total", "Uploads answered 202 with a new job."))
+        uploadsDeduplicated = registry.makeCounter(descriptor: Self.name("uploads_deduplicated", "total",
+                                                                        "Uploads answered with the existing analysis of the same file and model."))
+        jobsDone = registry.makeCounter(descriptor: Self.name("jobs_done", "total", "Jobs that committed a result."))
+        jobsFailed = registry.makeCounter(descriptor: Self.name("jobs_failed", "total", "Jobs that failed (unreadable media, timeout, ...)."))
+        analysisSeconds = registry.makeValueHistogram(descriptor: Self.name("analysis", "seconds", "Wall time of one analysis."),
+                                                      buckets: [0.5, 1, 2, 5, 10, 20, 40, 80, 160, 320])
         var gauges: [AnalysisRecord.Status: Gauge] = [:]
         for status in AnalysisRecord.Status.allCases {
-            gauges[status] = registry.makeGauge(name: "forensight_jobs", labels: [("status", status.rawValue)], help: "Jobs by state.")
+            gauges[status] = registry.makeGauge(descriptor: Self.name("jobs", "", "Jobs by state."), labels: [("status", status.rawValue)])
         }
         jobGauges = gauges
     }
 
+    /// `forensight_<metric>_<unit>`.
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "forensight", metricName: metric, unitName: unit, helpText: help)
+    }
+
     /// Rejected requests by error code (`too_large`, `queue_full`, …).
     func rejected(_ code: String) {
-        registry.makeCounter(name: "forensight_requests_rejected_total", labels: [("code", code)], help: "Requests answered with an error.")
+        registry.makeCounter(descriptor: Self.name("requests_rejected", "total", "Requests answered with an error."), labels: [("code", code)])
             .increment()
     }
 

@@ -45,6 +45,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an analysis may take before it fails as timed out.")
     var timeout = 600.0
 
+    @Option(help: "Delete finished analyses (and their media) after this many days (default: keep them).")
+    var retentionDays: Double?
+
     @Option(help: "Detector weights (default: the shipped model, or $FORENSIGHT_MODEL).")
     var model: String?
 
@@ -64,6 +67,7 @@ struct Serve: ParsableCommand {
         configuration.maxUploadBytes = Self.bytes(maxUpload)!
         configuration.token = token ?? ProcessInfo.processInfo.environment["FORENSIGHT_TOKEN"]
         (configuration.queueCapacity, configuration.jobTimeoutSeconds) = (queue, timeout)
+        configuration.retentionDays = retentionDays
         if let problem = configuration.problem { throw ValidationError(problem) }
 
         let analyzer: PipelineAnalyzer

@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 import HummingbirdTesting
-@testable import ForensightServer
+import ForensightServer
 
 /// Uploads become durable jobs: stored by hash, deduplicated per model, deleted and analysed anew, bounded, and
 /// resumed after a crash with exactly one committed result.
@@ -85,6 +85,7 @@ final class JobQueueTests: XCTestCase {
             XCTAssertNotEqual(newID, id)
             await server.runner.processQueued()
             XCTAssertEqual(analyzer.calls.count, 2, "analysed anew after the DELETE")
+            XCTAssertEqual(try otherModel.store.record(id: submission.record.id)?.status, .queued, "only its own model's server runs it")
         }
     }
 
@@ -93,14 +94,16 @@ final class JobQueueTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let server = try makeServer(data: data) { $0.queueCapacity = 1; $0.retryAfterSeconds = 17 }
         try await server.makeApplication().test(.router) { client in
-            XCTAssertEqual(try await client.upload(try pngBytes(seed: 1)).status, .accepted)
+            let answer1 = try await client.upload(try pngBytes(seed: 1))
+            XCTAssertEqual(answer1.status, .accepted)
             let refused = try await client.upload(try pngBytes(seed: 2))
             XCTAssertEqual(refused.status, .serviceUnavailable)
             XCTAssertEqual(refused.headers[.retryAfter], "17")
             XCTAssertEqual(refused.errorCode, "queue_full")
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: server.media.mediaDirectory).count, 1)
             await server.runner.processQueued()
-            XCTAssertEqual(try await client.upload(try pngBytes(seed: 2)).status, .accepted, "room again once the job is done")
+            let answer2 = try await client.upload(try pngBytes(seed: 2))
+            XCTAssertEqual(answer2.status, .accepted, "room again once the job is done")
         }
     }
 
@@ -108,12 +111,11 @@ final class JobQueueTests: XCTestCase {
         let data = try temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let first = try makeServer(data: data)
-        var id = ""
-        try await first.makeApplication().test(.router) { client in
-            id = try XCTUnwrap(try await client.upload(try pngBytes(seed: 3)).json["id"] as? String)
+        let id = try await first.makeApplication().test(.router) { client in
+            try await client.uploadID(try pngBytes(seed: 3))
         }
         // The worker took the job, then the server died before committing anything.
-        let taken = try XCTUnwrap(try first.store.claimNext())
+        let taken = try XCTUnwrap(try first.store.claimNext(model: "fake-model@0001"))
         XCTAssertEqual(taken.id, id)
         XCTAssertEqual(try first.store.record(id: id)?.status, .running)
 
@@ -138,7 +140,7 @@ final class JobQueueTests: XCTestCase {
         analyzer.failWith = "cannot decode the video\nsecond line"
         let server = try makeServer(data: data, analyzer: analyzer)
         try await server.makeApplication().test(.router) { client in
-            let id = try XCTUnwrap(try await client.upload(try pngBytes(seed: 4)).json["id"] as? String)
+            let id = try await client.uploadID(try pngBytes(seed: 4))
             await server.runner.processQueued()
             let failed = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json
             XCTAssertEqual(failed["status"] as? String, "failed")
@@ -148,7 +150,8 @@ final class JobQueueTests: XCTestCase {
             XCTAssertEqual(try retried.json["id"] as? String, id)
             XCTAssertEqual(try retried.json["status"] as? String, "queued")
             await server.runner.processQueued()
-            XCTAssertEqual(try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json["status"] as? String, "done")
+            let answer3 = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get)
+            XCTAssertEqual(try answer3.json["status"] as? String, "done")
         }
     }
 
@@ -181,8 +184,28 @@ final class SlowAnalyzer: Analyzer, @unchecked Sendable {
     init(store: JobStore, id: String) { (self.store, self.id) = (store, id) }
 
     func analyze(path: String, name: String) throws -> AnalysisOutput {
-        for _ in 0..<100_000 where (try? store.record(id: id))??.status != .failed { usleep(1000) }
+        for _ in 0..<10_000 where (try? store.record(id: id))??.status != .failed { usleep(10_000) }
         sawFailure = (try? store.record(id: id))??.status == .failed
         return try FakeAnalyzer().analyze(path: path, name: name)
+    }
+}
+
+extension JobQueueTests {
+    func testRetentionDeletesOldFinishedAnalysesAndTheirMedia() async throws {
+        let data = try temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let server = try makeServer(data: data) { $0.retentionDays = 1 }
+        let runner = JobRunner(store: server.store, media: server.media, analyzer: FakeAnalyzer(), workers: 0, timeoutSeconds: 60,
+                               metrics: server.metrics, logger: .init(label: "test"), retentionSeconds: 86400)
+        try await server.makeApplication().test(.router) { client in
+            let old = try await client.uploadID(try pngBytes(seed: 20))
+            await runner.processQueued()
+            let waiting = try await client.uploadID(try pngBytes(seed: 21))
+            let sha = try XCTUnwrap(try server.store.record(id: old)).sha256
+            runner.pruneExpired(now: Date().timeIntervalSince1970 + 2 * 86400)
+            XCTAssertNil(try server.store.record(id: old), "finished two days ago with a retention of one")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: server.media.path(sha256: sha)!))
+            XCTAssertEqual(try server.store.record(id: waiting)?.status, .queued, "a queued job is never pruned")
+        }
     }
 }

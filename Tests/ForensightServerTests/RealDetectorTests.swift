@@ -4,7 +4,7 @@ import HummingbirdTesting
 import ForensightDetect
 import ForensightFaces
 import ForensightMedia
-@testable import ForensightServer
+import ForensightServer
 
 /// Upload → poll → done with the shipped detector and MTCNN: the record the API serves is the one the library's
 /// pipeline (what `forensight detect --json` prints) gives for the same file.
@@ -26,7 +26,8 @@ final class RealDetectorTests: XCTestCase {
             let posted = try await client.upload(png, filename: "wall.png")
             XCTAssertEqual(posted.status, .accepted)
             let id = try XCTUnwrap(try posted.json["id"] as? String)
-            XCTAssertEqual(try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json["status"] as? String, "queued")
+            let answer1 = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get)
+            XCTAssertEqual(try answer1.json["status"] as? String, "queued")
             await server.runner.processQueued()
             let done = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json
             XCTAssertEqual(done["status"] as? String, "done", "\(done)")
@@ -59,7 +60,7 @@ final class RealDetectorTests: XCTestCase {
         let server = try makeServer(data: data, analyzer: try PipelineAnalyzer(modelPath: modelPath))
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: (folder as NSString).appendingPathComponent(name))))
         try await server.makeApplication().test(.router) { client in
-            let id = try XCTUnwrap(try await client.upload(bytes, filename: name).json["id"] as? String)
+            let id = try await client.uploadID(bytes, filename: name)
             await server.runner.processQueued()
             let done = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json
             let result = try XCTUnwrap(done["result"] as? [String: Any], "\(done)")

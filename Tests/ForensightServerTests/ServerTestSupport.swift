@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ForensightDetect
 import ForensightMedia
-@testable import ForensightServer
+import ForensightServer
 
 /// An analyzer that needs no weights: a fixed REAL verdict for every file, counting its calls. Queue, storage and
 /// route tests use it; the real detector has its own test.
@@ -69,6 +69,14 @@ extension TestClientProtocol {
         var fields = headers
         fields[.contentType] = contentType
         return try await execute(uri: uri, method: .post, headers: fields, body: body)
+    }
+}
+
+extension TestClientProtocol {
+    /// Uploads and returns the new (or existing) analysis id, failing the test when there is none.
+    func uploadID(_ bytes: [UInt8], filename: String = "photo.png") async throws -> String {
+        let response = try await upload(bytes, filename: filename)
+        return try XCTUnwrap(try response.json["id"] as? String, response.text)
     }
 }
 
