@@ -90,6 +90,7 @@ let package = Package(
             "ForensightData", "ForensightDetect", "ForensightOptim", "ForensightTraining", "ForensightEvaluation", "ForensightProtocols",
             "ForensightCheckpoint", "ForensightServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .testTarget(name: "ForensightTensorTests", dependencies: ["ForensightTensor", "ForensightTestSupport"],
                     exclude: ["Fixtures"]),

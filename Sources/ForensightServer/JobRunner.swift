@@ -150,15 +150,21 @@ actor Doorbell {
         for continuation in all.values { continuation.resume() }
     }
 
+    /// Returns when rung, after `seconds`, or when the task is cancelled (graceful shutdown), whichever comes first.
     func wait(upToSeconds seconds: Double) async {
         let ticket = next
         next += 1
-        await withCheckedContinuation { continuation in
-            waiting[ticket] = continuation
-            Task { [weak self] in
-                try? await Task.sleep(for: .seconds(seconds))
-                await self?.expire(ticket)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard !Task.isCancelled else { return continuation.resume() }
+                waiting[ticket] = continuation
+                Task { [weak self] in
+                    try? await Task.sleep(for: .seconds(seconds))
+                    await self?.expire(ticket)
+                }
             }
+        } onCancel: {
+            Task { await self.expire(ticket) }
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ForensightDetect
 import ForensightServer
 import ForensightTensor
@@ -58,18 +59,25 @@ struct Serve: ParsableCommand {
         guard Self.bytes(maxUpload) != nil else { throw ValidationError("--max-upload takes a size such as 200M, 1G or 5000000") }
         guard frames > 0 && frames <= 10_000 else { throw ValidationError("--frames must be between 1 and 10000") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let problem = serverConfiguration.problem { throw ValidationError(problem) }
     }
 
-    func run() throws {
-        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
+    /// The server's configuration from the options.
+    var serverConfiguration: ServerConfiguration {
         var configuration = ServerConfiguration(dataDirectory: data)
         (configuration.host, configuration.port, configuration.workers) = (host, port, workers)
-        configuration.maxUploadBytes = Self.bytes(maxUpload)!
+        configuration.maxUploadBytes = Self.bytes(maxUpload) ?? 1
         configuration.token = token ?? ProcessInfo.processInfo.environment["FORENSIGHT_TOKEN"]
         (configuration.queueCapacity, configuration.jobTimeoutSeconds) = (queue, timeout)
         configuration.retentionDays = retentionDays
-        if let problem = configuration.problem { throw ValidationError(problem) }
+        return configuration
+    }
 
+    func run() throws {
+        // Quiet success: the server's log (start, notices, errors) goes to stderr, stdout stays empty.
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
+        let configuration = serverConfiguration
         let analyzer: PipelineAnalyzer
         do { analyzer = try PipelineAnalyzer(modelPath: model, frames: frames) } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
         let server: ForensightServer

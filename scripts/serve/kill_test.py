@@ -6,12 +6,13 @@ with exactly one committed result (docs/RELIABILITY.md).
 
 Uploads are small PNGs (flat colours, unique bytes each), so the test measures the queue, not the detector.
 Standard library only."""
-import argparse, json, os, random, signal, sqlite3, struct, subprocess, sys, tempfile, time, urllib.request, zlib
+import argparse, json, os, random, signal, sqlite3, struct, subprocess, sys, tempfile, threading, time, urllib.request, zlib
 
 
-def png(seed, width=64, height=48):
-    """A flat-colour PNG whose bytes depend on seed."""
-    raw = b"".join(b"\x00" + bytes(((seed * 7) % 256, (seed * 13) % 256, seed // 256 % 256)) * width for _ in range(height))
+def png(seed, width=640, height=480):
+    """A noise PNG whose bytes depend on seed (big enough that uploads and analyses take a moment)."""
+    rng = random.Random(seed)
+    raw = b"".join(b"\x00" + rng.randbytes(3 * width) for _ in range(height))
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
@@ -61,25 +62,39 @@ def main():
     rng = random.Random(args.seed)
     data = tempfile.mkdtemp(prefix="forensight-kill-")
     log = open(os.path.join(data, "server.log"), "ab")
-    kill_at = sorted(rng.sample(range(1, args.uploads), args.kills))
-    server = start(args.binary, data, args.port, log)
-    acknowledged, refused, lost_connection, kills = {}, 0, 0, 0
-    for i in range(args.uploads):
-        if kills < len(kill_at) and i == kill_at[kills]:
-            time.sleep(rng.uniform(0, 0.5))   # mid-analysis, mid-upload or idle
-            server.send_signal(signal.SIGKILL)
-            server.wait()
-            kills += 1
-            server = start(args.binary, data, args.port, log)
+    state = {"server": start(args.binary, data, args.port, log), "kills": 0}
+    lock = threading.Lock()
+    acknowledged, refused, lost_connection = {}, 0, 0
+    finished = threading.Event()
+
+    def killer():
+        # SIGKILL at random moments while uploads stream in and jobs run, then start a new server on the same data.
+        while state["kills"] < args.kills:
+            time.sleep(rng.uniform(0.2, 2.5))
+            with lock:
+                state["server"].send_signal(signal.SIGKILL)
+                state["server"].wait()
+                state["kills"] += 1
+                state["server"] = start(args.binary, data, args.port, log)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    i = 0
+    while i < args.uploads:
         try:
             status, body = upload(args.port, png(i), f"u{i}.png")
         except Exception:
-            lost_connection += 1
+            lost_connection += 1   # not acknowledged: the client retries the same file
+            time.sleep(0.2)
             continue
         if status in (200, 202):
             acknowledged[body["id"]] = i
         else:
             refused += 1
+        i += 1
+    finished.set()
+    thread.join()
+    server, kills = state["server"], state["kills"]
     # Let the last server finish the queue.
     deadline = time.time() + 1800
     while time.time() < deadline:
