@@ -85,19 +85,19 @@ extension ForensightServer {
 
         api.get("analyses") { request, _ -> Response in
             let (page, perPage) = try self.paging(request)
-            let (records, total) = try self.store.page(offset: (page - 1) * perPage, limit: perPage)
+            let (records, total) = try await self.store.page(offset: (page - 1) * perPage, limit: perPage)
             let next = page * perPage < total ? "/api/v1/analyses?page=\(page + 1)&per_page=\(perPage)" : nil
             return try jsonResponse(AnalysisPage(items: records.map { AnalysisSummary($0) }, page: page, perPage: perPage, total: total, next: next))
         }
 
         api.get("analyses/:id") { _, context -> Response in
-            let record = try self.analysis(context)
-            return try jsonResponse(AnalysisSummary(record, artifacts: try self.store.artifactNames(id: record.id), includeResult: true))
+            let record = try await self.analysis(context)
+            return try jsonResponse(AnalysisSummary(record, artifacts: try await self.store.artifactNames(id: record.id), includeResult: true))
         }
 
         api.delete("analyses/:id") { _, context -> Response in
             let id = try self.validID(context)
-            guard let deleted = try self.store.delete(id: id) else { throw APIError.notFound() }
+            guard let deleted = try await self.store.delete(id: id) else { throw APIError.notFound() }
             if !deleted.mediaStillUsed { self.media.remove(sha256: deleted.record.sha256) }
             return Response(status: .noContent)
         }
@@ -107,20 +107,20 @@ extension ForensightServer {
             guard let name = context.parameters.get("name"), Self.isArtifactName(name) else {
                 throw APIError(.badRequest, "invalid_name", "an artifact is timeline.svg or face<N>.png")
             }
-            guard let artifact = try self.store.artifact(id: id, name: name) else { throw APIError.notFound("no such artifact") }
+            guard let artifact = try await self.store.artifact(id: id, name: name) else { throw APIError.notFound("no such artifact") }
             return Response(status: .ok, headers: [.contentType: artifact.mediaType, .cacheControl: "private, max-age=86400"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: artifact.bytes)))
         }
 
         let health: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
             struct Health: Encodable { var status: String; var model: String; var queued: Int; var running: Int }
-            let counts = try self.store.countsByStatus()
+            let counts = try await self.store.countsByStatus()
             return try jsonResponse(Health(status: "ok", model: self.analyzer.modelVersion, queued: counts[.queued] ?? 0,
                                            running: counts[.running] ?? 0))
         }
         let metricsText: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.exposition(store: self.store))))
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: await self.metrics.exposition(store: self.store))))
         }
         router.get("healthz", use: health)
         api.get("healthz", use: health)

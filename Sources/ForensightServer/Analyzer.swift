@@ -38,8 +38,14 @@ public final class PipelineAnalyzer: Analyzer, @unchecked Sendable {
         let refiner = try Pipeline.landmarkRefiner(for: detector)
         template = Pipeline(detector: detector, faceDetector: try MTCNN(), frames: frames, landmarkRefiner: refiner)
         idle = [template]
-        modelVersion = "\(detector.card.id)@\(detector.weightsSHA256.prefix(16))"
+        modelVersion = Self.version(of: detector)
     }
+
+    /// The version analyses are keyed by: card id and the start of the weights' SHA-256.
+    static func version(of detector: any Detector) -> String { "\(detector.card.id)@\(detector.weightsSHA256.prefix(16))" }
+
+    /// The version of the model at `path`, without a face detector (`forensight enqueue`).
+    public static func modelVersion(ofModelAt path: String) throws -> String { version(of: try DetectorRegistry.load(path: path)) }
 
     public func analyze(path: String, name: String) throws -> AnalysisOutput {
         let pipeline = try checkOut()

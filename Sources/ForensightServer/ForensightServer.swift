@@ -8,29 +8,39 @@ import Logging
 /// killed mid-analysis); `makeApplication` gives the Hummingbird application, whose services include the workers.
 public struct ForensightServer: Sendable {
     public let configuration: ServerConfiguration
-    public let store: JobStore
+    /// The job table: SQLite in the data folder, or the PostgreSQL queue given at init.
+    public let store: any JobQueue
     public let media: MediaStore
     public let runner: JobRunner
     public let metrics: ServerMetrics
     public let analyzer: any Analyzer
     let pages: PageRenderer
 
-    public init(configuration: ServerConfiguration, analyzer: any Analyzer, logger: Logger = Logger(label: "forensight.serve")) throws {
+    /// - Parameter queue: a shared job table (`PostgresJobStore`); nil for SQLite in the data folder, whose jobs a
+    ///   previous run left running are queued again here.
+    public init(configuration: ServerConfiguration, analyzer: any Analyzer, queue: (any JobQueue)? = nil,
+                logger: Logger = Logger(label: "forensight.serve")) throws {
         if let problem = configuration.problem { throw ServerFailure(problem) }
         self.configuration = configuration
         self.analyzer = analyzer
-        store = try JobStore(dataDirectory: configuration.dataDirectory)
+        if let queue {
+            store = queue
+        } else {
+            let local = try JobStore(dataDirectory: configuration.dataDirectory)
+            let requeued = try local.requeueInterrupted()
+            if requeued > 0 { logger.notice("queued again \(requeued) interrupted job(s)") }
+            store = local
+        }
         media = try MediaStore(dataDirectory: configuration.dataDirectory)
         metrics = ServerMetrics()
-        let requeued = try store.requeueInterrupted()
-        if requeued > 0 { logger.notice("queued again \(requeued) interrupted job(s)") }
         runner = JobRunner(store: store, media: media, analyzer: analyzer, workers: configuration.workers,
                            timeoutSeconds: configuration.jobTimeoutSeconds, metrics: metrics, logger: logger,
                            retentionSeconds: configuration.retentionDays.map { $0 * 86400 })
         pages = try PageRenderer()
     }
 
-    /// The application: routes, error and token middleware, and the workers as a service.
+    /// The application: routes, error and token middleware, and the workers as a service. A `PostgresJobStore` queue
+    /// must be running (`run()`) beside it.
     public func makeApplication(logger: Logger = Logger(label: "forensight.serve")) -> Application<RouterResponder<BasicRequestContext>> {
         Application(router: makeRouter(),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "forensight"),
@@ -48,9 +58,9 @@ public struct ForensightServer: Sendable {
     }
 
     /// The analysis with a route's `id` parameter, after checking the id's form.
-    func analysis(_ context: BasicRequestContext) throws -> AnalysisRecord {
+    func analysis(_ context: BasicRequestContext) async throws -> AnalysisRecord {
         let id = try validID(context)
-        guard let record = try store.record(id: id) else { throw APIError.notFound() }
+        guard let record = try await store.record(id: id) else { throw APIError.notFound() }
         return record
     }
 
@@ -70,10 +80,10 @@ public struct ForensightServer: Sendable {
             if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes + MultipartUpload.formFieldLimit {
                 throw APIError(.contentTooLarge, "too_large", "the upload is larger than this server accepts (\(configuration.maxUploadBytes) bytes)")
             }
-            if try store.pendingCount(model: analyzer.modelVersion) >= configuration.queueCapacity { throw queueFull }
+            if try await store.pendingCount(model: analyzer.modelVersion) >= configuration.queueCapacity { throw queueFull }
             let received = try await MultipartUpload.receive(request.body, boundary: boundary, store: media, limit: configuration.maxUploadBytes)
             do {
-                let submission = try store.submit(sha256: received.media.sha256, model: analyzer.modelVersion, filename: received.filename,
+                let submission = try await store.submit(sha256: received.media.sha256, model: analyzer.modelVersion, filename: received.filename,
                                                   kind: received.sniffed.kind.rawValue, format: received.sniffed.format, size: received.media.size,
                                                   capacity: configuration.queueCapacity)
                 switch submission {
@@ -84,7 +94,7 @@ public struct ForensightServer: Sendable {
                 }
                 return submission
             } catch is JobStore.QueueFull {
-                if try !store.isMediaReferenced(sha256: received.media.sha256) { media.remove(sha256: received.media.sha256) }
+                if try await !store.isMediaReferenced(sha256: received.media.sha256) { media.remove(sha256: received.media.sha256) }
                 throw queueFull
             }
         } catch let error as APIError {

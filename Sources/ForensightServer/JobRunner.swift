@@ -9,7 +9,7 @@ import Logging
 /// result is refused by the store (`JobStore.complete` only accepts the running attempt), so each job gets exactly
 /// one outcome.
 public final class JobRunner: Service, Sendable {
-    let store: JobStore
+    let store: any JobQueue
     let media: MediaStore
     let analyzer: any Analyzer
     let workers: Int
@@ -21,7 +21,7 @@ public final class JobRunner: Service, Sendable {
     let retentionSeconds: Double?
 
     /// Workers over `store` and `media`; `ForensightServer` makes the one it runs.
-    public init(store: JobStore, media: MediaStore, analyzer: any Analyzer, workers: Int, timeoutSeconds: Double, metrics: ServerMetrics,
+    public init(store: any JobQueue, media: MediaStore, analyzer: any Analyzer, workers: Int, timeoutSeconds: Double, metrics: ServerMetrics,
          logger: Logger, retentionSeconds: Double? = nil) {
         self.retentionSeconds = retentionSeconds
         (self.store, self.media, self.analyzer, self.workers) = (store, media, analyzer, workers)
@@ -37,7 +37,7 @@ public final class JobRunner: Service, Sendable {
                 if self.retentionSeconds != nil {
                     group.addTask {
                         while !Task.isCancelled {
-                            self.pruneExpired()
+                            await self.pruneExpired()
                             try? await Task.sleep(for: .seconds(3600))
                         }
                     }
@@ -54,10 +54,10 @@ public final class JobRunner: Service, Sendable {
     }
 
     /// Deletes the analyses older than the retention, and their media when nothing else uses it.
-    public func pruneExpired(now: Double = Date().timeIntervalSince1970) {
+    public func pruneExpired(now: Double = Date().timeIntervalSince1970) async {
         guard let retentionSeconds else { return }
         do {
-            for sha in try store.prune(finishedBefore: now - retentionSeconds) { media.remove(sha256: sha) }
+            for sha in try await store.prune(finishedBefore: now - retentionSeconds) { media.remove(sha256: sha) }
         } catch {
             logger.error("cannot delete expired analyses: \(error)")
         }
@@ -75,7 +75,7 @@ public final class JobRunner: Service, Sendable {
     func runNext() async -> Bool {
         let job: AnalysisRecord
         do {
-            guard let claimed = try store.claimNext(model: analyzer.modelVersion) else { return false }
+            guard let claimed = try await store.claimNext(model: analyzer.modelVersion) else { return false }
             job = claimed
         } catch {
             logger.error("cannot claim a job: \(error)")
@@ -87,36 +87,46 @@ public final class JobRunner: Service, Sendable {
 
     func process(_ job: AnalysisRecord) async {
         guard let path = media.path(sha256: job.sha256), FileManager.default.fileExists(atPath: path) else {
-            finish(job, with: .failure(ServerFailure("the uploaded file is missing from the media store")), seconds: 0)
+            await finish(job, with: .failure(ServerFailure("the uploaded file is missing from the media store")), seconds: 0)
             return
         }
         let (store, timeout, id, attempt) = (store, timeoutSeconds, job.id, job.attempts)
         let timer = Task {
             try await Task.sleep(for: .seconds(timeout))
-            if (try? store.fail(id: id, attempt: attempt, reason: String(format: "timed out after %g s", timeout))) == true { self.metrics.jobsFailed.increment() }
+            if (try? await store.fail(id: id, attempt: attempt, reason: String(format: "timed out after %g s", timeout))) == true {
+                self.metrics.jobsFailed.increment()
+            }
+        }
+        // While the analysis runs, its lease is renewed (PostgreSQL queues hand an expired lease's job to another worker).
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(PostgresJobStore.renewalSeconds))
+                try await store.renewLease(id: id, attempt: attempt)
+            }
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let analyzer = analyzer, name = job.filename
         let outcome = await Self.onThread { try analyzer.analyze(path: path, name: name) }
         timer.cancel()
-        finish(job, with: outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        heartbeat.cancel()
+        await finish(job, with: outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 
     /// Commits a job's outcome (refused, and only logged, when the attempt is no longer the running one).
-    func finish(_ job: AnalysisRecord, with outcome: Result<AnalysisOutput, any Error>, seconds: Double) {
+    func finish(_ job: AnalysisRecord, with outcome: Result<AnalysisOutput, any Error>, seconds: Double) async {
         do {
             switch outcome {
             case .success(let output):
                 let json = String(decoding: try output.verdict.jsonData(), as: UTF8.self)
                 let artifacts = output.artifacts.map { (name: $0.name, mediaType: $0.mediaType, bytes: $0.bytes) }
-                if try store.complete(id: job.id, attempt: job.attempts, result: json, artifacts: artifacts) {
+                if try await store.complete(id: job.id, attempt: job.attempts, result: json, artifacts: artifacts) {
                     metrics.jobsDone.increment()
                     metrics.analysisSeconds.record(seconds)
                 } else {
                     logger.notice("analysis \(job.id): result of attempt \(job.attempts) not committed (deleted, timed out or taken over)")
                 }
             case .failure(let error):
-                if try store.fail(id: job.id, attempt: job.attempts, reason: "\(error)") { metrics.jobsFailed.increment() }
+                if try await store.fail(id: job.id, attempt: job.attempts, reason: "\(error)") { metrics.jobsFailed.increment() }
             }
         } catch {
             logger.error("analysis \(job.id): cannot commit its outcome: \(error)")

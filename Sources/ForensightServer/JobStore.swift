@@ -46,6 +46,8 @@ public final class JobStore: Sendable {
     public init(dataDirectory: String) throws {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         var configuration = Configuration()
+        // Another process (`forensight enqueue`) may write at the same moment: wait for its lock instead of failing.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
@@ -83,9 +85,9 @@ public final class JobStore: Sendable {
 
     /// Queues a job for `media` (already stored) unless the same file and model have an analysis: that one is
     /// returned (a failed one is queued again). Throws `QueueFull` when `capacity` jobs are queued or running.
-    public func submit(sha256: String, model: String, filename: String, kind: String, format: String, size: Int, capacity: Int,
-                       now: Double = Date().timeIntervalSince1970) throws -> Submission {
-        try database.write { db in
+    public func submit(sha256: String, model: String, filename: String, kind: String, format: String, size: Int, capacity: Int) throws -> Submission {
+        let now = Date().timeIntervalSince1970
+        return try database.write { db in
             let pending = try Self.pending(model: model).fetchCount(db)
             if var existing = try AnalysisRecord.filter(AnalysisRecord.CodingKeys.sha256 == sha256 && AnalysisRecord.CodingKeys.model == model)
                 .fetchOne(db) {
@@ -112,8 +114,9 @@ public final class JobStore: Sendable {
     }
 
     /// Marks the oldest queued job of `model` running (one more attempt) and returns it; nil when none waits.
-    public func claimNext(model: String, now: Double = Date().timeIntervalSince1970) throws -> AnalysisRecord? {
-        try database.write { db in
+    public func claimNext(model: String) throws -> AnalysisRecord? {
+        let now = Date().timeIntervalSince1970
+        return try database.write { db in
             guard var job = try AnalysisRecord.filter(AnalysisRecord.CodingKeys.status == AnalysisRecord.Status.queued.rawValue
                                                       && AnalysisRecord.CodingKeys.model == model)
                 .order(AnalysisRecord.CodingKeys.createdAt).fetchOne(db) else { return nil }
@@ -127,9 +130,9 @@ public final class JobStore: Sendable {
     /// running one. Returns false (and commits nothing) otherwise: the job was deleted, timed out or taken over, so
     /// at most one result is ever committed per job.
     @discardableResult
-    public func complete(id: String, attempt: Int, result: String, artifacts: [(name: String, mediaType: String, bytes: [UInt8])],
-                         now: Double = Date().timeIntervalSince1970) throws -> Bool {
-        try database.write { db in
+    public func complete(id: String, attempt: Int, result: String, artifacts: [(name: String, mediaType: String, bytes: [UInt8])]) throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        return try database.write { db in
             try db.execute(sql: "UPDATE analyses SET status = 'done', result = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running' AND attempts = ?",
                            arguments: [result, now, id, attempt])
             guard db.changesCount == 1 else { return false }
@@ -143,7 +146,8 @@ public final class JobStore: Sendable {
 
     /// Marks attempt `attempt` of job `id` failed with a one-line reason, under the same guard as `complete`.
     @discardableResult
-    public func fail(id: String, attempt: Int, reason: String, now: Double = Date().timeIntervalSince1970) throws -> Bool {
+    public func fail(id: String, attempt: Int, reason: String) throws -> Bool {
+        let now = Date().timeIntervalSince1970
         let line = reason.split(whereSeparator: \.isNewline).first.map(String.init) ?? "failed"
         return try database.write { db in
             try db.execute(sql: "UPDATE analyses SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running' AND attempts = ?",

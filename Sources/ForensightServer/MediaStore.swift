@@ -16,13 +16,14 @@ public struct MediaStore: Sendable {
     public let temporaryDirectory: String
 
     /// Creates the folders under `dataDirectory` and removes partial uploads a previous run left in `tmp/`: none of
-    /// them was acknowledged, since the `202` goes out only after `finish`.
-    public init(dataDirectory: String) throws {
+    /// them was acknowledged, since the `202` goes out only after `finish`. Processes that share the folder with a
+    /// running server (workers, `enqueue`) pass `removingPartialUploads: false`.
+    public init(dataDirectory: String, removingPartialUploads: Bool = true) throws {
         mediaDirectory = (dataDirectory as NSString).appendingPathComponent("media")
         temporaryDirectory = (dataDirectory as NSString).appendingPathComponent("tmp")
         let fm = FileManager.default
         for folder in [mediaDirectory, temporaryDirectory] { try fm.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        for leftover in (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {
+        for leftover in removingPartialUploads ? (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] : [] {
             try? fm.removeItem(atPath: (temporaryDirectory as NSString).appendingPathComponent(leftover))
         }
     }

@@ -33,13 +33,13 @@ extension ForensightServer {
         }
 
         router.get("analyses/:id") { _, context -> Response in
-            let record = try self.analysis(context)
-            return self.pages.render("analysis", try self.analysisValues(record))
+            let record = try await self.analysis(context)
+            return self.pages.render("analysis", try await self.analysisValues(record))
         }
 
         router.get("history") { request, _ -> Response in
             let (page, perPage) = try self.paging(request)
-            let (records, total) = try self.store.page(offset: (page - 1) * perPage, limit: perPage)
+            let (records, total) = try await self.store.page(offset: (page - 1) * perPage, limit: perPage)
             let pages = max(1, (total + perPage - 1) / perPage)
             var values: [String: Any] = ["title": "History", "page": String(page), "pages": String(pages)]
             values["items"] = records.map { record -> [String: Any] in
@@ -57,13 +57,13 @@ extension ForensightServer {
     }
 
     /// The values of an analysis page: status, and when done the verdict, faces and explanation images.
-    func analysisValues(_ record: AnalysisRecord) throws -> [String: Any] {
+    func analysisValues(_ record: AnalysisRecord) async throws -> [String: Any] {
         var values: [String: Any] = ["title": record.filename, "filename": record.filename, "status": record.status.rawValue,
                                      "statusURL": "/api/v1/analyses/\(record.id)"]
         if record.status == .queued || record.status == .running { values["pending"] = true; values["refresh"] = "2" }
         if let error = record.error { values["error"] = error }
         guard let json = record.result, let v = try? JSONDecoder().decode(Verdict.self, from: Data(json.utf8)) else { return values }
-        let artifacts = Set(try store.artifactNames(id: record.id))
+        let artifacts = Set(try await store.artifactNames(id: record.id))
         let base = "/api/v1/analyses/\(record.id)/artifacts/"
         var result: [String: Any] = ["verdict": v.verdict.rawValue, "threshold": String(format: "%.2f", v.model.threshold),
                                      "faceCount": String(v.faces.count), "framesWithFaces": String(v.framesWithFaces),

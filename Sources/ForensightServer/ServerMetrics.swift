@@ -38,8 +38,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The text exposition, after reading the job counts from the store.
-    func exposition(store: JobStore) -> String {
-        let counts = (try? store.countsByStatus()) ?? [:]
+    func exposition(store: any JobQueue) async -> String {
+        let counts = (try? await store.countsByStatus()) ?? [:]
         for (status, gauge) in jobGauges { gauge.set(Double(counts[status] ?? 0)) }
         return registry.emitToString()
     }

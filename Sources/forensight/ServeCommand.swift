@@ -17,7 +17,7 @@ struct Serve: ParsableCommand {
 
         Examples:
           forensight serve                                   http://127.0.0.1:8080
-          forensight serve --data /srv/forensight --workers 2
+          forensight serve --data /srv/forensight --workers 2 --queue-limit 128
           forensight serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
           curl -F file=@clip.mp4 http://127.0.0.1:8080/api/v1/analyses
         """)
@@ -41,10 +41,13 @@ struct Serve: ParsableCommand {
     var token: String?
 
     @Option(help: "Jobs queued or running at most; further uploads get 503 with Retry-After.")
-    var queue = 64
+    var queueLimit = 64
 
     @Option(help: "Seconds an analysis may take before it fails as timed out.")
     var timeout = 600.0
+
+    @Option(help: "A PostgreSQL job queue shared with other servers and workers (postgres://USER@HOST/DB; docs/SCALE.md); --data must then be a folder every machine mounts. Default: SQLite in --data.")
+    var queue: String?
 
     @Option(help: "Delete finished analyses (and their media) after this many days (default: keep them).")
     var retentionDays: Double?
@@ -68,7 +71,7 @@ struct Serve: ParsableCommand {
         (configuration.host, configuration.port, configuration.workers) = (host, port, workers)
         configuration.maxUploadBytes = Self.bytes(maxUpload) ?? 1
         configuration.token = token ?? ProcessInfo.processInfo.environment["FORENSIGHT_TOKEN"]
-        (configuration.queueCapacity, configuration.jobTimeoutSeconds) = (queue, timeout)
+        (configuration.queueCapacity, configuration.jobTimeoutSeconds) = (queueLimit, timeout)
         configuration.retentionDays = retentionDays
         return configuration
     }
@@ -81,16 +84,21 @@ struct Serve: ParsableCommand {
         let analyzer: PipelineAnalyzer
         do { analyzer = try PipelineAnalyzer(modelPath: model, frames: frames) } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
         let server: ForensightServer
-        do { server = try ForensightServer(configuration: configuration, analyzer: analyzer) } catch { throw fail("\(error)") }
+        let shared: PostgresJobStore?
+        do {
+            shared = try queue.map { try PostgresJobStore(url: $0) }
+            server = try ForensightServer(configuration: configuration, analyzer: analyzer, queue: shared)
+        } catch { throw fail("\(error)") }
         note("forensight: serving http://\(host):\(port) (data \(data), model \(analyzer.modelVersion))")
-        let finished = DispatchSemaphore(value: 0)
-        let outcome = OutcomeBox()
-        Task {
-            do { try await server.makeApplication().runService() } catch { outcome.error = "\(error)" }
-            finished.signal()
+        let error = waitFor {
+            // The shared queue's connection pool runs beside the server and stops after it.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let shared { group.addTask { try await shared.run() } }
+                try await server.makeApplication().runService()
+                group.cancelAll()
+            }
         }
-        finished.wait()
-        if let error = outcome.error { throw fail(error) }
+        if let error { throw fail(error) }
     }
 
     /// "200M" → 209715200; plain numbers are bytes.
@@ -103,7 +111,15 @@ struct Serve: ParsableCommand {
     }
 }
 
-/// The server task's error, read after it finished.
-private final class OutcomeBox: @unchecked Sendable {
-    var error: String?
+/// Runs async work from a synchronous command and blocks until it ends; its error, if any, as one line.
+func waitFor(_ work: @escaping @Sendable () async throws -> Void) -> String? {
+    final class Outcome: @unchecked Sendable { var error: String? }
+    let finished = DispatchSemaphore(value: 0)
+    let outcome = Outcome()
+    Task {
+        do { try await work() } catch { outcome.error = "\(error)" }
+        finished.signal()
+    }
+    finished.wait()
+    return outcome.error
 }

@@ -21,7 +21,7 @@ final class JobQueueTests: XCTestCase {
             XCTAssertEqual(body["status_url"] as? String, "/api/v1/analyses/\(id)")
             XCTAssertEqual(body["status"] as? String, "queued")
             // Committed before the 202: the row and the media file named by its hash.
-            let record = try XCTUnwrap(try server.store.record(id: id))
+            let record = try XCTUnwrap(try server.sqlite.record(id: id))
             XCTAssertEqual(record.filename, "passwd", "a client's file name is only a display name")
             XCTAssertEqual(record.mediaKind, "image")
             XCTAssertEqual(record.mediaFormat, "png")
@@ -66,8 +66,8 @@ final class JobQueueTests: XCTestCase {
 
             // A different model version is a different analysis of the same file.
             let otherModel = try makeServer(data: data, analyzer: FakeAnalyzer(modelVersion: "other@2"))
-            let sha = try XCTUnwrap(try server.store.record(id: id)).sha256
-            let submission = try otherModel.store.submit(sha256: sha, model: "other@2", filename: "x", kind: "image", format: "png", size: 1,
+            let sha = try XCTUnwrap(try server.sqlite.record(id: id)).sha256
+            let submission = try otherModel.sqlite.submit(sha256: sha, model: "other@2", filename: "x", kind: "image", format: "png", size: 1,
                                                          capacity: 10)
             guard case .created = submission else { return XCTFail("another model must get its own analysis") }
 
@@ -85,7 +85,7 @@ final class JobQueueTests: XCTestCase {
             XCTAssertNotEqual(newID, id)
             await server.runner.processQueued()
             XCTAssertEqual(analyzer.calls.count, 2, "analysed anew after the DELETE")
-            XCTAssertEqual(try otherModel.store.record(id: submission.record.id)?.status, .queued, "only its own model's server runs it")
+            XCTAssertEqual(try otherModel.sqlite.record(id: submission.record.id)?.status, .queued, "only its own model's server runs it")
         }
     }
 
@@ -115,22 +115,22 @@ final class JobQueueTests: XCTestCase {
             try await client.uploadID(try pngBytes(seed: 3))
         }
         // The worker took the job, then the server died before committing anything.
-        let taken = try XCTUnwrap(try first.store.claimNext(model: "fake-model@0001"))
+        let taken = try XCTUnwrap(try first.sqlite.claimNext(model: "fake-model@0001"))
         XCTAssertEqual(taken.id, id)
-        XCTAssertEqual(try first.store.record(id: id)?.status, .running)
+        XCTAssertEqual(try first.sqlite.record(id: id)?.status, .running)
 
         let analyzer = FakeAnalyzer()
         let second = try makeServer(data: data, analyzer: analyzer)
-        XCTAssertEqual(try second.store.record(id: id)?.status, .queued)
+        XCTAssertEqual(try second.sqlite.record(id: id)?.status, .queued)
         await second.runner.processQueued()
-        let record = try XCTUnwrap(try second.store.record(id: id))
+        let record = try XCTUnwrap(try second.sqlite.record(id: id))
         XCTAssertEqual(record.status, .done)
         XCTAssertEqual(record.attempts, 2)
         XCTAssertEqual(analyzer.calls.count, 1)
         // The dead server's attempt can no longer commit.
-        XCTAssertFalse(try first.store.complete(id: id, attempt: 1, result: "{}", artifacts: []))
-        XCTAssertFalse(try second.store.complete(id: id, attempt: 2, result: "{}", artifacts: []), "a second result for a done job")
-        XCTAssertNotEqual(try second.store.record(id: id)?.result, "{}")
+        XCTAssertFalse(try first.sqlite.complete(id: id, attempt: 1, result: "{}", artifacts: []))
+        XCTAssertFalse(try second.sqlite.complete(id: id, attempt: 2, result: "{}", artifacts: []), "a second result for a done job")
+        XCTAssertNotEqual(try second.sqlite.record(id: id)?.result, "{}")
     }
 
     func testAFailedAnalysisRecordsItsReasonAndIsRetriedOnUpload() async throws {
@@ -159,15 +159,15 @@ final class JobQueueTests: XCTestCase {
         let data = try temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let server = try makeServer(data: data, analyzer: FakeAnalyzer()) { $0.jobTimeoutSeconds = 0.01 }
-        let job = try server.store.submit(sha256: String(repeating: "a", count: 64), model: "fake-model@0001", filename: "slow.mp4",
+        let job = try server.sqlite.submit(sha256: String(repeating: "a", count: 64), model: "fake-model@0001", filename: "slow.mp4",
                                           kind: "video", format: "mp4", size: 1, capacity: 5).record
         try Data([0]).write(to: URL(fileURLWithPath: server.media.path(sha256: job.sha256)!))
         // The analyzer returns only once the timeout has marked the job failed.
-        let slow = SlowAnalyzer(store: server.store, id: job.id)
+        let slow = SlowAnalyzer(store: server.sqlite, id: job.id)
         let runner = JobRunner(store: server.store, media: server.media, analyzer: slow, workers: 0, timeoutSeconds: 0.01,
                                metrics: server.metrics, logger: .init(label: "test"))
         await runner.processQueued()
-        let record = try XCTUnwrap(try server.store.record(id: job.id))
+        let record = try XCTUnwrap(try server.sqlite.record(id: job.id))
         XCTAssertEqual(record.status, .failed)
         XCTAssertEqual(record.error, "timed out after 0.01 s")
         XCTAssertNil(record.result)
@@ -201,11 +201,11 @@ extension JobQueueTests {
             let old = try await client.uploadID(try pngBytes(seed: 20))
             await runner.processQueued()
             let waiting = try await client.uploadID(try pngBytes(seed: 21))
-            let sha = try XCTUnwrap(try server.store.record(id: old)).sha256
-            runner.pruneExpired(now: Date().timeIntervalSince1970 + 2 * 86400)
-            XCTAssertNil(try server.store.record(id: old), "finished two days ago with a retention of one")
+            let sha = try XCTUnwrap(try server.sqlite.record(id: old)).sha256
+            await runner.pruneExpired(now: Date().timeIntervalSince1970 + 2 * 86400)
+            XCTAssertNil(try server.sqlite.record(id: old), "finished two days ago with a retention of one")
             XCTAssertFalse(FileManager.default.fileExists(atPath: server.media.path(sha256: sha)!))
-            XCTAssertEqual(try server.store.record(id: waiting)?.status, .queued, "a queued job is never pruned")
+            XCTAssertEqual(try server.sqlite.record(id: waiting)?.status, .queued, "a queued job is never pruned")
         }
     }
 }

@@ -49,7 +49,7 @@ final class RequestErrorTests: XCTestCase {
 
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: server.media.mediaDirectory), [])
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: server.media.temporaryDirectory), [])
-            XCTAssertEqual(try server.store.page(offset: 0, limit: 10).total, 0)
+            XCTAssertEqual(try server.sqlite.page(offset: 0, limit: 10).total, 0)
             // Still serving.
             let answer1 = try await client.upload(png)
             XCTAssertEqual(answer1.status, .accepted)

@@ -96,10 +96,15 @@ extension TestResponse {
 }
 
 /// A server on `data` with the given analyzer, no background workers (tests run the queue with `processQueued`).
-func makeServer(data: String, analyzer: any Analyzer = FakeAnalyzer(), configure: (inout ServerConfiguration) -> Void = { _ in }) throws
-    -> ForensightServer {
+func makeServer(data: String, analyzer: any Analyzer = FakeAnalyzer(), queue: (any JobQueue)? = nil,
+                configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> ForensightServer {
     var configuration = ServerConfiguration(dataDirectory: data)
     configuration.workers = 0
     configure(&configuration)
-    return try ForensightServer(configuration: configuration, analyzer: analyzer)
+    return try ForensightServer(configuration: configuration, analyzer: analyzer, queue: queue)
+}
+
+extension ForensightServer {
+    /// The SQLite job table of a server made without a shared queue (synchronous calls, for assertions).
+    var sqlite: JobStore { store as! JobStore }
 }

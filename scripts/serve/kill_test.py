@@ -38,7 +38,7 @@ def get(port, path):
 
 
 def start(binary, data, port, log):
-    process = subprocess.Popen([binary, "serve", "--data", data, "--port", str(port), "--queue", "1000"],
+    process = subprocess.Popen([binary, "serve", "--data", data, "--port", str(port), "--queue-limit", "1000"],
                                stdout=log, stderr=log)
     for _ in range(600):
         try:

@@ -61,7 +61,7 @@ def main():
     server = start(args.binary, os.path.join(folder, "data"), args.port, log) if args.queue == 64 else None
     if server is None:
         server = subprocess.Popen([args.binary, "serve", "--data", os.path.join(folder, "data"), "--port", str(args.port),
-                                   "--queue", str(args.queue)], stdout=log, stderr=log)
+                                   "--queue-limit", str(args.queue)], stdout=log, stderr=log)
         time.sleep(3)
     detect_s, serve_s = [], []
     for run in range(args.runs):
