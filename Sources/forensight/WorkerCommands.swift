@@ -54,7 +54,7 @@ struct Worker: ParsableCommand {
         let logger = Logger(label: "forensight.worker")
         let runner = JobRunner(store: store, media: media, analyzer: analyzer, workers: workers, timeoutSeconds: timeout, metrics: ServerMetrics(),
                                logger: logger)
-        note("forensight: worker on \(queue) (data \(data), model \(analyzer.modelVersion))")
+        note("forensight: worker on \(Self.redacted(queue)) (data \(data), model \(analyzer.modelVersion))")
         let group = ServiceGroup(configuration: .init(services: [store, runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         if let error = waitFor({ try await group.run() }) { throw fail(error) }
     }
@@ -125,6 +125,15 @@ struct EnqueueCommand: ParsableCommand {
             }
         }
         if problems + missing.count > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Worker {
+    /// The queue URL without its password, for logs.
+    static func redacted(_ url: String) -> String {
+        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
+        parts.password = "***"
+        return parts.string ?? "postgres://…"
     }
 }
 
