@@ -43,6 +43,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return error.jsonResponse()
+        } catch let error as HTTPError where error.status == .notFound && !AllowedMethods.methods(for: request.uri.path).isEmpty {
+            let allowed = AllowedMethods.methods(for: request.uri.path)
+            return APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not served here; use \(allowed.joined(separator: " or "))",
+                            headers: [.allow: allowed.joined(separator: ", ")]).jsonResponse()
         } catch let error as HTTPError {
             let code: String
             switch error.status {

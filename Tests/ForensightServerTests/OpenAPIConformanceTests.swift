@@ -50,6 +50,26 @@ final class OpenAPIConformanceTests: XCTestCase {
         XCTAssertEqual(checked, 13, "every operation of the document was tried")
     }
 
+    func testMethodsTheDocumentDoesNotListAnswer405WithAllow() async throws {
+        let data = try temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let paths = try XCTUnwrap(try Self.document["paths"] as? [String: [String: Any]])
+        let server = try makeServer(data: data)
+        try await server.makeApplication().test(.router) { client in
+            for (path, item) in paths.sorted(by: { $0.key < $1.key }) {
+                let listed = Set(item.keys.filter { ["get", "post", "delete", "put", "patch"].contains($0) }.map { $0.uppercased() })
+                let uri = path.replacingOccurrences(of: "{id}", with: "0123456789abcdef0123456789abcdef")
+                    .replacingOccurrences(of: "{name}", with: "timeline.svg")
+                for method in [HTTPRequest.Method.put, .patch, .delete, .post] where !listed.contains(method.rawValue) {
+                    let response = try await client.execute(uri: uri, method: method)
+                    XCTAssertEqual(response.status, .methodNotAllowed, "\(method) \(path)")
+                    XCTAssertEqual(response.errorCode, "method_not_allowed")
+                    XCTAssertEqual(Set((response.headers[.allow] ?? "").components(separatedBy: ", ")), listed, "Allow of \(path)")
+                }
+            }
+        }
+    }
+
     func testErrorCodesAreDocumented() throws {
         let schemas = try XCTUnwrap((try Self.document["components"] as? [String: Any])?["schemas"] as? [String: Any])
         let error = try XCTUnwrap(((schemas["Error"] as? [String: Any])?["properties"] as? [String: Any])?["error"] as? [String: Any])
