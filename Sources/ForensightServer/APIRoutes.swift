@@ -18,13 +18,21 @@ struct AnalysisSummary: Encodable {
     var startedAt: Double?
     var finishedAt: Double?
     var artifacts: [String]?
+    var progress: Progress?
     var result: Verdict?
+
+    /// Frames decoded so far of a running analysis (when it runs in the server that answers).
+    struct Progress: Encodable {
+        var framesDone: Int
+        var framesPlanned: Int?
+        enum CodingKeys: String, CodingKey { case framesDone = "frames_done", framesPlanned = "frames_planned" }
+    }
 
     struct Media: Encodable { var kind: String; var format: String; var size: Int }
 
     enum CodingKeys: String, CodingKey {
         case id, status, statusURL = "status_url", pageURL = "page_url", filename, sha256, model, media, attempts, error
-        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at", artifacts, result
+        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at", artifacts, progress, result
     }
 
     init(_ r: AnalysisRecord, artifacts: [String]? = nil, includeResult: Bool = false) {
@@ -92,7 +100,11 @@ extension ForensightServer {
 
         api.get("analyses/:id") { _, context -> Response in
             let record = try await self.analysis(context)
-            return try jsonResponse(AnalysisSummary(record, artifacts: try await self.store.artifactNames(id: record.id), includeResult: true))
+            var summary = AnalysisSummary(record, artifacts: try await self.store.artifactNames(id: record.id), includeResult: true)
+            if record.status == .running, let frames = self.runner.progress(of: record.id) {
+                summary.progress = .init(framesDone: frames.done, framesPlanned: frames.planned)
+            }
+            return try jsonResponse(summary)
         }
 
         api.delete("analyses/:id") { _, context -> Response in

@@ -15,7 +15,8 @@ public protocol Analyzer: Sendable {
     /// The model version analyses are keyed by (with the file's hash): same file, same version → same analysis.
     var modelVersion: String { get }
     /// Analyses the file at `path`; `name` is what the client called it (the record's `source`). Blocking.
-    func analyze(path: String, name: String) throws -> AnalysisOutput
+    /// `progress` gets (frames decoded, frames planned or nil) as the analysis goes.
+    func analyze(path: String, name: String, progress: @escaping @Sendable (Int, Int?) -> Void) throws -> AnalysisOutput
 }
 
 /// The analyzer `forensight detect` is: the library's `Pipeline` with the same defaults, its verdict record and
@@ -47,10 +48,10 @@ public final class PipelineAnalyzer: Analyzer, @unchecked Sendable {
     /// The version of the model at `path`, without a face detector (`forensight enqueue`).
     public static func modelVersion(ofModelAt path: String) throws -> String { version(of: try DetectorRegistry.load(path: path)) }
 
-    public func analyze(path: String, name: String) throws -> AnalysisOutput {
+    public func analyze(path: String, name: String, progress: @escaping @Sendable (Int, Int?) -> Void) throws -> AnalysisOutput {
         let pipeline = try checkOut()
         defer { checkIn(pipeline) }
-        var (verdict, crops) = try pipeline.analyzeKeepingCrops(path: path)
+        var (verdict, crops) = try pipeline.analyzeKeepingCrops(path: path, progress: progress)
         verdict.source = name
         let artifacts = (try? pipeline.explanation(of: verdict, crops: crops)) ?? []
         return AnalysisOutput(verdict: verdict, artifacts: artifacts)

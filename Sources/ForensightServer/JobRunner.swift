@@ -17,6 +17,7 @@ public final class JobRunner: Service, Sendable {
     let metrics: ServerMetrics
     let logger: Logger
     let doorbell = Doorbell()
+    let board = ProgressBoard()
     /// Seconds finished analyses are kept (`ServerConfiguration.retentionDays`); nil keeps them.
     let retentionSeconds: Double?
 
@@ -106,7 +107,9 @@ public final class JobRunner: Service, Sendable {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let analyzer = analyzer, name = job.filename
-        let outcome = await Self.onThread { try analyzer.analyze(path: path, name: name) }
+        let board = board
+        let outcome = await Self.onThread { try analyzer.analyze(path: path, name: name) { board.set(id, done: $0, planned: $1) } }
+        board.remove(id)
         timer.cancel()
         heartbeat.cancel()
         await finish(job, with: outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
@@ -141,6 +144,21 @@ public final class JobRunner: Service, Sendable {
             thread.start()
         }
     }
+}
+
+extension JobRunner {
+    /// How far this process's analysis of job `id` has got: frames decoded and planned (nil when not running here).
+    public func progress(of id: String) -> (done: Int, planned: Int?)? { board.get(id) }
+}
+
+/// Frames done per running job, written by the analysis threads and read by the routes.
+final class ProgressBoard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var frames: [String: (done: Int, planned: Int?)] = [:]
+
+    func set(_ id: String, done: Int, planned: Int?) { lock.withLock { frames[id] = (done, planned) } }
+    func remove(_ id: String) { _ = lock.withLock { frames.removeValue(forKey: id) } }
+    func get(_ id: String) -> (done: Int, planned: Int?)? { lock.withLock { frames[id] } }
 }
 
 /// A failure of the server's own making, with a one-line description.

@@ -61,6 +61,9 @@ extension ForensightServer {
         var values: [String: Any] = ["title": record.filename, "filename": record.filename, "status": record.status.rawValue,
                                      "statusURL": "/api/v1/analyses/\(record.id)"]
         if record.status == .queued || record.status == .running { values["pending"] = true; values["refresh"] = "2" }
+        if record.status == .running, let frames = runner.progress(of: record.id) {
+            values["progress"] = frames.planned.map { "frame \(frames.done) of \($0)" } ?? "frame \(frames.done)"
+        }
         if let error = record.error { values["error"] = error }
         guard let json = record.result, let v = try? JSONDecoder().decode(Verdict.self, from: Data(json.utf8)) else { return values }
         let artifacts = Set(try await store.artifactNames(id: record.id))

@@ -48,7 +48,8 @@ enum PageTemplates {
     static let analysis = """
     {{> header}}
     <h1>{{filename}}</h1>
-    <p>Status: <strong id="status">{{status}}</strong>{{#pending}} — this page refreshes until the analysis is done.{{/pending}}</p>
+    <p>Status: <strong id="status">{{status}}</strong>{{#progress}} (<span id="progress">{{progress}}</span>){{/progress}}{{#pending}} — this
+    page refreshes until the analysis is done.{{/pending}}</p>
     {{#error}}<p id="error">Failed: {{error}}</p>{{/error}}
     {{#result}}
     <p class="verdict"><span id="verdict" class="{{verdict}}">{{verdict}}</span>

@@ -183,10 +183,10 @@ final class SlowAnalyzer: Analyzer, @unchecked Sendable {
     var sawFailure = false
     init(store: JobStore, id: String) { (self.store, self.id) = (store, id) }
 
-    func analyze(path: String, name: String) throws -> AnalysisOutput {
+    func analyze(path: String, name: String, progress: @escaping @Sendable (Int, Int?) -> Void) throws -> AnalysisOutput {
         for _ in 0..<10_000 where (try? store.record(id: id))??.status != .failed { usleep(10_000) }
         sawFailure = (try? store.record(id: id))??.status == .failed
-        return try FakeAnalyzer().analyze(path: path, name: name)
+        return try FakeAnalyzer().analyze(path: path, name: name, progress: progress)
     }
 }
 

@@ -59,3 +59,46 @@ final class PageTests: XCTestCase {
         }
     }
 }
+
+extension PageTests {
+    /// While a job runs, the API and the result page show how many frames are done.
+    func testARunningAnalysisShowsItsProgress() async throws {
+        let data = try temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let gate = GatedAnalyzer()
+        let server = try makeServer(data: data, analyzer: gate)
+        try await server.makeApplication().test(.router) { client in
+            let id = try await client.uploadID(try pngBytes(seed: 77))
+            let run = Task { await server.runner.processQueued() }
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async { gate.reported.wait(); done.resume() }
+            }
+            let json = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json
+            XCTAssertEqual(json["status"] as? String, "running")
+            let progress = try XCTUnwrap(json["progress"] as? [String: Any])
+            XCTAssertEqual(progress["frames_done"] as? Int, 12)
+            XCTAssertEqual(progress["frames_planned"] as? Int, 32)
+            let page = try await client.execute(uri: "/analyses/\(id)", method: .get).text
+            XCTAssertTrue(page.contains(#"<span id="progress">frame 12 of 32</span>"#), page)
+            gate.release.signal()
+            await run.value
+            let done = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json
+            XCTAssertEqual(done["status"] as? String, "done")
+            XCTAssertNil(done["progress"])
+        }
+    }
+}
+
+/// Reports 12 of 32 frames, then waits until the test releases it.
+final class GatedAnalyzer: Analyzer, @unchecked Sendable {
+    let modelVersion = "fake-model@0001"
+    let reported = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+
+    func analyze(path: String, name: String, progress: @escaping @Sendable (Int, Int?) -> Void) throws -> AnalysisOutput {
+        progress(12, 32)
+        reported.signal()
+        release.wait()
+        return try FakeAnalyzer().analyze(path: path, name: name) { _, _ in }
+    }
+}

@@ -18,8 +18,9 @@ final class FakeAnalyzer: Analyzer, @unchecked Sendable {
 
     var calls: [String] { lock.withLock { names } }
 
-    func analyze(path: String, name: String) throws -> AnalysisOutput {
+    func analyze(path: String, name: String, progress: @escaping @Sendable (Int, Int?) -> Void) throws -> AnalysisOutput {
         lock.withLock { names.append(name) }
+        progress(1, 1)
         if let failWith { throw ServerFailure(failWith) }
         var verdict = try JSONDecoder().decode(Verdict.self, from: Data(Self.record.utf8))
         verdict.source = name
