@@ -4,6 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup/deps.sh
 bash scripts/setup/weights.sh
+# PostgreSQL on loopback for the shared-queue tests (ForensightServerTests.PostgresQueueTests); they skip without it.
+if [ -z "${FORENSIGHT_TEST_POSTGRES:-}" ]; then
+  FORENSIGHT_TEST_POSTGRES=$(bash scripts/setup/postgres.sh) || { echo "PostgreSQL not set up: its tests will skip" >&2; FORENSIGHT_TEST_POSTGRES=""; }
+  export FORENSIGHT_TEST_POSTGRES
+fi
 log=$(mktemp)
 if ! swift build -c release --build-tests >"$log" 2>&1; then
   grep -E "error" "$log" >&2 || tail -30 "$log" >&2

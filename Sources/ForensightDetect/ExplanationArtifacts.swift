@@ -7,6 +7,7 @@ public struct ExplanationArtifact: Sendable, Equatable {
     public var name: String
     public var mediaType: String
     public var bytes: [UInt8]
+    public init(name: String, mediaType: String, bytes: [UInt8]) { (self.name, self.mediaType, self.bytes) = (name, mediaType, bytes) }
 }
 
 extension Pipeline {

@@ -131,9 +131,7 @@ struct Detect: ParsableCommand {
 
     func emit(_ v: Verdict) {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(v) { print(String(decoding: data, as: UTF8.self)) }
+            if let data = try? v.jsonData() { print(String(decoding: data, as: UTF8.self)) }
         } else if csv {
             let fields = [v.source, v.verdict.rawValue, v.probability.map { String(format: "%.4f", $0) } ?? "", String(v.faces.count),
                           String(v.frames), String(v.framesWithFaces), v.error ?? ""]

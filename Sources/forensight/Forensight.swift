@@ -36,9 +36,11 @@ struct Forensight: ParsableCommand {
           forensight evaluate DATASET... --out r.json
           forensight report r.json --out report/
           forensight bench engine                    engine speed vs peers
+          forensight serve                           web app and REST API on 127.0.0.1:8080
         """,
         version: "0.1.0",
-        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Embed.self, Bench.self, Models.self])
+        subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Embed.self, Bench.self, Models.self,
+                      Serve.self, Worker.self, EnqueueCommand.self])
 }
 
 /// Writes a one-line error to stderr and returns the exit status to throw (`throw throw fail("…")`). Commands throw rather
