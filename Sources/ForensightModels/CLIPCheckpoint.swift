@@ -46,6 +46,10 @@ public struct CLIPCheckpoint {
             return
         }
         let hfConfig = Self.huggingFaceConfig(besides: path)
+        if source["embeddings.patch_embedding.weight"] != nil {
+            // transformers 5 saves a CLIPVisionModel's tower without the `vision_model.` prefix.
+            source = Dictionary(uniqueKeysWithValues: source.map { ("vision_model." + $0.key, $0.value) })
+        }
         if source.keys.contains(where: { $0.hasPrefix("vision_model.") }) {
             let tensors = try CLIPKeyMapping.fromHuggingFace(source)
             let act = try activation ?? hfConfig.activation.map(Self.activation(named:)) ?? .quickGelu
