@@ -138,4 +138,21 @@ final class CLIPImportTests: XCTestCase {
         XCTAssertEqual(model.featureWidth, 512)
         XCTAssertEqual(model.layerCount, 12)
     }
+
+    /// Every layer's tokens: the last block's, pooled by the encoder's own tail, are its features (module and compiled).
+    func testEveryLayersTokensAndTheirTail() {
+        ParameterInit.seed(5)
+        let model = CLIPVisionEncoder(CLIPVisionConfig(imageSize: 32, patchSize: 8, width: 32, layers: 3, heads: 4, outputDim: 8,
+                                                       activation: .gelu))
+        model.eval()
+        var rng = SeededRandom(seed: 6)
+        let x = Tensor.randn([2, 3, 32, 32], using: &rng)
+        let layers = withoutGrad { model.intermediates(x, layers: [0, 1, 2]) }
+        XCTAssertEqual(layers[1]?.shape, [2, 17, 32])
+        let features = withoutGrad { model.features(x) }
+        XCTAssertLessThan(maxAbsDifference(withoutGrad { model.pooled(layers[2]!) }, features), 1e-6)
+        let compiled = VisionTransformerInference(model).intermediates(x, layers: [1, 2])
+        XCTAssertLessThan(maxAbsDifference(compiled[1]!, layers[1]!), 1e-4)
+        XCTAssertLessThan(maxAbsDifference(compiled[2]!, layers[2]!), 1e-4)
+    }
 }
