@@ -4,12 +4,14 @@ import ForensightNN
 import ForensightCheckpoint
 
 /// A CLIP image encoder read from a checkpoint: its configuration (inferred from the tensor shapes), where it came
-/// from, and its weights under `CLIPVisionEncoder`'s keys.
+/// from, and the encoder holding its weights.
 public struct CLIPCheckpoint {
-    public var config: CLIPVisionConfig
-    public var format: CLIPCheckpointFormat
-    /// Weights under `CLIPVisionEncoder`'s keys, checked to fit `config` exactly.
-    public var tensors: [String: Tensor]
+    /// The encoder's size, inferred from the shapes (heads and activation as documented at `init(path:heads:activation:)`).
+    public let config: CLIPVisionConfig
+    /// The format the weights were read from.
+    public let format: CLIPCheckpointFormat
+    /// The encoder with the weights, in evaluation mode (every key and shape checked).
+    public let encoder: CLIPVisionEncoder
 
     /// Reads a CLIP vision tower from `path`: Hugging Face `CLIPVisionModel`/`CLIPModel` safetensors or
     /// `pytorch_model.bin`, an open_clip state dict (`.bin`/`.pt` torch zip or `.safetensors`), OpenAI's TorchScript
@@ -34,19 +36,28 @@ public struct CLIPCheckpoint {
         var source: [String: Tensor]
         var metadata: [String: String] = [:]
         var torchScript = false
+        var allKeys: [String]
+        // Only the vision tower's tensors are decoded (and the projection); a text tower is never copied.
         if path.hasSuffix(".safetensors") {
             let file = try SafetensorsFile(path: path)
-            (source, metadata) = (try file.allTensors(), file.metadata)
+            metadata = file.metadata
+            allKeys = file.names
+            let everything = CLIPVisionConfig(metadata: metadata) != nil || allKeys.contains(Self.bareTowerKey)
+            source = try Dictionary(uniqueKeysWithValues: allKeys.filter { everything || Self.isVisionKey($0) }.map { ($0, try file.tensor($0)) })
         } else {
             torchScript = TorchCheckpoint.isTorchScript(path: path)
-            source = try TorchCheckpoint.read(path: path).mapValues { Tensor($0.values, shape: $0.shape) }
+            let read = try TorchCheckpoint.read(path: path)
+            allKeys = read.keys.sorted()
+            let everything = read[Self.bareTowerKey] != nil
+            source = [:]
+            for (key, t) in read where everything || Self.isVisionKey(key) { source[key] = Tensor(t.values, shape: t.shape) }
         }
         if let stored = CLIPVisionConfig(metadata: metadata) {
             try self.init(format: .forensight, config: stored, tensors: source)
             return
         }
         let hfConfig = Self.huggingFaceConfig(besides: path)
-        if source["embeddings.patch_embedding.weight"] != nil {
+        if source[Self.bareTowerKey] != nil {
             // transformers 5 saves a CLIPVisionModel's tower without the `vision_model.` prefix.
             source = Dictionary(uniqueKeysWithValues: source.map { ("vision_model." + $0.key, $0.value) })
         }
@@ -63,7 +74,7 @@ public struct CLIPCheckpoint {
             }
             try self.init(format: format, tensors: tensors, heads: heads, activation: act)
         } else {
-            let sample = source.keys.sorted().prefix(3).joined(separator: ", ")
+            let sample = allKeys.prefix(3).joined(separator: ", ")
             throw CLIPImportError("unknown variant: neither Hugging Face (vision_model.…) nor open_clip/OpenAI (visual.…) keys (found \(sample))")
         }
     }
@@ -74,21 +85,15 @@ public struct CLIPCheckpoint {
         try self.init(format: format, config: config, tensors: tensors)
     }
 
-    /// Checks that `tensors` fit `config` exactly (every key, every shape).
+    /// Loads `tensors` into an encoder of `config`, which they must fit exactly (every key, every shape).
     init(format: CLIPCheckpointFormat, config: CLIPVisionConfig, tensors: [String: Tensor]) throws {
-        let report = try CLIPVisionEncoder(config).loadStateDict(tensors, strict: false)
+        let model = CLIPVisionEncoder(config)
+        let report = try model.loadStateDict(tensors, strict: false)
         guard report.isClean else {
             throw CLIPImportError("does not fit \(config.variantName ?? "a \(config.width)-wide, \(config.layers)-layer CLIP ViT"): \(report)")
         }
-        (self.format, self.config, self.tensors) = (format, config, tensors)
-    }
-
-    /// An encoder holding these weights (evaluation mode).
-    public func encoder() throws -> CLIPVisionEncoder {
-        let model = CLIPVisionEncoder(config)
-        try model.loadStateDict(tensors)
         model.eval()
-        return model
+        (self.format, self.config, self.encoder) = (format, config, model)
     }
 
     /// Writes the weights and the configuration (safetensors metadata) to `path`, which `CLIPCheckpoint(path:)` and
@@ -97,8 +102,16 @@ public struct CLIPCheckpoint {
         var metadata = config.metadata
         metadata["forensight.source"] = source
         metadata["forensight.source_format"] = format.rawValue
-        try Safetensors.write(tensors, to: path, dtype: dtype, metadata: metadata)
+        try encoder.save(safetensors: path, dtype: dtype, metadata: metadata)
     }
+
+    /// Whether `key` belongs to the vision tower of a whole CLIP model (or is the image projection).
+    static func isVisionKey(_ key: String) -> Bool {
+        ["visual.", "vision_model.", "visual_projection."].contains(where: key.hasPrefix)
+    }
+
+    /// The key that marks a Hugging Face vision tower saved on its own, without `vision_model.` (every key is its).
+    static let bareTowerKey = "embeddings.patch_embedding.weight"
 
     /// The configuration the shapes of converted weights give (heads and activation excepted).
     static func inferConfig(_ t: [String: Tensor], heads: Int?, activation: Activation) throws -> CLIPVisionConfig {
@@ -166,6 +179,6 @@ extension CLIPVisionEncoder {
     /// Reads any CLIP checkpoint `CLIPCheckpoint` reads (a converted file needs no options) into an encoder in
     /// evaluation mode.
     public static func load(clip path: String, heads: Int? = nil, activation: Activation? = nil) throws -> CLIPVisionEncoder {
-        try CLIPCheckpoint(path: path, heads: heads, activation: activation).encoder()
+        try CLIPCheckpoint(path: path, heads: heads, activation: activation).encoder
     }
 }

@@ -29,7 +29,7 @@ final class CLIPImportTests: XCTestCase {
         let checkpoint = try CLIPCheckpoint(path: try fixture(file), heads: heads, activation: activation)
         XCTAssertEqual(checkpoint.config, expect)
         XCTAssertEqual(checkpoint.format, format)
-        let model = try checkpoint.encoder()
+        let model = checkpoint.encoder
         let x = try XCTUnwrap(refs["input"])
         let wantFeatures = try XCTUnwrap(refs["\(reference).features"]), wantLayer0 = try XCTUnwrap(refs["\(reference).layer0"])
         let (features, layer0) = withoutGrad { (model.features(x), model.intermediates(x, layers: [0])[0]!) }
