@@ -104,18 +104,6 @@ public enum TorchCheckpoint {
     }
 }
 
-extension TorchCheckpoint {
-    /// Whether the file at `path` is a TorchScript archive (`torch.jit.save`, e.g. OpenAI's released CLIP `.pt`
-    /// files): a zip with a `code/` folder and `constants.pkl` beside `data.pkl`. False for anything unreadable.
-    public static func isTorchScript(path: String) -> Bool {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return false }
-        return data.withUnsafeBytes { bytes in
-            guard ZipArchive.looksLikeZip(bytes), let zip = try? ZipArchive(bytes: bytes) else { return false }
-            return zip.entries.contains { $0.name.hasSuffix("constants.pkl") } && zip.entries.contains { $0.name.contains("/code/") }
-        }
-    }
-}
-
 // MARK: - Decoding
 
 /// A storage referenced by a persistent id; its bytes are located after unpickling.
