@@ -67,6 +67,7 @@ struct ValidationSet {
 
 /// What `ValidationSet.calibrate` chose, with the validation numbers behind it.
 public struct CalibrationChoice: Sendable {
+    /// The Platt scaling stored in the card: the fit, or the identity when the fit's slope was not positive.
     public var calibration: PlattScaling
     public var threshold: Float
     /// Expected calibration error (10 bins) of the validation face-frames, before and after calibration.
@@ -86,7 +87,10 @@ extension ValidationSet {
         detector.module.eval()
         let logits = detector.faceLogits(images, batchSize: 16).map(Double.init)
         let labels = kinds.map { $0 == 0 ? 0 : 1 }
-        let fit = try PlattScaling.fit(logits: logits, labels: labels)
+        // A non-positive slope would reverse the detector's ranking (it happens when validation ranks reals above
+        // self-blends, e.g. an untrained network): keep the plain sigmoid then.
+        let fitted = try PlattScaling.fit(logits: logits, labels: labels)
+        let fit = fitted.scale > 0 ? fitted : PlattScaling.identity
         let raw = logits.map { 1 / (1 + exp(-$0)) }, calibrated = logits.map { fit.probability(logit: $0) }
         let eceBefore = try Metrics.expectedCalibrationError(probabilities: raw, labels: labels, bins: 10)
         let eceAfter = try Metrics.expectedCalibrationError(probabilities: calibrated, labels: labels, bins: 10)

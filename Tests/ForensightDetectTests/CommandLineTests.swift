@@ -169,3 +169,45 @@ extension CommandLineTests {
         XCTAssertTrue(refused.stderr.contains("ensemble cannot be trained") && refused.stderr.contains("efficientnet-lite2"), refused.stderr)
     }
 }
+
+extension CommandLineTests {
+    /// A zoo architecture end to end through the CLI: `train --architecture meso4` on a few real photos (its own
+    /// 256 px, 0…1 input, no pretrained weights), `--export`, then `detect --model` and `embed` with the file.
+    func testTrainingMesoNetThroughTheCommandLine() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/datasets/utkface-real/images").standardized.path
+        guard let all = try? FileManager.default.contentsOfDirectory(atPath: folder).sorted().filter({ $0.hasSuffix(".jpg") }), all.count >= 36 else {
+            throw XCTSkip("../shared/datasets/utkface-real absent")
+        }
+        let names = Array(all.prefix(24)), unseen = Array(all[24..<36])
+        let data = dir.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: data.appendingPathComponent("real"), withIntermediateDirectories: true)
+        for name in names { try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: data.appendingPathComponent("real/" + name).path) }
+        // Reals only (training is fake-free), listed in a labels.csv.
+        try (["path,label"] + names.map { "real/\($0),real" }).joined(separator: "\n").write(to: data.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+        let model = dir.appendingPathComponent("meso.safetensors").path
+        let trained = try run(["train", "--detector", "sbi", "--architecture", "meso4", "--data", data.path, "--cache", dir.appendingPathComponent("cache").path,
+                               "--epochs", "1", "--steps-per-epoch", "2", "--reals-per-step", "4", "--val-fraction", "0.25", "--test-fraction", "0.1",
+                               "--out", dir.appendingPathComponent("run").path, "--export", model])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let info = try run(["models", "info", model, "--json"])
+        let metadata = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["metadata"] as? [String: String])
+        let card = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(metadata["forensight.card"]).utf8)) as? [String: Any])
+        XCTAssertEqual(card["architecture"] as? String, "meso4")
+        XCTAssertEqual(card["input_size"] as? Int, 256)
+        XCTAssertEqual(card["pixel_scale"] as? Double, 1)
+        XCTAssertEqual(card["schema"] as? Int, 2)
+        let detected = try run(["detect", "--model", model, "--json", data.appendingPathComponent("real/" + names[0]).path])
+        XCTAssertEqual(detected.status, 0, detected.stderr)
+        let record = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(detected.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue(["REAL", "FAKE"].contains(record["verdict"] as? String ?? ""), detected.stdout)
+        // Photos it never saw (`embed` leaves out what the model trained on).
+        let other = dir.appendingPathComponent("unseen")
+        try FileManager.default.createDirectory(at: other.appendingPathComponent("real"), withIntermediateDirectories: true)
+        for name in unseen { try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: other.appendingPathComponent("real/" + name).path) }
+        try (["path,label"] + unseen.map { "real/\($0),real" }).joined(separator: "\n").write(to: other.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+        let embedded = try run(["embed", other.path, "--model", model, "--frames", "1", "--perplexity", "3", "--out", dir.appendingPathComponent("embed").path])
+        XCTAssertEqual(embedded.status, 0, embedded.stderr)
+        XCTAssertTrue(embedded.stdout.contains("16 features each"), embedded.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("embed/tsne-class.svg").path))
+    }
+}

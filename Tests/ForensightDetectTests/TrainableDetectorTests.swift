@@ -166,3 +166,31 @@ extension TrainableDetectorTests {
         XCTAssertEqual(loaded.faceLogits(faces, batchSize: 2), meso.faceLogits(faces, batchSize: 2))
     }
 }
+
+/// A detector that knows the real crops by heart and scores them as fakes: its ranking is exactly reversed.
+final class ReversedDetector: TrainableDetector {
+    var card = DetectorCard(id: "rev", architecture: "toy-reversed")
+    var weightsSHA256 = ""
+    let reals: Set<[UInt8]>
+    let net = TinyTrainableDetector.Net()
+    init(reals: [RGBImage]) { self.reals = Set(reals.map(\.pixels)) }
+    var module: Module { net }
+    var pretrainedWeightsName: String? { nil }
+    func inputTensor(_ faces: [RGBImage]) -> Tensor { card.inputTensor(faces) }
+    func trainingLogits(_ input: Tensor) -> Tensor { net(input) }
+    func beginTrainingEpoch(frozenBlocks: Int, dropoutSeed: UInt64) {}
+    func loadPretrained(_ weights: [String: Tensor]) throws {}
+    func faceLogits(_ faces: [RGBImage], batchSize: Int) -> [Float] { faces.map { reals.contains($0.pixels) ? 2 : -2 } }
+    func save(to path: String, dtype: SafetensorsDType) throws {}
+}
+
+extension TrainableDetectorTests {
+    /// Calibration never reverses a detector's ranking: a fit with a negative slope is replaced by the plain sigmoid.
+    func testCalibrationKeepsTheRankingOfAReversedDetector() throws {
+        let validation = (10..<16).map { face(UInt64($0), video: "r\($0)") }
+        let detector = ReversedDetector(reals: validation.map(\.image))
+        let choice = try SelfBlendTrainer.calibrate(detector, validation: validation, recipe: SelfBlendRecipe())
+        XCTAssertEqual(choice.calibration, .identity)
+        XCTAssertEqual(choice.realUnits, 6)
+    }
+}
