@@ -76,7 +76,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
 }
 
 public enum TorchCheckpoint {
-    /// Reads a legacy (pickle + raw storages) or zip-format torch checkpoint holding a state dict (possibly nested under "state_dict"/"model" keys, or an OrderedDict). Returns tensors by dotted name.
+    /// Reads a legacy (pickle + raw storages) or zip-format torch checkpoint holding a state dict (possibly nested under "state_dict"/"model" keys, or an OrderedDict), or a TorchScript archive (`torch.jit.save`: its module tree's tensors, by attribute path; the `code/` is not read). Returns tensors by dotted name.
     ///
     /// The file is memory-mapped and read in place: the pickle, the zip directory and each storage are parsed where
     /// they lie in the mapping, so only the decoded tensors take memory of their own (a 1.7 GB CLIP checkpoint is not
@@ -358,7 +358,11 @@ private final class CheckpointDecoder {
 
     /// Finds the state dict in the unpickled root and lists its tensors by dotted name.
     private func collectTensors(_ root: PickleValue) throws -> [(String, TorchTensor)] {
-        guard case .dict(var dict) = root else {
+        // A TorchScript archive (torch.jit.save) pickles the module tree: objects whose state is a dict of attributes
+        // (parameters, buffers, submodules by name), so the tensors are found under the same dotted names.
+        var top = root
+        if case .object(let module) = root, case .dict = module.state { top = module.state }
+        guard case .dict(var dict) = top else {
             throw fail("finding state dict", "top-level object is \(root.kind), not a dict (whole-module pickles are unsupported)")
         }
         for _ in 0..<4 {
@@ -384,6 +388,8 @@ private final class CheckpointDecoder {
                 switch value {
                 case .external(let object): if let tensor = object as? TorchTensor { result.append((name, tensor)) }
                 case .dict(let inner): try flatten(inner, name + ".", depth + 1)
+                case .object(let object):
+                    if case .dict(let state) = object.state { try flatten(state, name + ".", depth + 1) }
                 default: continue // plain ints, strings, lists... are not tensors
                 }
             }

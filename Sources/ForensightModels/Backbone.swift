@@ -49,3 +49,14 @@ extension VisionTransformer: Backbone {
         collectIntermediates(layers, count: blocks.count, start: { embeddedTokens(x) }) { blocks[$0]($1) }
     }
 }
+
+extension CLIPVisionEncoder: Backbone {
+    public var featureWidth: Int { config.featureWidth }
+    public var layerCount: Int { blocks.count }
+
+    /// Each block's output tokens [B, tokens, width] (class token first), before `ln_post`: Hugging Face's
+    /// `hidden_states[i + 1]`.
+    public func intermediates(_ x: Tensor, layers: Set<Int>) -> [Int: Tensor] {
+        collectIntermediates(layers, count: blocks.count, start: { embeddedTokens(x) }) { blocks[$0]($1) }
+    }
+}

@@ -23,7 +23,11 @@ public struct ViTConfig: Sendable, Equatable {
 /// Patch embedding: a stride-`patch` convolution, flattened to tokens (timm `patch_embed.proj`).
 public final class PatchEmbed: Module {
     public let proj: Conv2d
-    public init(_ c: ViTConfig) { proj = Conv2d(3, c.width, kernel: (c.patchSize, c.patchSize), stride: (c.patchSize, c.patchSize)) }
+    public convenience init(_ c: ViTConfig) { self.init(width: c.width, patchSize: c.patchSize) }
+    /// A `patchSize`-pixel patch embedding to `width` channels; CLIP's has no bias.
+    public init(width: Int, patchSize p: Int, bias: Bool = true) {
+        proj = Conv2d(3, width, kernel: (p, p), stride: (p, p), bias: bias)
+    }
     /// [B, 3, H, W] → [B, (H/p)(W/p), width].
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = proj(x)
@@ -51,10 +55,14 @@ public final class ViTMLP: Module {
 /// Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)).
 public final class ViTBlock: Module {
     public let norm1: LayerNorm, attn: ViTAttention, norm2: LayerNorm, mlp: ViTMLP
-    public init(_ c: ViTConfig) {
-        norm1 = LayerNorm(c.width, eps: c.layerNormEps); attn = ViTAttention(width: c.width, heads: c.heads)
-        norm2 = LayerNorm(c.width, eps: c.layerNormEps)
-        mlp = ViTMLP(width: c.width, hidden: c.width * c.mlpRatio, activation: c.activation)
+    public convenience init(_ c: ViTConfig) {
+        self.init(width: c.width, heads: c.heads, mlpWidth: c.width * c.mlpRatio, layerNormEps: c.layerNormEps, activation: c.activation)
+    }
+    /// A block of any width: timm's (ε 1e-6, GELU) and CLIP's (ε 1e-5, QuickGELU or GELU) differ only in these.
+    public init(width: Int, heads: Int, mlpWidth: Int, layerNormEps: Float, activation: Activation) {
+        norm1 = LayerNorm(width, eps: layerNormEps); attn = ViTAttention(width: width, heads: heads)
+        norm2 = LayerNorm(width, eps: layerNormEps)
+        mlp = ViTMLP(width: width, hidden: mlpWidth, activation: activation)
     }
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let h = x + attn(norm1(x))

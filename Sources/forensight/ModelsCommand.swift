@@ -11,6 +11,8 @@ struct Models: ParsableCommand {
         discussion: """
         `import` reads a PyTorch checkpoint (the zip format of torch.save since 1.6, or the legacy pickle format), memory-mapped and parsed in place, and writes its tensors as one safetensors file that Forensight's loaders read. Nothing is executed from the pickle: only tensors, dicts and lists are rebuilt.
 
+        `import clip` reads a CLIP image encoder (Hugging Face, open_clip or OpenAI TorchScript), infers its size from the shapes, checks every key and shape, and writes it in Forensight's layout with its configuration (its own --help).
+
         `info` prints a safetensors file's tensors (name, dtype, shape) and its metadata (a Forensight detector's card is the `forensight.card` entry).
 
         `architectures` lists the detector architectures this build knows (a card's `architecture`), and which of them `forensight train --architecture` can train.
@@ -20,14 +22,22 @@ struct Models: ParsableCommand {
         Examples:
           forensight models import ViT-B-16.pt --out ~/.cache/forensight/weights/vit_b16.safetensors
           forensight models import checkpoint.pth --strip-prefix module. --dtype f16 --out model.safetensors
+          forensight models import clip ViT-B-16.pt --out ~/.cache/forensight/weights/clip_vit_b16.safetensors
           forensight models info models/sbi-efficientnet-lite0.safetensors
           forensight models architectures
           forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
         """,
-        subcommands: [ImportCheckpoint.self, Info.self, Architectures.self, Ensemble.self])
+        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self])
+
+    /// `models import FILE` (a plain checkpoint, the default) or `models import clip FILE` (a checked CLIP encoder).
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Convert a PyTorch checkpoint to safetensors (`import FILE`), or check and convert a CLIP encoder (`import clip FILE`).",
+            subcommands: [ImportCheckpoint.self, ImportCLIP.self], defaultSubcommand: ImportCheckpoint.self)
+    }
 
     struct ImportCheckpoint: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "import", abstract: "Convert a PyTorch checkpoint to safetensors.")
+        static let configuration = CommandConfiguration(commandName: "torch", abstract: "Convert a PyTorch checkpoint to safetensors (the default).")
 
         @Argument(help: "A PyTorch checkpoint (.pt, .pth, .bin) holding a state dict.")
         var checkpoint: String
