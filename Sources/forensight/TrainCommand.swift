@@ -151,8 +151,11 @@ struct Train: ParsableCommand {
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
         guard detector != .ensemble || members.count >= 2 else { throw ValidationError("--detector ensemble needs at least two --member files") }
-        if detector == .sbi || detector == .synthesis, !DetectorRegistry.trainableArchitectures.contains(architecture) {
-            throw ValidationError("\(architecture) cannot be trained by `forensight train` (trainable: \(DetectorRegistry.trainableArchitectures.joined(separator: ", ")))")
+        if detector == .sbi || detector == .synthesis {
+            // Builds only the requested architecture; the list of trainable ones is made for the error alone.
+            guard (try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture))) != nil else {
+                throw ValidationError("\(architecture) cannot be trained by `forensight train` (trainable: \(DetectorRegistry.trainableArchitectures.joined(separator: ", ")))")
+            }
         }
         guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
     }
