@@ -1,6 +1,7 @@
 import Foundation
 import ForensightTensor
 import ForensightMedia
+import ForensightFaces
 
 /// A face-forgery detector as `detect`, `evaluate` and the protocols use it: a card (input kind, preprocessing,
 /// threshold, calibration, aggregation) and one raw logit per input: per face crop (`faceLogits`, the default kind),
@@ -21,6 +22,8 @@ public protocol Detector: AnyObject {
     /// For `wholeImage` detectors: the raw logit of each whole frame, given at `inputSize` × `inputSize`. The default
     /// scores each frame with `faceLogits`.
     func imageLogits(_ images: [RGBImage]) -> [Float]
+    /// For `mouthMotion` detectors: the raw logit of each motion window. The default gives 0 (DetectorInput.swift).
+    func motionLogits(_ windows: [MotionWindow]) -> [Float]
     /// Writes weights (in `dtype`) and the card as one safetensors file that `DetectorRegistry.load` reads back.
     func save(to path: String, dtype: SafetensorsDType) throws
 }
@@ -68,6 +71,7 @@ public enum DetectorRegistry {
         DeepfakeDetector.registryEntry,
         DeepfakeDetector.lite2RegistryEntry,
         MesoNetDetector.registryEntry,
+        MouthMotionDetector.registryEntry,
         EnsembleDetector.registryEntry,
     ]
 
@@ -131,14 +135,15 @@ extension DetectorCard {
     }
 
     /// The newest card schema this build reads. Schema 2 added `input`, `clip_frames`, `pixel_scale` and
-    /// `interpolation`.
-    public static let currentSchema = 2
+    /// `interpolation`; schema 3 the `mouth-motion` input and its `motion` windows.
+    public static let currentSchema = 3
 
     /// The lowest schema that carries everything this card says: 1 when a build that knows nothing of input kinds,
     /// pixel scales or resize filters would feed the network correctly, 2 otherwise (so such a build refuses the
     /// file instead of feeding a clip model face crops).
     public var requiredSchema: Int {
-        (input ?? .faceCrop) == .faceCrop && pixelScale == nil && interpolation == nil ? 1 : 2
+        if input == .mouthMotion || motion != nil { return 3 }
+        return (input ?? .faceCrop) == .faceCrop && pixelScale == nil && interpolation == nil ? 1 : 2
     }
 
     /// The card as the JSON stored in a detector file, under the lowest schema that carries it (`requiredSchema`).

@@ -1,5 +1,6 @@
 import Foundation
 import ForensightMedia
+import ForensightFaces
 
 /// What a detector's network is fed (the card's `input`; absent = `faceCrop`). `Pipeline` cuts each kind from a file.
 public enum DetectorInput: String, Codable, Sendable, CaseIterable {
@@ -11,6 +12,9 @@ public enum DetectorInput: String, Codable, Sendable, CaseIterable {
     /// Each sampled frame whole, resized to `inputSize` × `inputSize` (aspect not kept) with the card's
     /// `interpolation`; no face detection.
     case wholeImage = "whole-image"
+    /// Windows of consecutive frames at the video's own rate (the card's `motion`), one face followed through each by
+    /// FaceMesh (`MotionWindow`); each window's score goes to each of its frames. Still images give no windows.
+    case mouthMotion = "mouth-motion"
 }
 
 /// A batch of the inputs of one kind, as `Detector.logits(_:)` takes them.
@@ -21,6 +25,8 @@ public enum DetectorBatch {
     case clips([[RGBImage]])
     /// Whole frames at the card's input size (`imageLogits`).
     case images([RGBImage])
+    /// Motion windows of one face each (`motionLogits`).
+    case motion([MotionWindow])
 
     /// The number of inputs (crops, clips or frames), i.e. of logits a detector returns for it.
     public var count: Int {
@@ -28,6 +34,7 @@ public enum DetectorBatch {
         case .faces(let f): f.count
         case .clips(let c): c.count
         case .images(let i): i.count
+        case .motion(let w): w.count
         }
     }
 }
@@ -48,6 +55,11 @@ extension DetectorCard {
         case .trackClip:
             guard let t = clipFrames, t >= 1, t <= 4096 else {
                 throw DetectorError("\(prefix)model card \"\(id)\": input track-clip needs clip_frames between 1 and 4096")
+            }
+        case .mouthMotion:
+            guard clipFrames == nil else { throw DetectorError("\(prefix)model card \"\(id)\": clip_frames is only for input track-clip") }
+            if let m = motion, !(m.count >= 1 && m.count <= 64 && m.seconds.isFinite && m.seconds > 0 && m.seconds <= 60) {
+                throw DetectorError("\(prefix)model card \"\(id)\": motion needs 1–64 windows of 0–60 s")
             }
         case .faceCrop, .wholeImage:
             guard clipFrames == nil else { throw DetectorError("\(prefix)model card \"\(id)\": clip_frames is only for input track-clip") }
@@ -72,6 +84,7 @@ extension Detector {
         case .faces(let faces): faceLogits(faces, batchSize: batchSize)
         case .clips(let clips): clipLogits(clips)
         case .images(let images): imageLogits(images)
+        case .motion(let windows): motionLogits(windows)
         }
     }
 
@@ -97,6 +110,10 @@ extension Detector {
     /// Default for detectors that do not treat frames differently: each frame (already at the input size) scored as
     /// a face crop would be.
     public func imageLogits(_ images: [RGBImage]) -> [Float] { faceLogits(images, batchSize: 16) }
+
+    /// Default for detectors that do not look at motion: logit 0 (P(fake) ½ before calibration) per window. Only a
+    /// `mouthMotion` detector is given windows.
+    public func motionLogits(_ windows: [MotionWindow]) -> [Float] { windows.map { _ in 0 } }
 }
 
 /// How a `trackClip` detector's clips are cut from a file's tracked crops.

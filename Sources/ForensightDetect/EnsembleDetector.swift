@@ -1,6 +1,7 @@
 import Foundation
 import ForensightTensor
 import ForensightMedia
+import ForensightFaces
 import ForensightEvaluation
 
 /// The ensemble part of a detector card (`DetectorCard.ensemble`): which members, in which order, and the logistic
@@ -106,6 +107,9 @@ public final class EnsembleDetector: ExplainableDetector {
         case .faceCrop: return crop
         case .trackClip: return "clips of \(card.clipLength) crops of \(crop)"
         case .wholeImage: return "whole frames at \(card.inputSize) px, \((card.interpolation ?? .bilinear).rawValue)"
+        case .mouthMotion:
+            let m = card.motion ?? MotionSampling()
+            return "mouth motion in \(m.count) windows of \(m.seconds) s, thumbnails of \(crop)"
         }
     }
 
@@ -166,6 +170,9 @@ public final class EnsembleDetector: ExplainableDetector {
 
     /// The combined logit of each whole frame.
     public func imageLogits(_ images: [RGBImage]) -> [Float] { scores(.images(images)).map(\.logit) }
+
+    /// The combined logit of each motion window.
+    public func motionLogits(_ windows: [MotionWindow]) -> [Float] { scores(.motion(windows)).map(\.logit) }
 
     /// Member i's term w_i · logit(p_i) in a face's combined logit, for every member.
     public func contributions(_ score: EnsembleFaceScore) -> [Double] {

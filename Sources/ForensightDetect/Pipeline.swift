@@ -41,8 +41,9 @@ public struct Pipeline {
 
     /// The refiner a pipeline for `detector` needs: nil for MTCNN landmarks, FaceMesh loaded from the weight cache for
     /// `.facemesh` (a missing weights file throws, naming it and the setup command).
+    /// A mouth-motion detector always gets one: FaceMesh follows its faces.
     public static func landmarkRefiner(for detector: any Detector, override: LandmarkSource? = nil) throws -> LandmarkRefiner? {
-        landmarkSource(of: detector, override: override) == .facemesh ? try LandmarkRefiner() : nil
+        landmarkSource(of: detector, override: override) == .facemesh || detector.inputKind == .mouthMotion ? try LandmarkRefiner() : nil
     }
 
     /// The same pipeline with a face detector (and FaceMesh refiner) of its own, loaded again from the weight cache, so
@@ -81,6 +82,15 @@ public struct Pipeline {
     /// What `score` takes for `path`: its tracked face crops (`reader.read`), or for a whole-image detector its
     /// sampled frames at the input size (`reader.readWholeFrames`, no face detection).
     public func read(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> MediaFaces {
+        if detector.inputKind == .mouthMotion {
+            guard let mesh = reader.landmarkRefiner?.mesh else {
+                throw DetectorError("detector \"\(detector.card.id)\" follows faces with FaceMesh: build the pipeline with landmarkRefiner(for:)")
+            }
+            let read = try reader.readMotionWindows(path: path, sampling: detector.card.motion ?? MotionSampling(), mesh: mesh, progress: progress)
+            var faces = read.faces
+            faces.motionWindows = read.windows
+            return faces
+        }
         guard detector.inputKind == .wholeImage else { return try reader.read(path: path, progress: progress) }
         return try reader.readWholeFrames(path: path, side: detector.card.inputSize, method: detector.card.interpolation ?? .bilinear,
                                           progress: progress)
@@ -94,7 +104,7 @@ public struct Pipeline {
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let images = media.crops.map { cropTransform?($0.image) ?? $0.image }
-        let scored = try scoreUnits(media.crops, images: images)
+        let scored = try scoreUnits(media.crops, images: images, windows: media.motionWindows)
         return try verdict(media, path: path, readMs: readMs, images: images, scored: scored,
                            modelMs: Double(DispatchTime.now().uptimeNanoseconds - modelStarted) / 1e6)
     }
@@ -132,8 +142,8 @@ public struct Pipeline {
     }
 
     /// Scores the units of `crops` (crops, clips or frames, `units`); each face-frame takes the score of its unit.
-    func scoreUnits(_ crops: [FaceCrop], images: [RGBImage]) throws -> UnitScores {
-        let (batch, unitOf) = units(crops, images: images)
+    func scoreUnits(_ crops: [FaceCrop], images: [RGBImage], windows: [MotionWindow] = []) throws -> UnitScores {
+        let (batch, unitOf) = units(crops, images: images, windows: windows)
         // An ensemble's members each score every unit once; their probabilities go into the record beside the combination.
         let unitScores: [Double], unitMembers: [[Double]]?, memberIDs: [String]
         if let ensemble = detector as? EnsembleDetector {
@@ -187,8 +197,8 @@ public struct Pipeline {
 
     /// The batch the detector scores for `crops` (their images after the crop transform) and, per crop, the index of
     /// the input its score comes from: crops one by one, clips of T (`TrackClips.windows`), or whole frames (resized
-    /// to the input size if a caller passed other images).
-    func units(_ crops: [FaceCrop], images: [RGBImage]) -> (DetectorBatch, [Int]) {
+    /// to the input size if a caller passed other images), or motion windows (each crop's window is its track).
+    func units(_ crops: [FaceCrop], images: [RGBImage], windows: [MotionWindow] = []) -> (DetectorBatch, [Int]) {
         let card = detector.card
         switch card.inputKind {
         case .faceCrop:
@@ -202,6 +212,9 @@ public struct Pipeline {
             var unitOf = [Int](repeating: 0, count: crops.count)
             for (w, window) in windows.enumerated() { for i in window { unitOf[i] = w } }
             return (.clips(windows.map { $0.map { images[$0] } }), unitOf)
+        case .mouthMotion:
+            let position = Dictionary(windows.enumerated().map { ($1.track, $0) }, uniquingKeysWith: { a, _ in a })
+            return (.motion(windows), crops.map { position[$0.trackID] ?? 0 })
         }
     }
 }

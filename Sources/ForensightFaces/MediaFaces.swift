@@ -25,6 +25,8 @@ public struct MediaFaces {
     public var warnings: [String]
     /// Seconds spent detecting, tracking and cropping faces (the rest of a read is decoding).
     public var faceSeconds: Double = 0
+    /// For mouth-motion reads (`readMotionWindows`): the windows, whose `track` is the `trackID` of their crops.
+    public var motionWindows: [MotionWindow] = []
 
     /// Frames in which at least one face was kept.
     public var framesWithFaces: Int { Set(crops.map(\.frameIndex)).count }

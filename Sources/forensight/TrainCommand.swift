@@ -19,6 +19,8 @@ enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {
     case traceSimulator = "trace-simulator"
     /// Not a network: the logistic stacking of trained --member detectors, fitted on the validation split.
     case ensemble
+    /// The lip-sync detector: mouth motion of real videos against simulated lip-sync (TrainMouthMotion.swift).
+    case mouthMotion = "mouth-motion"
 }
 
 struct Train: ParsableCommand {
@@ -35,7 +37,7 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview sbi_examples.png
         """)
 
-    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes).")
+    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes), mouth-motion (the lip-sync detector: real videos' mouth motion against simulated lip-sync).")
     var detector: DetectorRecipe = .sbi
 
     @Option(name: .customLong("member"), help: "ensemble: a trained detector file (repeat, at least two; they must crop faces alike).")
@@ -74,8 +76,17 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for the split, the shuffling, the self-blends and the augmentation.")
     var seed: UInt64 = 0
 
-    @Option(help: "Passes over the real training faces.")
-    var epochs = 5
+    @Option(help: "Passes over the real training faces (default 5; mouth-motion: 80 passes over its windows).")
+    var epochs: Int?
+
+    @Option(help: "mouth-motion: the simulated lip-sync fakes, comma-separated: desync, smooth, jitter, damp, or all.")
+    var simulations = "all"
+
+    @Option(help: "mouth-motion: windows of consecutive frames per video at test time.")
+    var motionWindows = 3
+
+    @Option(help: "mouth-motion: seconds per window (training cuts windows of this length).")
+    var motionSeconds = 2.0
 
     @Option(help: "Real faces per step (each brings its self-blend).")
     var realsPerStep = 8
@@ -142,7 +153,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard (1...10_000).contains(trainFrames) else { throw ValidationError("--train-frames must be between 1 and 10000") }
-        guard epochs > 0, realsPerStep > 0, (learningRate ?? 1) > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
+        guard (epochs ?? 1) > 0, realsPerStep > 0, (learningRate ?? 1) > 0 else { throw ValidationError("--epochs, --reals-per-step and --learning-rate must be positive") }
         guard valFraction >= 0, testFraction >= 0, valFraction + testFraction < 1 else {
             throw ValidationError("--val-fraction and --test-fraction must be ≥ 0 and leave a training share (sum < 1)")
         }
@@ -162,7 +173,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var recipe = SelfBlendRecipe()
-        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs, realsPerStep, learningRate ?? 2e-4)
+        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs ?? 5, realsPerStep, learningRate ?? 2e-4)
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, try resolvedInputSize(), stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
@@ -188,6 +199,7 @@ struct Train: ParsableCommand {
             let seen = trainItems.map(\.id) + valItems.map(\.id)
             try (seen.joined(separator: "\n") + "\n").write(toFile: out + "/training-ids.txt", atomically: true, encoding: .utf8)
         } catch { throw fail("\(out): \(error)") }
+        if detector == .mouthMotion { return try trainMouthMotion(train: trainItems, validation: Manifest(valItems.filter { !$0.isFake })) }
         let faceCache = try openCache()
         var trainFaces: [TrainingFace] = []
         if detector == .ensemble {
@@ -226,7 +238,7 @@ struct Train: ParsableCommand {
             trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out,
                                            simulator: traceSimulator?.model)
         } catch { throw fail("\(error)") }
-        note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
+        note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(recipe.epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
         let history: [EpochRecord<ValidationResult>]
         do {

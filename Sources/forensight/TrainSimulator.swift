@@ -18,7 +18,7 @@ extension Train {
     /// validation crops (PSNR), and with --export copies the best weights to that file.
     func trainSimulator(train: [TrainingFace], validation: [TrainingFace]) throws {
         var recipe = TraceSimulatorRecipe()
-        (recipe.seed, recipe.epochs, recipe.patchesPerStep) = (seed, epochs, realsPerStep)
+        (recipe.seed, recipe.epochs, recipe.patchesPerStep) = (seed, epochs ?? 5, realsPerStep)
         if let learningRate { recipe.learningRate = learningRate }
         if stepsPerEpoch > 0 { recipe.stepsPerEpoch = stepsPerEpoch }
         recipe.autoencoders = UpsamplingKind.allCases.map { TraceAutoencoderConfig(upsampling: $0, width: traceWidth, stages: traceStages) }
