@@ -156,13 +156,17 @@ struct Detect: ParsableCommand {
     static func summary(_ v: Verdict) -> String {
         switch v.verdict {
         case .error: return "\(v.source): ERROR (\(v.error ?? "unreadable"))"
+        case .noFace where v.model.input == .mouthMotion && v.kind == "image":
+            return "\(v.source): NO_FACE (a still image has no mouth motion) " + String(format: "%.1f s", v.timingsMs.total / 1000)
         case .noFace:
             return "\(v.source): NO_FACE (no face in \(v.frames) \(v.frames == 1 ? "frame" : "frames")) " + String(format: "%.1f s", v.timingsMs.total / 1000)
         case .real, .fake:
             let p = v.probability ?? 0
             let comparison = v.verdict == .fake ? "≥" : "<"
-            // A whole-image model scores frames, not faces.
-            let scored = v.model.input == .wholeImage ? "whole image" : v.faces.count == 1 ? "1 face" : "\(v.faces.count) faces"
+            // A whole-image model scores frames, not faces; a mouth-motion model windows of consecutive frames.
+            let scored = v.model.input == .wholeImage ? "whole image"
+                : v.model.input == .mouthMotion ? (v.faces.count == 1 ? "1 motion window" : "\(v.faces.count) motion windows")
+                : v.faces.count == 1 ? "1 face" : "\(v.faces.count) faces"
             return String(format: "%@: %@ (P(fake) %.2f %@ %.2f; %@ in %d/%d frames; %@) %.1f s", v.source, v.verdict.rawValue, p, comparison,
                           v.model.threshold, scored, v.framesWithFaces, v.frames, v.aggregation, v.timingsMs.total / 1000)
         }

@@ -1,0 +1,65 @@
+import XCTest
+import Foundation
+import ForensightMedia
+import ForensightFaces
+import ForensightDetect
+
+/// `Pipeline` with the mouth-motion detector: windows of consecutive frames, the face followed by FaceMesh, each
+/// window's score on each of its frames; a still image gives NO_FACE.
+final class MouthMotionPipelineTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-mouth-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    /// A UTKFace photo and a 3-s, 20-fps video of it drifting left by 10 px/s, so FaceMesh must follow the face.
+    func inputs() throws -> (photo: String, video: String) {
+        guard MTCNN.weightsPresent(), FileManager.default.fileExists(atPath: FaceMesh.defaultWeightsPath) else {
+            throw XCTSkip("MTCNN or FaceMesh weights absent (run scripts/setup/weights.sh)")
+        }
+        guard let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw XCTSkip("ffmpeg absent")
+        }
+        let photos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/datasets/utkface-real/images").standardized.path
+        guard let name = try? FileManager.default.contentsOfDirectory(atPath: photos).sorted().first(where: { $0.hasSuffix(".jpg") }) else {
+            throw XCTSkip("../shared/datasets/utkface-real absent")
+        }
+        let video = dir.appendingPathComponent("face.mp4").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ffmpeg)
+        process.arguments = ["-v", "error", "-loop", "1", "-i", photos + "/" + name, "-t", "3", "-r", "20", "-pix_fmt", "yuv420p",
+                             "-vf", "pad=iw*2:ih*2:iw/2:ih/2,crop=w=trunc(iw*0.375)*2:h=trunc(ih*0.375)*2:x=t*10:y=ih/8", "-y", video]
+        try process.run(); process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        return (photos + "/" + name, video)
+    }
+
+    func testWindowsOfConsecutiveFramesAreScoredAndTheirScoresLandOnEachFrame() throws {
+        let (photo, video) = try inputs()
+        var card = MouthMotionDetector.defaultCard()
+        card.motion = MotionSampling(count: 2, seconds: 0.5)
+        let detector = try DetectorRegistry.make(card: card)
+        XCTAssertEqual(detector.inputKind, .mouthMotion)
+        let pipeline = Pipeline(detector: detector, faceDetector: try MTCNN(), landmarkRefiner: try Pipeline.landmarkRefiner(for: detector))
+        let verdict = try pipeline.analyze(path: video)
+        XCTAssertNotEqual(verdict.verdict, .noFace)
+        XCTAssertEqual(verdict.faces.count, 2, "one face entry per window")
+        XCTAssertEqual(verdict.frames, 20, "two windows of 10 frames decoded")
+        for face in verdict.faces {
+            let frames = face.frames.map(\.frame)
+            XCTAssertEqual(frames, Array(frames[0]...(frames[0] + 9)), "consecutive frames at the video's rate")
+            XCTAssertEqual(Set(face.frames.map(\.probability)).count, 1, "a window's score goes to each of its frames")
+        }
+        XCTAssertLessThan(verdict.faces[0].frames[0].frame, verdict.faces[1].frames[0].frame)
+        XCTAssertGreaterThanOrEqual(verdict.faces[1].frames[0].frame, 40, "windows spread over the video")
+        // The face moved left by 10 px/s: the followed mesh moved with it.
+        let boxes = verdict.faces.flatMap(\.frames).map(\.box)
+        XCTAssertGreaterThan(boxes.first![0] - boxes.last![0], 10)
+
+        let still = try pipeline.analyze(path: photo)
+        XCTAssertEqual(still.verdict, .noFace)
+        XCTAssertTrue(still.warnings.contains { $0.contains("still image") })
+    }
+}
