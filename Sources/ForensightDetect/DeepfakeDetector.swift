@@ -48,13 +48,15 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var interpolation: ResizeMethod?
     /// For `input` = `mouthMotion`: the windows of consecutive frames a video is read in (nil: 3 windows of 2 s).
     public var motion: MotionSampling?
+    /// For a fusion (architecture `fusion`): its members' ids; nil otherwise.
+    public var fusion: FusionSpec?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
     enum CodingKeys: String, CodingKey {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
         case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks, ensemble
-        case input, clipFrames = "clip_frames", pixelScale = "pixel_scale", interpolation, motion
+        case input, clipFrames = "clip_frames", pixelScale = "pixel_scale", interpolation, motion, fusion
     }
 
     /// The cropper this model expects.

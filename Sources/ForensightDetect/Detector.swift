@@ -72,6 +72,7 @@ public enum DetectorRegistry {
         DeepfakeDetector.lite2RegistryEntry,
         MesoNetDetector.registryEntry,
         MouthMotionDetector.registryEntry,
+        FusedDetector.registryEntry,
         EnsembleDetector.registryEntry,
     ]
 
@@ -135,14 +136,14 @@ extension DetectorCard {
     }
 
     /// The newest card schema this build reads. Schema 2 added `input`, `clip_frames`, `pixel_scale` and
-    /// `interpolation`; schema 3 the `mouth-motion` input and its `motion` windows.
+    /// `interpolation`; schema 3 the `mouth-motion` input with its `motion` windows, and fusions (`fusion`).
     public static let currentSchema = 3
 
     /// The lowest schema that carries everything this card says: 1 when a build that knows nothing of input kinds,
     /// pixel scales or resize filters would feed the network correctly, 2 otherwise (so such a build refuses the
     /// file instead of feeding a clip model face crops).
     public var requiredSchema: Int {
-        if input == .mouthMotion || motion != nil { return 3 }
+        if input == .mouthMotion || motion != nil || fusion != nil { return 3 }
         return (input ?? .faceCrop) == .faceCrop && pixelScale == nil && interpolation == nil ? 1 : 2
     }
 

@@ -18,14 +18,35 @@ extension EnsembleDetector {
         },
         load: { try EnsembleDetector.load(card: $0, file: $1, path: $2) })
 
+    /// Writes the ensemble card and every member (its `save` output, in `dtype`) into one safetensors file.
+    public func save(to path: String, dtype: SafetensorsDType = .f32) throws {
+        try MemberFile.write(card: card, members: members, dtype: dtype, to: path)
+    }
+
+    /// The ensemble in `file` (at `path`) whose card has been read: each member built by its own registry entry from
+    /// the tensors and metadata stored under its index. Every inconsistency is a one-line `DetectorError` naming `path`.
+    static func load(card: DetectorCard, file: SafetensorsFile, path: String) throws -> EnsembleDetector {
+        guard let spec = card.ensemble, !spec.members.isEmpty else {
+            throw DetectorError("\(path): ensemble card without members (no ensemble.members)")
+        }
+        let members = try MemberFile.read(ids: spec.members, file: file, path: path, what: "ensemble")
+        let ensemble = try EnsembleDetector(card: card, members: members, source: path)
+        ensemble.weightsSHA256 = (try? FileDigest.sha256Hex(ofFile: path)) ?? ""
+        return ensemble
+    }
+}
+
+/// The one-file layout of detectors made of detectors (ensembles, fusions): the card in `forensight.card`, member i's
+/// card (and other `forensight.<key>` metadata) as `forensight.member.<i>.<key>`, its tensors under `member.<i>.`.
+enum MemberFile {
     /// The metadata key prefix of member `index`.
     static func metadataPrefix(_ index: Int) -> String { "forensight.member.\(index)." }
     /// The tensor name prefix of member `index`.
     static func tensorPrefix(_ index: Int) -> String { "member.\(index)." }
 
-    /// Writes the ensemble card and every member (its `save` output, in `dtype`) into one safetensors file.
-    public func save(to path: String, dtype: SafetensorsDType = .f32) throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-ensemble-\(UUID().uuidString)")
+    /// Writes `card` and every member (its own `save` output, in `dtype`) into one safetensors file at `path`.
+    static func write(card: DetectorCard, members: [any Detector], dtype: SafetensorsDType, to path: String) throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-members-\(UUID().uuidString)")
         do { try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true) } catch {
             throw DetectorError("\(path): cannot create a scratch folder (\(error.localizedDescription))")
         }
@@ -37,23 +58,20 @@ extension EnsembleDetector {
             try member.save(to: memberPath, dtype: dtype)
             let file: SafetensorsFile
             do { file = try SafetensorsFile(path: memberPath) } catch { throw DetectorError("\(path): member \(i): \(error)") }
-            for name in file.names { tensors[Self.tensorPrefix(i) + name] = try file.tensor(name) }
+            for name in file.names { tensors[tensorPrefix(i) + name] = try file.tensor(name) }
             for (key, value) in file.metadata where key.hasPrefix("forensight.") {
-                metadata[Self.metadataPrefix(i) + key.dropFirst("forensight.".count)] = value
+                metadata[metadataPrefix(i) + key.dropFirst("forensight.".count)] = value
             }
         }
         do { try Safetensors.write(tensors, to: path, dtype: dtype, metadata: metadata) } catch { throw DetectorError("\(error)") }
     }
 
-    /// The ensemble in `file` (at `path`) whose card has been read: each member built by its own registry entry from
-    /// the tensors and metadata stored under its index. Every inconsistency is a one-line `DetectorError` naming `path`.
-    static func load(card: DetectorCard, file: SafetensorsFile, path: String) throws -> EnsembleDetector {
-        guard let spec = card.ensemble, !spec.members.isEmpty else {
-            throw DetectorError("\(path): ensemble card without members (no ensemble.members)")
-        }
-        let count = spec.members.count
+    /// The members stored in `file` (at `path`), whose card names them `ids`, each built by its own registry entry.
+    /// Every inconsistency is a one-line `DetectorError` naming `path` (`what`: ensemble or fusion).
+    static func read(ids: [String], file: SafetensorsFile, path: String, what: String) throws -> [any Detector] {
+        let count = ids.count
         if let stray = file.names.first(where: { name in !(0..<count).contains { name.hasPrefix(tensorPrefix($0)) } }) {
-            throw DetectorError("\(path): tensor \"\(stray)\" belongs to no member of this \(count)-member ensemble")
+            throw DetectorError("\(path): tensor \"\(stray)\" belongs to no member of this \(count)-member \(what)")
         }
         var members: [any Detector] = []
         for i in 0..<count {
@@ -66,8 +84,8 @@ extension EnsembleDetector {
             do { memberCard = try DetectorCard.read(from: view, path: path) } catch {
                 throw DetectorError("\(path): member \(i): " + oneLine(error, without: path))
             }
-            guard memberCard.id == spec.members[i] else {
-                throw DetectorError("\(path): member \(i) is \"\(memberCard.id)\" but the ensemble card names \"\(spec.members[i])\"")
+            guard memberCard.id == ids[i] else {
+                throw DetectorError("\(path): member \(i) is \"\(memberCard.id)\" but the \(what) card names \"\(ids[i])\"")
             }
             guard let entry = DetectorRegistry.entry(for: memberCard.architecture) else {
                 throw DetectorError("\(path): member \(i) (\(memberCard.id)): \(DetectorRegistry.unknown(memberCard.architecture, path: nil))")
@@ -76,9 +94,7 @@ extension EnsembleDetector {
                 throw DetectorError("\(path): member \(i) (\(memberCard.id)): " + oneLine(error, without: path))
             }
         }
-        let ensemble = try EnsembleDetector(card: card, members: members, source: path)
-        ensemble.weightsSHA256 = (try? FileDigest.sha256Hex(ofFile: path)) ?? ""
-        return ensemble
+        return members
     }
 
     /// `error` on one line, without a leading "`path`: " (the caller names the file once).

@@ -12,17 +12,23 @@ public struct ExplanationArtifact: Sendable, Equatable {
 
 extension Pipeline {
     /// The evidence behind `verdict`, as files to write or serve (`detect --explain`, the web app):
-    /// - `timeline.svg` for a video: each face's P(fake) over time, with the threshold;
+    /// - `timeline.svg` for a video: each face's P(fake) over time, with the threshold (and a fusion's other members:
+    ///   each mouth-motion window's P(fake) over its frames);
     /// - `face<track>.png` per face, for detectors that give heatmaps: its most suspicious crop beside the Grad-CAM
     ///   overlay.
     ///
     /// - Parameter crops: the crops scored for the verdict (`analyzeKeepingCrops`).
     public func explanation(of verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) throws -> [ExplanationArtifact] {
         var artifacts: [ExplanationArtifact] = []
-        if verdict.kind == "video", let last = verdict.faces.flatMap(\.frames).map(\.time).max(), last > 0 {
+        // A fusion's other members (e.g. mouth motion) draw their own faces or windows beside the primary faces.
+        let others = (verdict.members ?? []).flatMap { member in
+            (member.faces ?? []).map { (name: member.input == .mouthMotion ? "\(member.id) window \(member.faces!.firstIndex(of: $0)! + 1)" : "\(member.id) face \($0.track)", face: $0) }
+        }
+        let times = (verdict.faces + others.map(\.face)).flatMap(\.frames).map(\.time)
+        if verdict.kind == "video", let last = times.max(), last > 0 {
             let series = verdict.faces.map { face in
                 SVGChart.Series(name: "face \(face.track)", points: face.frames.map { ($0.time, $0.probability) })
-            } + [SVGChart.Series(name: String(format: "threshold %.2f", verdict.model.threshold),
+            } + others.map { SVGChart.Series(name: $0.name, points: $0.face.frames.map { ($0.time, $0.probability) }) } + [SVGChart.Series(name: String(format: "threshold %.2f", verdict.model.threshold),
                                  points: [(0, verdict.model.threshold), (last, verdict.model.threshold)])]
             var chart = SVGChart(title: "P(fake) over time — \((verdict.source as NSString).lastPathComponent)", xLabel: "seconds",
                                  yLabel: "P(fake)")

@@ -41,9 +41,28 @@ public struct Pipeline {
 
     /// The refiner a pipeline for `detector` needs: nil for MTCNN landmarks, FaceMesh loaded from the weight cache for
     /// `.facemesh` (a missing weights file throws, naming it and the setup command).
-    /// A mouth-motion detector always gets one: FaceMesh follows its faces.
+    /// A mouth-motion detector (or a fusion with one) always gets one: FaceMesh follows its faces.
     public static func landmarkRefiner(for detector: any Detector, override: LandmarkSource? = nil) throws -> LandmarkRefiner? {
-        landmarkSource(of: detector, override: override) == .facemesh || detector.inputKind == .mouthMotion ? try LandmarkRefiner() : nil
+        needsMesh(detector, override: override) ? try LandmarkRefiner() : nil
+    }
+
+    static func needsMesh(_ detector: any Detector, override: LandmarkSource? = nil) -> Bool {
+        if let fused = detector as? FusedDetector { return fused.members.contains { needsMesh($0, override: override) } }
+        return landmarkSource(of: detector, override: override) == .facemesh || detector.inputKind == .mouthMotion
+    }
+
+    /// For a fusion: one pipeline per member, sharing this pipeline's face detector, reader settings and crop transform
+    /// (FaceMesh only for members that use it); the primary member takes this pipeline's aggregation. nil otherwise.
+    func memberPipelines() -> [Pipeline]? {
+        guard let fused = detector as? FusedDetector else { return nil }
+        return fused.members.enumerated().map { i, member in
+            var part = Pipeline(detector: member, faceDetector: reader.detector,
+                                landmarkRefiner: Self.needsMesh(member) ? reader.landmarkRefiner : nil)
+            (part.reader.sampling, part.reader.extraction) = (reader.sampling, reader.extraction)
+            (part.reader.frameTransform, part.reader.detectionScale, part.cropTransform) = (reader.frameTransform, reader.detectionScale, cropTransform)
+            if i == 0 { part.aggregation = aggregation }
+            return part
+        }
     }
 
     /// The same pipeline with a face detector (and FaceMesh refiner) of its own, loaded again from the weight cache, so
@@ -82,6 +101,12 @@ public struct Pipeline {
     /// What `score` takes for `path`: its tracked face crops (`reader.read`), or for a whole-image detector its
     /// sampled frames at the input size (`reader.readWholeFrames`, no face detection).
     public func read(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> MediaFaces {
+        if let parts = memberPipelines() {
+            // Each member reads the file its own way; the others' reads travel with the primary one's.
+            var primary = try parts[0].read(path: path, progress: progress)
+            primary.companions = try parts.dropFirst().map { try $0.read(path: path) }
+            return primary
+        }
         if detector.inputKind == .mouthMotion {
             guard let mesh = reader.landmarkRefiner?.mesh else {
                 throw DetectorError("detector \"\(detector.card.id)\" follows faces with FaceMesh: build the pipeline with landmarkRefiner(for:)")
@@ -102,6 +127,15 @@ public struct Pipeline {
     /// - Parameter readMs: the time the read took, for the verdict's timings.
     public func score(_ media: MediaFaces, path: String, readMs: Double = 0, cropTransform: (@Sendable (RGBImage) -> RGBImage)? = nil) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
+        if let parts = memberPipelines(), let fused = detector as? FusedDetector {
+            guard media.companions.count == parts.count - 1 else {
+                throw DetectorError("fusion \"\(detector.card.id)\": \(media.companions.count + 1) reads for \(parts.count) members")
+            }
+            let scored = try parts.indices.map { i in
+                try parts[i].score(i == 0 ? media : media.companions[i - 1], path: path, readMs: i == 0 ? readMs : 0, cropTransform: cropTransform)
+            }
+            return (fused.combine(scored.map(\.verdict), model: modelInfo), scored[0].crops)
+        }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let images = media.crops.map { cropTransform?($0.image) ?? $0.image }
         let scored = try scoreUnits(media.crops, images: images, windows: media.motionWindows)
@@ -115,7 +149,7 @@ public struct Pipeline {
     /// model time, which is the batch's shared out by crop count.
     public func score(batch reads: [(media: MediaFaces, path: String, readMs: Double)]) throws
         -> [(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)])] {
-        guard detector.inputKind == .faceCrop, reads.count > 1 else {
+        guard detector.inputKind == .faceCrop, reads.count > 1, !(detector is FusedDetector) else {
             return try reads.map { try score($0.media, path: $0.path, readMs: $0.readMs, cropTransform: cropTransform) }
         }
         let modelStarted = DispatchTime.now().uptimeNanoseconds

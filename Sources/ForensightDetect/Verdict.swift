@@ -1,10 +1,11 @@
 import Foundation
 import ForensightEvaluation
 
-/// The outcome for one input file: the `detect --json` record (schema `forensight.detect/2`, docs/DETECT.md).
+/// The outcome for one input file: the `detect --json` record (schema `forensight.detect/3`, docs/DETECT.md).
 public struct Verdict: Codable, Sendable, Equatable {
-    /// Version 2 added each ensemble member's P(fake) (`members`) to faces and face-frames.
-    public static let schemaName = "forensight.detect/2"
+    /// Version 2 added each ensemble member's P(fake) (`members`) to faces and face-frames; version 3 the record-level
+    /// `members` of a fusion (each member detector's own verdict, e.g. the mouth-motion windows).
+    public static let schemaName = "forensight.detect/3"
 
     /// REAL / FAKE by the model's threshold; NO_FACE when no face was found; ERROR when the file could not be read.
     public enum Label: String, Codable, Sendable { case real = "REAL", fake = "FAKE", noFace = "NO_FACE", error = "ERROR" }
@@ -54,6 +55,10 @@ public struct Verdict: Codable, Sendable, Equatable {
         public var members: [MemberScore]?
         enum CodingKeys: String, CodingKey { case track, verdict, probability, frames, members }
 
+        public init(track: Int, verdict: Label, probability: Double, frames: [FaceFrame], members: [MemberScore]? = nil) {
+            (self.track, self.verdict, self.probability, self.frames, self.members) = (track, verdict, probability, frames, members)
+        }
+
         /// Writes every key, `members` as `null` for a single model.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -62,6 +67,34 @@ public struct Verdict: Codable, Sendable, Equatable {
             try c.encode(probability, forKey: .probability)
             try c.encode(frames, forKey: .frames)
             try c.encode(members, forKey: .members)
+        }
+    }
+
+    /// One member of a fusion (`FusedDetector`) on this file: its own verdict at its own threshold.
+    public struct MemberVerdict: Codable, Sendable, Equatable {
+        /// The member's card id.
+        public var id: String
+        /// What the member looks at (`face-crop`, `mouth-motion`, …).
+        public var input: DetectorInput
+        public var threshold: Double
+        public var verdict: Label
+        /// The member's P(fake) for the file (its own calibration); nil when it found nothing to score.
+        public var probability: Double?
+        public var frames: Int
+        public var framesWithFaces: Int
+        /// The member's own faces (for a mouth-motion member: one per window, with its frames); nil for the primary
+        /// member, whose faces are the record's `faces`.
+        public var faces: [Face]?
+        enum CodingKeys: String, CodingKey {
+            case id, input, threshold, verdict, probability, frames, framesWithFaces = "frames_with_faces", faces
+        }
+
+        /// Writes every key, `null` where unset.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id); try c.encode(input, forKey: .input); try c.encode(threshold, forKey: .threshold)
+            try c.encode(verdict, forKey: .verdict); try c.encode(probability, forKey: .probability); try c.encode(frames, forKey: .frames)
+            try c.encode(framesWithFaces, forKey: .framesWithFaces); try c.encode(faces, forKey: .faces)
         }
     }
 
@@ -96,6 +129,18 @@ public struct Verdict: Codable, Sendable, Equatable {
         public var faces: Double
         public var model: Double
         public var total: Double
+
+        public init(decode: Double, faces: Double, model: Double, total: Double) {
+            (self.decode, self.faces, self.model, self.total) = (decode, faces, model, total)
+        }
+    }
+
+    /// A record with every field given (`members` only for fusions).
+    public init(source: String, kind: String?, verdict: Label, probability: Double?, aggregation: String, frames: Int, framesWithFaces: Int,
+                faces: [Face], model: Model, timingsMs: Timings, warnings: [String], error: String?, members: [MemberVerdict]? = nil) {
+        (self.source, self.kind, self.verdict, self.probability, self.aggregation) = (source, kind, verdict, probability, aggregation)
+        (self.frames, self.framesWithFaces, self.faces, self.model, self.timingsMs) = (frames, framesWithFaces, faces, model, timingsMs)
+        (self.warnings, self.error, self.members) = (warnings, error, members)
     }
 
     public var schema = Verdict.schemaName
@@ -114,10 +159,12 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var timingsMs: Timings
     public var warnings: [String]
     public var error: String?
+    /// For a fusion: each member detector's own verdict on the file, in member order; nil (`null`) otherwise.
+    public var members: [MemberVerdict]? = nil
 
     enum CodingKeys: String, CodingKey {
         case schema, source, kind, verdict, probability, aggregation, frames, framesWithFaces = "frames_with_faces", faces, model
-        case timingsMs = "timings_ms", warnings, error
+        case timingsMs = "timings_ms", warnings, error, members
     }
 
     /// Writes every key, `null` where unset, so each record has the same columns.
@@ -136,6 +183,7 @@ public struct Verdict: Codable, Sendable, Equatable {
         try c.encode(timingsMs, forKey: .timingsMs)
         try c.encode(warnings, forKey: .warnings)
         try c.encode(error, forKey: .error)
+        try c.encode(members, forKey: .members)
     }
 
     /// The record for a file that could not be read.

@@ -27,6 +27,8 @@ public struct MediaFaces {
     public var faceSeconds: Double = 0
     /// For mouth-motion reads (`readMotionWindows`): the windows, whose `track` is the `trackID` of their crops.
     public var motionWindows: [MotionWindow] = []
+    /// For a fusion: the reads of its other members, in member order (the primary member's read is this one).
+    public var companions: [MediaFaces] = []
 
     /// Frames in which at least one face was kept.
     public var framesWithFaces: Int { Set(crops.map(\.frameIndex)).count }

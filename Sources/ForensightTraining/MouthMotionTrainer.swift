@@ -203,16 +203,17 @@ public final class MouthMotionTrainer {
         return MouthMotionValidation(epoch: 0, loss: 0, auc: try Metrics.auc(scores: scores, labels: v.labels), aucBySimulation: bySimulation)
     }
 
-    /// Platt scaling on the validation windows; the threshold caps the validation videos called FAKE (max over their
-    /// windows) at 2 %.
+    /// Platt scaling on the validation windows; the threshold caps the validation videos called FAKE at 2 %, each
+    /// video scored as `detect` scores it: its windows are tracks of equal length, so max-mean is the mean of their
+    /// calibrated P(fake).
     func calibrate(_ detector: MouthMotionDetector, on v: ValidationRows) throws -> CalibrationChoice {
         let logits = detector.logits(features: v.features).map(Double.init)
         let fitted = try PlattScaling.fit(logits: logits, labels: v.labels)
         let fit = fitted.scale > 0 ? fitted : PlattScaling.identity
         let raw = logits.map { 1 / (1 + exp(-$0)) }, calibrated = logits.map { fit.probability(logit: $0) }
-        var videoMax: [Int: Double] = [:]
-        for i in v.labels.indices where v.labels[i] == 0 { videoMax[v.videos[i]] = max(videoMax[v.videos[i]] ?? 0, calibrated[i]) }
-        let reals = Array(videoMax.values)
+        var sums: [Int: (Double, Int)] = [:]
+        for i in v.labels.indices where v.labels[i] == 0 { sums[v.videos[i], default: (0, 0)].0 += calibrated[i]; sums[v.videos[i], default: (0, 0)].1 += 1 }
+        let reals = sums.values.map { $0.0 / Double($0.1) }
         let threshold = DecisionThreshold.capping(realScores: reals, realFlagRate: 0.02)
         return CalibrationChoice(calibration: fit, threshold: Float(threshold),
                                  eceBefore: try Metrics.expectedCalibrationError(probabilities: raw, labels: v.labels, bins: 10),

@@ -18,7 +18,7 @@ struct Detect: ParsableCommand {
 
         --explain DIR shows why: for each input, DIR/<input>/timeline.svg (P(fake) of each face over time against the threshold) and DIR/<input>/face<N>.png (the face's most suspicious crop beside a Grad-CAM heatmap of what pushed the score towards FAKE).
 
-        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/2, docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported and the run goes on.
+        Output: one line per input on stdout; --json prints one JSON object per input (schema forensight.detect/3, docs/DETECT.md); --csv one row per input. Progress goes to stderr. A file that cannot be read is reported and the run goes on.
 
         Exit status: 0 when every input got a verdict (for folders: at least one file), 1 when an input could not be read or the model is missing, 2 for usage errors.
 
@@ -49,7 +49,7 @@ struct Detect: ParsableCommand {
     @Option(help: "Folder for explanations: per input, a P(fake) timeline (SVG) and each face's most suspicious crop with its Grad-CAM heatmap (PNG).")
     var explain: String?
 
-    @Flag(help: "One JSON object per input (schema forensight.detect/2).")
+    @Flag(help: "One JSON object per input (schema forensight.detect/3).")
     var json = false
 
     @Flag(help: "CSV with a header: source, verdict, probability, faces, frames, frames_with_faces, error.")

@@ -58,7 +58,7 @@ final class CommandLineTests: XCTestCase {
 
         let json = try run(["detect", wall, "--json"])
         let record = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
-        XCTAssertEqual(record["schema"] as? String, "forensight.detect/2")
+        XCTAssertEqual(record["schema"] as? String, "forensight.detect/3")
         XCTAssertEqual(record["verdict"] as? String, "NO_FACE")
 
         let missing = try run(["detect", dir.appendingPathComponent("missing.mp4").path])

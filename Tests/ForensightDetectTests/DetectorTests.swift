@@ -173,7 +173,7 @@ final class DetectorTests: XCTestCase {
         }
         let v = try pipeline(detector).analyze(path: folder + "/" + name)
         let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v)) as! [String: Any]
-        XCTAssertEqual(object["schema"] as? String, "forensight.detect/2")
+        XCTAssertEqual(object["schema"] as? String, "forensight.detect/3")
         XCTAssertEqual(Set(object.keys), ["schema", "source", "kind", "verdict", "probability", "aggregation", "frames", "frames_with_faces",
                                           "faces", "model", "timings_ms", "warnings", "error"])
         XCTAssertTrue(object["error"] is NSNull)

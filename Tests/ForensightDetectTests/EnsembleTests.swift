@@ -211,7 +211,7 @@ final class EnsembleTests: XCTestCase {
         guard MTCNN.weightsPresent() else { throw XCTSkip("MTCNN weights absent (run scripts/setup/weights.sh)") }
         let ensemble = try pair()
         let v = try Pipeline(detector: ensemble, faceDetector: try MTCNN(), frames: 2).analyze(path: folder + "/" + name)
-        XCTAssertEqual(v.schema, "forensight.detect/2")
+        XCTAssertEqual(v.schema, "forensight.detect/3")
         let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v)) as! [String: Any]
         let face = try XCTUnwrap((object["faces"] as? [[String: Any]])?.first)
         let frame = try XCTUnwrap((face["frames"] as? [[String: Any]])?.first)

@@ -126,7 +126,7 @@ final class InputKindPipelineTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(v.probability), only.probability, accuracy: 1e-12)
         XCTAssertEqual(v.model.inputSize, 48)
         XCTAssertEqual(v.model.input, .wholeImage, "the record says the model scored whole frames")
-        // The record keeps the forensight.detect/2 shape; a record without `model.input` reads as a face-crop model's.
+        // The record keeps the forensight.detect/3 shape; a record without `model.input` reads as a face-crop model's.
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(v)) as? [String: Any])
         XCTAssertEqual((object["model"] as? [String: Any])?["input"] as? String, "whole-image")
         var older = object
@@ -134,7 +134,7 @@ final class InputKindPipelineTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(Verdict.self, from: JSONSerialization.data(withJSONObject: older)).model.input, .faceCrop)
         let json = try JSONEncoder().encode(v)
         XCTAssertEqual(try JSONDecoder().decode(Verdict.self, from: json), v)
-        XCTAssertEqual(v.schema, "forensight.detect/2")
+        XCTAssertEqual(v.schema, "forensight.detect/3")
 
         // An ensemble of whole-image members scores each frame once per member.
         let a = RecordingImageDetector(card: RecordingImageDetector.card(id: "a")), b = RecordingImageDetector(card: RecordingImageDetector.card(id: "b"))

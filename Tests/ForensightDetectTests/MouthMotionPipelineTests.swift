@@ -62,4 +62,38 @@ final class MouthMotionPipelineTests: XCTestCase {
         XCTAssertEqual(still.verdict, .noFace)
         XCTAssertTrue(still.warnings.contains { $0.contains("still image") })
     }
+
+    func testAFusionReadsTheFileOncePerMemberAndKeepsThePrimaryRecordUnlessAnotherMemberFires() throws {
+        let (photo, video) = try inputs()
+        var faceCard = DetectorCard(id: "faces", architecture: "meso4")
+        faceCard.threshold = 0.5
+        let faces = try XCTUnwrap(try DetectorRegistry.make(card: faceCard) as? MesoNetDetector)
+        faces.network.eval()
+        var mouthCard = MouthMotionDetector.defaultCard(id: "mouth")
+        mouthCard.motion = MotionSampling(count: 2, seconds: 0.5)
+        func pipeline(_ detector: any Detector) throws -> Pipeline {
+            Pipeline(detector: detector, faceDetector: try MTCNN(), frames: 8, landmarkRefiner: try Pipeline.landmarkRefiner(for: detector))
+        }
+        let alone = try pipeline(faces).analyze(path: video)
+        for (threshold, fires) in [(Float(1), false), (Float(0), true)] {
+            mouthCard.threshold = threshold
+            let fused = try FusedDetector(id: "fused", members: [faces, try DetectorRegistry.make(card: mouthCard)])
+            let v = try pipeline(fused).analyze(path: video)
+            XCTAssertEqual(v.faces, alone.faces, "the primary member's faces")
+            XCTAssertEqual(v.members?.count, 2)
+            XCTAssertEqual(v.members?[1].faces?.count, 2, "two mouth windows")
+            XCTAssertEqual(v.model.id, "fused")
+            if fires {
+                XCTAssertEqual(v.verdict, .fake)
+                XCTAssertGreaterThanOrEqual(v.probability!, alone.probability!)
+            } else {
+                XCTAssertEqual(v.probability, alone.probability)
+                XCTAssertEqual(v.verdict, alone.verdict)
+            }
+            let p = try pipeline(fused).analyze(path: photo)
+            XCTAssertEqual(p.members?[1].verdict, .noFace)
+            XCTAssertFalse(p.warnings.contains { $0.contains("still image") }, "a photo is not a mouth-motion failure")
+            XCTAssertEqual(p.probability, try pipeline(faces).analyze(path: photo).probability)
+        }
+    }
 }

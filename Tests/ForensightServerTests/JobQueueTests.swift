@@ -34,7 +34,7 @@ final class JobQueueTests: XCTestCase {
             let json = try done.json
             XCTAssertEqual(json["status"] as? String, "done")
             let result = try XCTUnwrap(json["result"] as? [String: Any])
-            XCTAssertEqual(result["schema"] as? String, "forensight.detect/2")
+            XCTAssertEqual(result["schema"] as? String, "forensight.detect/3")
             XCTAssertEqual(result["verdict"] as? String, "REAL")
             XCTAssertEqual(result["source"] as? String, "passwd")
             XCTAssertEqual(json["artifacts"] as? [String], ["/api/v1/analyses/\(id)/artifacts/timeline.svg"])

@@ -31,7 +31,7 @@ final class FakeAnalyzer: Analyzer, @unchecked Sendable {
     static let record = """
     {"aggregation":"max-mean","error":null,"faces":[{"frames":[{"box":[1,2,30,40],"detector_score":0.99,"frame":0,"members":null,
     "probability":0.25,"time":0}],"members":null,"probability":0.25,"track":0,"verdict":"REAL"}],"frames":1,"frames_with_faces":1,
-    "kind":"image","model":{"id":"fake","input_size":224,"sha256":"00","threshold":0.5},"probability":0.25,"schema":"forensight.detect/2",
+    "kind":"image","model":{"id":"fake","input_size":224,"sha256":"00","threshold":0.5},"probability":0.25,"schema":"forensight.detect/3",
     "source":"x","timings_ms":{"decode":1,"faces":1,"model":1,"total":3},"verdict":"REAL","warnings":[]}
     """
 }
