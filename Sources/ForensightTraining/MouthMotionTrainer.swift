@@ -203,9 +203,10 @@ public final class MouthMotionTrainer {
         return MouthMotionValidation(epoch: 0, loss: 0, auc: try Metrics.auc(scores: scores, labels: v.labels), aucBySimulation: bySimulation)
     }
 
-    /// Platt scaling on the validation windows; the threshold caps the validation videos called FAKE at 2 %, each
-    /// video scored as `detect` scores it: its windows are tracks of equal length, so max-mean is the mean of their
-    /// calibrated P(fake).
+    /// Platt scaling on the validation windows. The threshold caps the validation real *windows* that reach it at
+    /// 2 %: a video's score is the mean of its windows' P(fake) (they are tracks of equal length, so max-mean is their
+    /// mean), so no video reaches a threshold none of its windows reaches, and a few validation videos give many more
+    /// windows to place it on. The share of validation videos called FAKE is reported.
     func calibrate(_ detector: MouthMotionDetector, on v: ValidationRows) throws -> CalibrationChoice {
         let logits = detector.logits(features: v.features).map(Double.init)
         let fitted = try PlattScaling.fit(logits: logits, labels: v.labels)
@@ -214,7 +215,8 @@ public final class MouthMotionTrainer {
         var sums: [Int: (Double, Int)] = [:]
         for i in v.labels.indices where v.labels[i] == 0 { sums[v.videos[i], default: (0, 0)].0 += calibrated[i]; sums[v.videos[i], default: (0, 0)].1 += 1 }
         let reals = sums.values.map { $0.0 / Double($0.1) }
-        let threshold = DecisionThreshold.capping(realScores: reals, realFlagRate: 0.02)
+        let realWindows = v.labels.indices.filter { v.labels[$0] == 0 }.map { calibrated[$0] }
+        let threshold = DecisionThreshold.capping(realScores: realWindows, realFlagRate: 0.02)
         return CalibrationChoice(calibration: fit, threshold: Float(threshold),
                                  eceBefore: try Metrics.expectedCalibrationError(probabilities: raw, labels: v.labels, bins: 10),
                                  eceAfter: try Metrics.expectedCalibrationError(probabilities: calibrated, labels: v.labels, bins: 10),

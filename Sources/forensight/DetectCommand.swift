@@ -143,13 +143,22 @@ struct Detect: ParsableCommand {
     }
 
     /// For an ensemble, one line per face: each member's mean P(fake) and the combined one,
-    /// `  face 0: sbi-efficientnet-lite0 0.91, synthesis 0.12 → 0.85`.
+    /// `  face 0: sbi-efficientnet-lite0 0.91, synthesis 0.12 → 0.85`. For a fusion, then one line per other member:
+    /// `  mouth-motion: REAL (P(fake) 0.24 < 0.90; 3 motion windows)`.
     static func memberLines(_ v: Verdict) -> [String] {
-        v.faces.compactMap { face in
+        let faces = v.faces.compactMap { face -> String? in
             guard let members = face.members else { return nil }
             let listed = members.map { String(format: "%@ %.2f", $0.id, $0.pFake) }.joined(separator: ", ")
             return String(format: "  face %d: %@ → %.2f", face.track, listed, face.probability)
         }
+        let others = (v.members ?? []).dropFirst().map { m -> String in
+            let n = m.faces?.count ?? 0
+            let what = m.input == .mouthMotion ? (n == 1 ? "1 motion window" : "\(n) motion windows") : (n == 1 ? "1 face" : "\(n) faces")
+            if m.input == .mouthMotion && v.kind == "image" { return "  \(m.id): not used (a still image has no mouth motion)" }
+            guard let p = m.probability else { return "  \(m.id): \(m.verdict.rawValue) (nothing to score)" }
+            return String(format: "  %@: %@ (P(fake) %.2f %@ %.2f; %@)", m.id, m.verdict.rawValue, p, p >= m.threshold ? "≥" : "<", m.threshold, what)
+        }
+        return faces + others
     }
 
     /// The readable line: `clip.mp4: FAKE (P(fake) 0.93 ≥ 0.55; 1 face in 32/32 frames; max-mean) 1.4 s`.
