@@ -12,7 +12,7 @@ struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tell whether the faces in images and videos were manipulated.",
         discussion: """
-        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input: FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was found. The default model (models/sbi-efficientnet-lite0.safetensors, trained by the project on self-blended images) ships with the program; models/ensemble-default.safetensors, when present, is used instead. --model loads another: a single detector or an ensemble file (forensight models ensemble), whose output also lists each member's P(fake) per face.
+        For each input (an image, a video, or a folder of them): 32 frames spread evenly over a video, faces found by MTCNN and tracked, aligned crops scored by the detector with P(fake), then one verdict per face and per input: FAKE when the aggregated probability reaches the model's threshold, REAL below it, NO_FACE when no face was found. The default model (models/ensemble-default.safetensors: three self-blend detectors stacked, fused with a mouth-motion lip-sync detector that reads 3 windows of 2 s of consecutive frames and changes a verdict only when it calls the video FAKE) ships with the program; without it, models/sbi-efficientnet-lite0.safetensors (about 0.4× the time). --model loads another: a single detector, an ensemble file (forensight models ensemble), whose output also lists each member's P(fake) per face, or a fusion (forensight models fuse), whose output also gives each member's own verdict.
 
         Aggregation over face-frames: max-mean (default; per frame the most suspicious face, then the mean over frames), mean (every face-frame), confident (the mean of confidently fake frames when there are enough of them). A face's own verdict is the mean of its frames.
 
@@ -151,10 +151,10 @@ struct Detect: ParsableCommand {
             let listed = members.map { String(format: "%@ %.2f", $0.id, $0.pFake) }.joined(separator: ", ")
             return String(format: "  face %d: %@ → %.2f", face.track, listed, face.probability)
         }
-        let others = (v.members ?? []).dropFirst().map { m -> String in
+        // A photo has no motion: the mouth member says nothing there.
+        let others = (v.members ?? []).dropFirst().filter { !($0.input == .mouthMotion && v.kind == "image") }.map { m -> String in
             let n = m.faces?.count ?? 0
             let what = m.input == .mouthMotion ? (n == 1 ? "1 motion window" : "\(n) motion windows") : (n == 1 ? "1 face" : "\(n) faces")
-            if m.input == .mouthMotion && v.kind == "image" { return "  \(m.id): not used (a still image has no mouth motion)" }
             guard let p = m.probability else { return "  \(m.id): \(m.verdict.rawValue) (nothing to score)" }
             return String(format: "  %@: %@ (P(fake) %.2f %@ %.2f; %@)", m.id, m.verdict.rawValue, p, p >= m.threshold ? "≥" : "<", m.threshold, what)
         }
