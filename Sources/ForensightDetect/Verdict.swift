@@ -89,6 +89,12 @@ public struct Verdict: Codable, Sendable, Equatable {
             case id, input, threshold, verdict, probability, frames, framesWithFaces = "frames_with_faces", faces
         }
 
+        public init(id: String, input: DetectorInput, threshold: Double, verdict: Label, probability: Double?, frames: Int, framesWithFaces: Int,
+                    faces: [Face]?) {
+            (self.id, self.input, self.threshold, self.verdict, self.probability) = (id, input, threshold, verdict, probability)
+            (self.frames, self.framesWithFaces, self.faces) = (frames, framesWithFaces, faces)
+        }
+
         /// Writes every key, `null` where unset.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)

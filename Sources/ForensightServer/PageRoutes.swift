@@ -80,6 +80,13 @@ extension ForensightServer {
             if artifacts.contains("face\(face.track).png") { row["image"] = base + "face\(face.track).png" }
             return row
         }
+        // A fusion's other members (the default model's mouth-motion detector): each one's own verdict; none on photos.
+        let others = (v.members ?? []).dropFirst().filter { !($0.input == .mouthMotion && v.kind == "image") }
+        result["hasDetectors"] = !others.isEmpty
+        result["detectors"] = others.map { m -> [String: Any] in
+            ["id": m.id, "input": m.input.rawValue, "verdict": m.verdict.rawValue, "threshold": String(format: "%.2f", m.threshold),
+             "probability": m.probability.map { String(format: "%.3f", $0) } ?? "–", "units": String(m.faces?.count ?? 0)]
+        }
         values["result"] = result
         return values
     }

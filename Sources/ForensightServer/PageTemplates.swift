@@ -63,6 +63,12 @@ enum PageTemplates {
     {{#faces}}<tr class="face-row"><td>{{track}}</td><td class="{{verdict}}">{{verdict}}</td><td>{{probability}}</td><td>{{frames}}</td>
     <td>{{#image}}<img class="face" alt="face {{track}} and its heatmap" src="{{image}}">{{/image}}</td></tr>{{/faces}}
     </table>
+    {{#hasDetectors}}<h2>Other detectors</h2>
+    <table><tr><th>Detector</th><th>Looks at</th><th>Verdict</th><th>P(fake)</th><th>Threshold</th><th>Windows or faces</th></tr>
+    {{#detectors}}<tr class="detector-row"><td>{{id}}</td><td>{{input}}</td><td class="{{verdict}}">{{verdict}}</td><td>{{probability}}</td>
+    <td>{{threshold}}</td><td>{{units}}</td></tr>{{/detectors}}
+    </table>
+    <p><small>The file is FAKE when any detector calls it FAKE at its own threshold (docs/LIPSYNC.md).</small></p>{{/hasDetectors}}
     {{/result}}
     <p><a href="{{statusURL}}">JSON</a></p>
     {{> footer}}

@@ -7,6 +7,31 @@ import ForensightServer
 /// The web app: a form that works without JavaScript, a result page that follows the job, a paged history, and
 /// client-given names escaped in the HTML.
 final class PageTests: XCTestCase {
+    func testAFusionsOtherDetectorsAreListedOnTheResultPage() async throws {
+        let data = try temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let analyzer = FakeAnalyzer()
+        analyzer.mouthP = 0.123
+        let server = try makeServer(data: data, analyzer: analyzer)
+        try await server.makeApplication().test(.router) { client in
+            let posted = try await client.upload(try pngBytes(seed: 3), uri: "/upload", filename: "clip.png")
+            let location = try XCTUnwrap(posted.headers[.location])
+            await server.runner.processQueued()
+            let done = try await client.execute(uri: location, method: .get)
+            XCTAssertTrue(done.text.contains("<h2>Other detectors</h2>"), done.text)
+            XCTAssertEqual(done.text.components(separatedBy: #"<tr class="detector-row">"#).count - 1, 1, "the primary member is the faces table")
+            XCTAssertTrue(done.text.contains("<td>mouth-motion</td>") && done.text.contains("<td>0.123</td>"), done.text)
+        }
+        // A single model's page has no such table.
+        let plain = try makeServer(data: try temporaryDataDirectory())
+        try await plain.makeApplication().test(.router) { client in
+            let posted = try await client.upload(try pngBytes(seed: 4), uri: "/upload", filename: "x.png")
+            await plain.runner.processQueued()
+            let done = try await client.execute(uri: try XCTUnwrap(posted.headers[.location]), method: .get)
+            XCTAssertFalse(done.text.contains("Other detectors"))
+        }
+    }
+
     func testUploadFormResultPageAndHistory() async throws {
         let data = try temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -13,6 +13,8 @@ final class FakeAnalyzer: Analyzer, @unchecked Sendable {
     private let lock = NSLock()
     private var names: [String] = []
     var failWith: String?
+    /// Gives each record a fusion's `members`: the primary one and a mouth-motion member with `mouthP`.
+    var mouthP: Double?
 
     init(modelVersion: String = "fake-model@0001") { self.modelVersion = modelVersion }
 
@@ -24,6 +26,13 @@ final class FakeAnalyzer: Analyzer, @unchecked Sendable {
         if let failWith { throw ServerFailure(failWith) }
         var verdict = try JSONDecoder().decode(Verdict.self, from: Data(Self.record.utf8))
         verdict.source = name
+        if let mouthP {
+            verdict.kind = "video"
+            verdict.members = [Verdict.MemberVerdict(id: "faces", input: .faceCrop, threshold: 0.5, verdict: .real, probability: 0.25, frames: 1,
+                                                     framesWithFaces: 1, faces: nil),
+                               Verdict.MemberVerdict(id: "mouth-motion", input: .mouthMotion, threshold: 0.9, verdict: mouthP >= 0.9 ? .fake : .real,
+                                                     probability: mouthP, frames: 150, framesWithFaces: 150, faces: [])]
+        }
         return AnalysisOutput(verdict: verdict, artifacts: [ExplanationArtifact(name: "timeline.svg", mediaType: "image/svg+xml",
                                                                                 bytes: Array("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".utf8))])
     }
