@@ -8,7 +8,8 @@ import ForensightFaces
 /// again.
 ///
 /// Layout: `<root>/motion/<key>.safetensors` (`FaceCache.key` of the sample id) with `landmarks` [T, 468, 3] (frame
-/// pixels), `frames` and `times` [T], and the frame rate and source path in the metadata. A file is written under a
+/// pixels), `frames` and `times` [T], the grey `mouth` [T, 768] and `reference` [T, 384] patches (`MouthPatches`),
+/// and the frame rate and source path in the metadata. A file is written under a
 /// temporary name and renamed into place, so an interrupted run leaves none half-written and a re-run skips every
 /// finished video.
 public struct MotionCache {
@@ -17,7 +18,10 @@ public struct MotionCache {
     public let mesh: FaceMesh
 
     /// Format of the stored files; a file of another version is read again from its video.
-    public static let version = "1"
+    public static let version = "2"
+
+    static let mouthCount = MouthPatches.mouthSize.width * MouthPatches.mouthSize.height
+    static let referenceCount = MouthPatches.referenceSize.width * MouthPatches.referenceSize.height
 
     public init(root: String, reader: MediaFaceReader, mesh: FaceMesh) { (self.root, self.reader, self.mesh) = (root, reader, mesh) }
 
@@ -44,6 +48,11 @@ public struct MotionCache {
             "landmarks": landmarks,
             "frames": Tensor(window.frames.map(Float.init), shape: [t]),
             "times": Tensor(window.times.map(Float.init), shape: [t]),
+            // A window cut without patches stores grey zeros, so every file has one patch per frame.
+            "mouth": Tensor(window.mouthPatches.count == t ? window.mouthPatches.flatMap { $0.map(Float.init) } : [Float](repeating: 0, count: t * mouthCount),
+                            shape: [t, mouthCount]),
+            "reference": Tensor(window.referencePatches.count == t ? window.referencePatches.flatMap { $0.map(Float.init) }
+                                    : [Float](repeating: 0, count: t * referenceCount), shape: [t, referenceCount]),
         ]
         let temporary = path + ".partial-\(getpid())"
         try Safetensors.write(tensors, to: temporary, metadata: ["fps": String(window.fps), "source": source, "version": version])
@@ -62,6 +71,14 @@ public struct MotionCache {
         guard marks.shape == [t, FaceMesh.landmarkCount, 3], times.count == t else {
             throw DatasetError(.io, path: path, reason: "motion track tensors disagree in length")
         }
+        let (mouth, reference) = (try file.tensor("mouth"), try file.tensor("reference"))
+        guard mouth.shape == [t, mouthCount], reference.shape == [t, referenceCount] else {
+            throw DatasetError(.io, path: path, reason: "motion track patches disagree in length")
+        }
+        func rows(_ x: Tensor, _ width: Int) -> [[UInt8]] {
+            let v = x.scalars
+            return (0..<t).map { f in v[(f * width)..<((f + 1) * width)].map { UInt8(min(max($0.rounded(), 0), 255)) } }
+        }
         let values = marks.scalars
         let meshes = (0..<t).map { f in
             (0..<FaceMesh.landmarkCount).map { i in
@@ -70,7 +87,7 @@ public struct MotionCache {
             }
         }
         let window = MotionWindow(track: 0, fps: fps, frames: frames.scalars.map { Int($0) }, times: times.scalars.map(Double.init),
-                                  landmarks: meshes, boxes: [])
+                                  landmarks: meshes, boxes: [], mouthPatches: rows(mouth, mouthCount), referencePatches: rows(reference, referenceCount))
         return (window, file.metadata["source"] ?? "")
     }
 }

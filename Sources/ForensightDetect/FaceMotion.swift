@@ -19,9 +19,11 @@ public struct FaceMotion: Sendable, Equatable {
     /// Per frame: log scale, rotation (radians) and shift (x, y, in first-frame interocular units) of the head against
     /// the first frame.
     public var head: [[Float]]
+    /// Per frame: the grey mouth and reference patches (`MouthPatches`, 0…255), or empty when none were cut.
+    public var mouth: [[Float]], reference: [[Float]]
 
-    public init(fps: Double, lower: [[Float]], upper: [[Float]], head: [[Float]]) {
-        (self.fps, self.lower, self.upper, self.head) = (fps, lower, upper, head)
+    public init(fps: Double, lower: [[Float]], upper: [[Float]], head: [[Float]], mouth: [[Float]] = [], reference: [[Float]] = []) {
+        (self.fps, self.lower, self.upper, self.head, self.mouth, self.reference) = (fps, lower, upper, head, mouth, reference)
     }
 
     /// Frames in the window.
@@ -39,9 +41,9 @@ public struct FaceMotion: Sendable, Equatable {
     /// Position of mesh point `index` among `lowerIndices`.
     public static func lowerPosition(_ index: Int) -> Int { lowerIndices.firstIndex(of: index)! }
 
-    /// The motion of consecutive meshes (468 points each, frame pixels); nil for fewer than two frames or a degenerate
-    /// first frame.
-    public init?(meshes: [[Landmark3D]], fps: Double) {
+    /// The motion of consecutive meshes (468 points each, frame pixels), with each frame's patches when given (as many
+    /// as meshes, else none are kept); nil for fewer than two frames or a degenerate first frame.
+    public init?(meshes: [[Landmark3D]], fps: Double, mouthPatches: [[UInt8]] = [], referencePatches: [[UInt8]] = []) {
         guard meshes.count >= 2, meshes.allSatisfy({ $0.count == FaceMesh.landmarkCount }) else { return nil }
         func rigid(_ m: [Landmark3D]) -> [Point] {
             func centroid(_ idx: [Int]) -> Point {
@@ -69,7 +71,9 @@ public struct FaceMotion: Sendable, Equatable {
             let scale = (relative.a * relative.a + relative.d * relative.d).squareRoot()
             head.append([Float(log(max(scale, 1e-6))), Float(atan2(relative.d, relative.a)), Float(relative.c), Float(relative.f)])
         }
-        self.init(fps: fps, lower: lower, upper: upper, head: head)
+        let patched = mouthPatches.count == meshes.count && referencePatches.count == meshes.count
+        self.init(fps: fps, lower: lower, upper: upper, head: head, mouth: patched ? mouthPatches.map { $0.map(Float.init) } : [],
+                  reference: patched ? referencePatches.map { $0.map(Float.init) } : [])
     }
 
     /// The longest run of consecutive frame numbers in `window` as its motion (frames lost by the tracker split runs).
@@ -79,12 +83,15 @@ public struct FaceMotion: Sendable, Equatable {
             if i - start > best.count { best = start..<i }
             start = i
         }
-        self.init(meshes: Array(window.landmarks[best]), fps: window.fps)
+        let patched = window.mouthPatches.count == window.frames.count && window.referencePatches.count == window.frames.count
+        self.init(meshes: Array(window.landmarks[best]), fps: window.fps, mouthPatches: patched ? Array(window.mouthPatches[best]) : [],
+                  referencePatches: patched ? Array(window.referencePatches[best]) : [])
     }
 
     /// Frames `range` of this motion.
     public func slice(_ range: Range<Int>) -> FaceMotion {
-        FaceMotion(fps: fps, lower: Array(lower[range]), upper: Array(upper[range]), head: Array(head[range]))
+        FaceMotion(fps: fps, lower: Array(lower[range]), upper: Array(upper[range]), head: Array(head[range]),
+                   mouth: mouth.isEmpty ? [] : Array(mouth[range]), reference: reference.isEmpty ? [] : Array(reference[range]))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ForensightFaces
 
 /// The mouth-motion detector's view of one window (`FaceMotion`): a fixed list of kinematic, spectral and coupling
 /// measurements, each named in `names` (docs/LIPSYNC.md explains them).
@@ -21,6 +22,7 @@ public enum MouthMotionFeatures {
               "corr lower/upper motion energy", "corr lips/head speed", "log lips/upper speed", "log jaw/lips speed"]
         n += ["head log speed", "nose log std x", "nose log std y"]
         n += ["mean inner opening", "mean width", "mean lip thickness", "lip thickness variation"]
+        n += ["mouth/reference log sharpness", "mouth/reference sharpness variation", "mouth/reference log flicker", "mouth/reference log brightness drift"]
         return n
     }()
 
@@ -63,7 +65,45 @@ public enum MouthMotionFeatures {
                 log(std(motion.upper.map { Double($0[2 * nose + 1]) }) + 1e-4)]
         let thickness = zip(openOuter, openInner).map { $0 - $1 }
         out += [mean(openInner), mean(width), mean(thickness), std(thickness) / (abs(mean(thickness)) + 1e-3)]
+        out += appearance(motion)
         return out.map { $0.isFinite ? Float($0) : 0 }
+    }
+
+    /// The appearance features: how sharp the mouth is against the nose bridge (log ratio of the mean squared
+    /// Laplacian, and its spread over the window), how much more it flickers (log ratio of the mean absolute second
+    /// difference in time), and how much its brightness drifts against the reference. Zeros without patches.
+    static func appearance(_ motion: FaceMotion) -> [Double] {
+        guard motion.mouth.count == motion.count, motion.reference.count == motion.count, motion.count >= 3 else { return [0, 0, 0, 0] }
+        let (mw, mh) = (MouthPatches.mouthSize.width, MouthPatches.mouthSize.height)
+        let (rw, rh) = (MouthPatches.referenceSize.width, MouthPatches.referenceSize.height)
+        let ratios = (0..<motion.count).map { t in
+            log(laplacianEnergy(motion.mouth[t], width: mw, height: mh) + 1) - log(laplacianEnergy(motion.reference[t], width: rw, height: rh) + 1)
+        }
+        func flicker(_ frames: [[Float]]) -> Double {
+            var sum = 0.0, n = 0
+            for t in 2..<frames.count {
+                for i in frames[t].indices { sum += abs(Double(frames[t][i] - 2 * frames[t - 1][i] + frames[t - 2][i])); n += 1 }
+            }
+            return n > 0 ? sum / Double(n) : 0
+        }
+        let drift = (0..<motion.count).map { t in
+            Double(motion.mouth[t].reduce(0, +)) / Double(mw * mh) - Double(motion.reference[t].reduce(0, +)) / Double(rw * rh)
+        }
+        return [mean(ratios), std(ratios), log((flicker(motion.mouth) + 0.5) / (flicker(motion.reference) + 0.5)), log(std(drift) + 0.1)]
+    }
+
+    /// Mean squared 4-neighbour Laplacian over the interior of a row-major patch.
+    static func laplacianEnergy(_ p: [Float], width: Int, height: Int) -> Double {
+        guard width > 2, height > 2, p.count == width * height else { return 0 }
+        var sum = 0.0
+        for y in 1..<(height - 1) {
+            for x in 1..<(width - 1) {
+                let i = y * width + x
+                let l = Double(4 * p[i] - p[i - 1] - p[i + 1] - p[i - width] - p[i + width])
+                sum += l * l
+            }
+        }
+        return sum / Double((width - 2) * (height - 2))
     }
 
     /// Finite differences times the frame rate (one value fewer than `x`).

@@ -48,9 +48,13 @@ public struct MotionWindow: Sendable {
     public var landmarks: [[Landmark3D]]
     /// The MTCNN detection that started the window (and any re-detection), as the face box of each frame.
     public var boxes: [DetectedFace]
+    /// Per frame: the grey mouth and reference patches (`MouthPatches`); empty when not cut.
+    public var mouthPatches: [[UInt8]], referencePatches: [[UInt8]]
 
-    public init(track: Int, fps: Double, frames: [Int] = [], times: [Double] = [], landmarks: [[Landmark3D]] = [], boxes: [DetectedFace] = []) {
+    public init(track: Int, fps: Double, frames: [Int] = [], times: [Double] = [], landmarks: [[Landmark3D]] = [], boxes: [DetectedFace] = [],
+                mouthPatches: [[UInt8]] = [], referencePatches: [[UInt8]] = []) {
         (self.track, self.fps, self.frames, self.times, self.landmarks, self.boxes) = (track, fps, frames, times, landmarks, boxes)
+        (self.mouthPatches, self.referencePatches) = (mouthPatches, referencePatches)
     }
 }
 
@@ -165,6 +169,13 @@ extension MediaFaceReader {
             windows[w].times.append(frame.time)
             windows[w].landmarks.append(landmarks)
             windows[w].boxes.append(face)
+            if let patches = MouthPatches.cut(image, mesh: landmarks) {
+                windows[w].mouthPatches.append(patches.mouth)
+                windows[w].referencePatches.append(patches.reference)
+            } else {
+                windows[w].mouthPatches.append([UInt8](repeating: 0, count: MouthPatches.mouthSize.width * MouthPatches.mouthSize.height))
+                windows[w].referencePatches.append([UInt8](repeating: 0, count: MouthPatches.referenceSize.width * MouthPatches.referenceSize.height))
+            }
             crops.append(FaceCrop(trackID: w, frameIndex: frame.index, time: frame.time, face: face, image: cropper.crop(image, face: face)))
             return .continue
         }

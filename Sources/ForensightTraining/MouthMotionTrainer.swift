@@ -74,7 +74,9 @@ public final class MouthMotionTrainer {
         var out: [FaceMotion] = []
         for run in runs(track.frames) where run.count >= length {
             for start in Swift.stride(from: run.lowerBound, through: run.upperBound - length, by: step) {
-                if let m = FaceMotion(meshes: Array(track.landmarks[start..<(start + length)]), fps: track.fps) { out.append(m) }
+                let range = start..<(start + length), patched = track.mouthPatches.count == track.frames.count
+                if let m = FaceMotion(meshes: Array(track.landmarks[range]), fps: track.fps, mouthPatches: patched ? Array(track.mouthPatches[range]) : [],
+                                      referencePatches: patched ? Array(track.referencePatches[range]) : []) { out.append(m) }
             }
         }
         return out
@@ -87,8 +89,10 @@ public final class MouthMotionTrainer {
         let position = Dictionary(track.frames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         return starts.compactMap { start in
             let indices = (start..<(start + length)).compactMap { position[$0] }
+            let patched = track.mouthPatches.count == track.frames.count
             let window = MotionWindow(track: 0, fps: track.fps, frames: indices.map { track.frames[$0] }, times: indices.map { track.times[$0] },
-                                      landmarks: indices.map { track.landmarks[$0] })
+                                      landmarks: indices.map { track.landmarks[$0] }, mouthPatches: patched ? indices.map { track.mouthPatches[$0] } : [],
+                                      referencePatches: patched ? indices.map { track.referencePatches[$0] } : [])
             return FaceMotion(window: window)
         }
     }
@@ -122,8 +126,12 @@ public final class MouthMotionTrainer {
         ParameterInit.seed(recipe.seed)
         let detector = try MouthMotionDetector(card: card)
         let net = detector.network
-        let reals = trainWindows.flatMap { $0.map(MouthMotionFeatures.compute) }
         var random = SeededRandom(seed: recipe.seed ^ 0x4C49_5053)
+        // A fixed third of the real windows are shown soft all over (both patches blurred alike), so that a blurry
+        // video is not a blurry mouth.
+        let reals = trainWindows.flatMap { $0 }.map { w -> [Float] in
+            random.nextFloat() < 0.3 ? MouthMotionFeatures.compute(LipSyncSimulation.softened(w, radius: 1 + Int(random.next() % 2))) : MouthMotionFeatures.compute(w)
+        }
         let firstFakes = trainWindows.flatMap { v in v.indices.map { MouthMotionFeatures.compute(fake(v, $0, random: &random)) } }
         let (mean, std) = Self.standardisation(reals + firstFakes)
         net.setStandardisation(mean: mean, std: std)

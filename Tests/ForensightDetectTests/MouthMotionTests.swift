@@ -98,10 +98,35 @@ final class MouthMotionTests: XCTestCase {
             let edited = s.apply(to: motion, donor: donor, random: &random)
             XCTAssertEqual(edited.upper, motion.upper, "\(s) leaves the upper face alone")
             XCTAssertEqual(edited.head, motion.head)
-            XCTAssertNotEqual(edited.lower, motion.lower)
+            if s == .repaint { XCTAssertEqual(edited.lower, motion.lower, "repaint edits the mouth's pixels only") } else {
+                XCTAssertNotEqual(edited.lower, motion.lower)
+            }
         }
         XCTAssertEqual(try LipSyncSimulation.list("smooth, jitter"), [.smooth, .jitter])
         XCTAssertThrowsError(try LipSyncSimulation.list("smooth,wobble"))
+    }
+
+    func testARepaintedMouthIsSofterAndFlickersAndASoftVideoIsNot() throws {
+        // Textured patches (fixed noise) that drift by a pixel a frame, as skin does under a moving camera.
+        var random = SeededRandom(seed: 5)
+        let texture = (0..<4096).map { _ in UInt8(60 + Int(random.next() % 120)) }
+        func patch(_ w: Int, _ h: Int, _ t: Int) -> [UInt8] { (0..<(w * h)).map { texture[($0 + t) % texture.count] } }
+        let (m, r) = (MouthPatches.mouthSize, MouthPatches.referenceSize)
+        let n = 30
+        let motion = try XCTUnwrap(FaceMotion(meshes: SyntheticFace.meshes(frames: n), fps: 25,
+                                              mouthPatches: (0..<n).map { patch(m.width, m.height, $0) },
+                                              referencePatches: (0..<n).map { patch(r.width, r.height, $0) }))
+        let real = MouthMotionFeatures.compute(motion)
+        XCTAssertEqual(feature(real, "mouth/reference log sharpness"), 0, accuracy: 0.3, "same texture, same sharpness")
+        let repainted = MouthMotionFeatures.compute(LipSyncSimulation.repaint.apply(to: motion, donor: nil, random: &random))
+        XCTAssertLessThan(feature(repainted, "mouth/reference log sharpness"), feature(real, "mouth/reference log sharpness") - 1)
+        XCTAssertGreaterThan(feature(repainted, "mouth/reference log brightness drift"), feature(real, "mouth/reference log brightness drift") + 0.5)
+        let soft = MouthMotionFeatures.compute(LipSyncSimulation.softened(motion, radius: 2))
+        let name = "mouth/reference log sharpness"
+        XCTAssertLessThan(abs(feature(soft, name) - feature(real, name)), abs(feature(repainted, name) - feature(real, name)) / 3,
+                          "blurring the whole face moves the ratio far less than repainting the mouth")
+        XCTAssertEqual(MouthMotionFeatures.compute(try XCTUnwrap(FaceMotion(meshes: SyntheticFace.meshes(frames: n), fps: 25))).suffix(4), [0, 0, 0, 0],
+                       "no patches, no appearance")
     }
 
     func testWindowsAreSpreadOverTheVideoWithoutOverlap() {
@@ -120,13 +145,17 @@ final class MouthMotionTests: XCTestCase {
     func testMotionTracksRoundTripThroughTheCache() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-motion-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let window = SyntheticFace.window(frames: 12, start: 40, fps: 29.97)
+        var window = SyntheticFace.window(frames: 12, start: 40, fps: 29.97)
+        window.mouthPatches = (0..<12).map { t in (0..<768).map { UInt8(($0 * 7 + t) % 256) } }
+        window.referencePatches = (0..<12).map { t in (0..<384).map { UInt8(($0 * 3 + t) % 256) } }
         try MotionCache.store(window, source: "/videos/a.mp4", to: dir + "/a.safetensors")
         let (loaded, source) = try MotionCache.load(dir + "/a.safetensors")
         XCTAssertEqual(source, "/videos/a.mp4")
         XCTAssertEqual(loaded.frames, window.frames)
         XCTAssertEqual(loaded.fps, 29.97)
         XCTAssertEqual(loaded.landmarks, window.landmarks)
+        XCTAssertEqual(loaded.mouthPatches, window.mouthPatches)
+        XCTAssertEqual(loaded.referencePatches, window.referencePatches)
         try Data("not a track".utf8).write(to: URL(fileURLWithPath: dir + "/b.safetensors"))
         XCTAssertThrowsError(try MotionCache.load(dir + "/b.safetensors"))
     }
