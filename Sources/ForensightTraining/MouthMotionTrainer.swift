@@ -116,7 +116,9 @@ public final class MouthMotionTrainer {
             let far = windows.indices.filter { Double(abs($0 - w)) >= max(1, lag.rounded(.up)) && windows[$0].count == windows[w].count }
             if !far.isEmpty { donor = windows[far[Int(random.next() % UInt64(far.count))]] }
         }
-        return simulation.apply(to: windows[w], donor: donor, random: &random)
+        // Fakes are softened all over as often as reals (below), so that overall sharpness tells nothing.
+        let source = random.nextFloat() < 0.3 ? LipSyncSimulation.softened(windows[w], radius: 1 + Int(random.next() % 2)) : windows[w]
+        return simulation.apply(to: source, donor: donor, random: &random)
     }
 
     /// Trains; `progress` gets each epoch's validation. Returns the detector at its best epoch, calibrated, and every
@@ -127,8 +129,8 @@ public final class MouthMotionTrainer {
         let detector = try MouthMotionDetector(card: card)
         let net = detector.network
         var random = SeededRandom(seed: recipe.seed ^ 0x4C49_5053)
-        // A fixed third of the real windows are shown soft all over (both patches blurred alike), so that a blurry
-        // video is not a blurry mouth.
+        // A fixed 30 % of the real windows are shown soft all over (both patches blurred alike), and as many fakes
+        // (`fake`), so that a blurry video is neither a blurry mouth nor a sign of a real one.
         let reals = trainWindows.flatMap { $0 }.map { w -> [Float] in
             random.nextFloat() < 0.3 ? MouthMotionFeatures.compute(LipSyncSimulation.softened(w, radius: 1 + Int(random.next() % 2))) : MouthMotionFeatures.compute(w)
         }
