@@ -68,6 +68,7 @@ public enum DetectorRegistry {
         DeepfakeDetector.registryEntry,
         DeepfakeDetector.lite2RegistryEntry,
         MesoNetDetector.registryEntry,
+        MesoNetDetector.inceptionRegistryEntry,
         EnsembleDetector.registryEntry,
     ]
 
