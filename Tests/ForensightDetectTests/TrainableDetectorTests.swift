@@ -203,7 +203,7 @@ extension TrainableDetectorTests {
         let meso = try ParameterInit.withSeed(4) { try DetectorRegistry.makeTrainable(card: DetectorCard(id: "mi", architecture: "mesoinception4")) }
         XCTAssertEqual(meso.card.inputSize, 256)
         XCTAssertEqual(meso.card.pixelScale, 1)
-        XCTAssertTrue((meso as? MesoNetDetector)?.network is MesoInception4)
+        XCTAssertEqual((meso as? MesoNetDetector).map { String(describing: type(of: $0.network)) }, "MesoInception4")
         XCTAssertThrowsError(try meso.setInputSize(224)) { XCTAssertTrue("\($0)".contains("mesoinception4") && "\($0)".contains("--input-size 256"), "\($0)") }
         meso.module.eval()
         let faces = (0..<3).map { i in RGBImage(width: 256, height: 256, fill: (UInt8(70 * i), 100, 180)) }
