@@ -19,6 +19,8 @@ struct Models: ParsableCommand {
 
         `architectures` lists the detector architectures this build knows (a card's `architecture`), and which of them `forensight train --architecture` can train.
 
+        `export-onnx` writes a MesoNet detector's network as an ONNX model, its card in the metadata (its own --help).
+
         `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help).
 
         Examples:
@@ -30,7 +32,7 @@ struct Models: ParsableCommand {
           forensight models architectures
           forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
         """,
-        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self])
+        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, ExportONNX.self])
 
     /// `models import FILE` (a plain checkpoint, the default) or `models import clip FILE` (a checked CLIP encoder).
     struct Import: ParsableCommand {
