@@ -71,6 +71,7 @@ public enum DetectorRegistry {
         DeepfakeDetector.registryEntry,
         DeepfakeDetector.lite2RegistryEntry,
         MesoNetDetector.registryEntry,
+        MesoNetDetector.inceptionRegistryEntry,
         MouthMotionDetector.registryEntry,
         FusedDetector.registryEntry,
         EnsembleDetector.registryEntry,

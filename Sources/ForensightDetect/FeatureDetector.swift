@@ -41,7 +41,7 @@ extension DeepfakeDetector: FeatureDetector {
 }
 
 extension MesoNetDetector: FeatureDetector {
-    /// Meso-4's 16 classifier features (after the leaky ReLU).
+    /// MesoNet's 16 classifier features (after the leaky ReLU).
     public var featureWidth: Int { 16 }
 
     public func features(_ faces: [RGBImage], batchSize: Int = 16) -> [[Float]] {

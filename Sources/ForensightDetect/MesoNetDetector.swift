@@ -4,11 +4,14 @@ import ForensightNN
 import ForensightModels
 import ForensightMedia
 
-/// MesoNet's Meso-4 on aligned face crops (`Meso4`): a compact detector of the model zoo, trained from scratch by
-/// `forensight train --architecture meso4` (self-blends, no fakes needed). Its card feeds 256 px crops scaled to 0…1
-/// (`pixel_scale` 1, mean 0, std 1), as the authors' code does.
+/// MesoNet on aligned face crops: Meso-4 (`Meso4`, architecture `meso4`) or MesoInception-4 (`MesoInception4`,
+/// `mesoinception4`), compact detectors of the model zoo, trained from scratch by `forensight train --architecture
+/// meso4` (self-blends, no fakes needed) or imported from the authors' Keras weights (`forensight models import
+/// mesonet`). Its card feeds 256 px crops scaled to 0…1 (`pixel_scale` 1, mean 0, std 1), as the authors' code does.
 public final class MesoNetDetector: TrainableDetector {
-    public let network: Meso4
+    /// The architectures this class builds.
+    public static let architectures = ["meso4", "mesoinception4"]
+    public let network: any MesoNetwork
     public var card: DetectorCard
     public private(set) var weightsSHA256 = ""
 
@@ -21,9 +24,13 @@ public final class MesoNetDetector: TrainableDetector {
             if card.inputSize == 224 { card.inputSize = 256 }
         }
         guard card.inputSize % 32 == 0, card.inputSize >= 32 else {
-            throw DetectorError("model card \"\(card.id)\": meso4 needs an input size that is a multiple of 32, not \(card.inputSize)")
+            throw DetectorError("model card \"\(card.id)\": \(card.architecture) needs an input size that is a multiple of 32, not \(card.inputSize)")
         }
-        network = Meso4(inputSize: card.inputSize)
+        switch card.architecture {
+        case "mesoinception4": network = MesoInception4(inputSize: card.inputSize)
+        case "meso4": network = Meso4(inputSize: card.inputSize)
+        default: throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not a MesoNet (\(Self.architectures.joined(separator: ", ")))")
+        }
         self.card = card
     }
 
@@ -35,9 +42,15 @@ public final class MesoNetDetector: TrainableDetector {
         weightsSHA256 = (try? FileDigest.sha256Hex(ofFile: path)) ?? ""
     }
 
-    /// The registry line.
+    /// The registry line of Meso-4.
     public static let registryEntry = DetectorRegistry.Entry(
         architecture: "meso4", summary: "MesoNet Meso-4 on aligned face crops, trained from scratch (model zoo)",
+        make: { try MesoNetDetector(card: $0) }, load: { try MesoNetDetector(card: $0, file: $1, path: $2) })
+
+    /// The registry line of MesoInception-4.
+    public static let inceptionRegistryEntry = DetectorRegistry.Entry(
+        architecture: "mesoinception4",
+        summary: "MesoNet MesoInception-4 on aligned face crops, trained from scratch or imported from Keras (model zoo)",
         make: { try MesoNetDetector(card: $0) }, load: { try MesoNetDetector(card: $0, file: $1, path: $2) })
 
     public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
@@ -57,15 +70,16 @@ public final class MesoNetDetector: TrainableDetector {
     /// The classifier is sized for one input side: only that one is accepted.
     public func setInputSize(_ side: Int) throws {
         guard side == network.inputSize else {
-            throw DetectorError("meso4 \"\(card.id)\" was built for \(network.inputSize) px crops, not \(side) px (use --input-size \(network.inputSize))")
+            throw DetectorError("\(card.architecture) \"\(card.id)\" was built for \(network.inputSize) px crops, not \(side) px (use --input-size \(network.inputSize))")
         }
     }
 
-    /// Meso-4 is small and trains whole: `frozenBlocks` is ignored.
+    /// MesoNet is small and trains whole: `frozenBlocks` is ignored.
     public func beginTrainingEpoch(frozenBlocks: Int, dropoutSeed: UInt64) {
         network.train()
-        network.dropout1.reseed(dropoutSeed)
-        network.dropout2.reseed(dropoutSeed ^ 0x9E37_79B9)
+        let dropouts = network.dropouts
+        dropouts[0].reseed(dropoutSeed)
+        dropouts[1].reseed(dropoutSeed ^ 0x9E37_79B9)
     }
 
     public func loadPretrained(_ weights: [String: Tensor]) throws { _ = try network.loadStateDict(weights, strict: true) }

@@ -11,7 +11,7 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lay out a detector's features of a dataset's faces in 2-D (t-SNE), coloured by real/fake and by method.",
         discussion: """
-        For each sample, the largest face of --frames evenly spaced frames (a photo: its largest face) is cut as the model card says, and the detector's penultimate features are taken (1,280 for EfficientNet-Lite, 16 for meso4). At most --max-points face-frames are kept (a seeded draw, half reals and half fakes when both are there), then embedded with exact t-SNE (scikit-learn's schedule; perplexity and seed as options). The samples a model was trained on (its .training-ids.txt) are left out.
+        For each sample, the largest face of --frames evenly spaced frames (a photo: its largest face) is cut as the model card says, and the detector's penultimate features are taken (1,280 for EfficientNet-Lite, 16 for meso4 and mesoinception4). At most --max-points face-frames are kept (a seeded draw, half reals and half fakes when both are there), then embedded with exact t-SNE (scikit-learn's schedule; perplexity and seed as options). The samples a model was trained on (its .training-ids.txt) are left out.
 
         Writes into --out: tsne-class.svg (real against fake), tsne-method.svg (each manipulation method), and embedding.json (every point with its sample, frame, class, method and dataset, the trustworthiness of the layout and the KL divergence). Prints the trustworthiness (1 = every neighbourhood in the picture is one in feature space). The cost grows with the square of the points: 2,000 take about a minute.
 
@@ -55,7 +55,7 @@ struct Embed: ParsableCommand {
         let loaded: any Detector
         do { loaded = try DetectorRegistry.load(path: modelPath) } catch { throw fail("\(error)") }
         guard let detector = loaded as? any FeatureDetector else {
-            throw fail("\(modelPath): a \(loaded.card.architecture) detector does not expose features (embed takes efficientnet-lite0/-lite2 and meso4)")
+            throw fail("\(modelPath): a \(loaded.card.architecture) detector does not expose features (embed takes efficientnet-lite0/-lite2, meso4 and mesoinception4)")
         }
         var manifest = Manifest()
         for path in datasets {

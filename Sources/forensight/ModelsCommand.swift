@@ -13,9 +13,13 @@ struct Models: ParsableCommand {
 
         `import clip` reads a CLIP image encoder (Hugging Face, open_clip or OpenAI TorchScript), infers its size from the shapes, checks every key and shape, and writes it in Forensight's layout with its configuration (its own --help).
 
+        `import mesonet` reads the MesoNet authors' Keras HDF5 weights (Meso4 or MesoInception4) and writes a detector file (its own --help).
+
         `info` prints a safetensors file's tensors (name, dtype, shape) and its metadata (a Forensight detector's card is the `forensight.card` entry).
 
         `architectures` lists the detector architectures this build knows (a card's `architecture`), and which of them `forensight train --architecture` can train.
+
+        `export-onnx` writes a MesoNet detector's network as an ONNX model, its card in the metadata (its own --help).
 
         `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help).
 
@@ -23,17 +27,18 @@ struct Models: ParsableCommand {
           forensight models import ViT-B-16.pt --out ~/.cache/forensight/weights/vit_b16.safetensors
           forensight models import checkpoint.pth --strip-prefix module. --dtype f16 --out model.safetensors
           forensight models import clip ViT-B-16.pt --out ~/.cache/forensight/weights/clip_vit_b16.safetensors
+          forensight models import mesonet Meso4_DF.h5 --out ~/.cache/forensight/weights/meso4-df.safetensors
           forensight models info models/sbi-efficientnet-lite0.safetensors
           forensight models architectures
           forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
         """,
-        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, Fuse.self])
+        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, Fuse.self, ExportONNX.self])
 
     /// `models import FILE` (a plain checkpoint, the default) or `models import clip FILE` (a checked CLIP encoder).
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Convert a PyTorch checkpoint to safetensors (`import FILE`), or check and convert a CLIP encoder (`import clip FILE`).",
-            subcommands: [ImportCheckpoint.self, ImportCLIP.self], defaultSubcommand: ImportCheckpoint.self)
+            abstract: "Convert a PyTorch checkpoint to safetensors (`import FILE`), check and convert a CLIP encoder (`import clip FILE`) or MesoNet's Keras weights (`import mesonet FILE.h5`).",
+            subcommands: [ImportCheckpoint.self, ImportCLIP.self, ImportMesoNet.self], defaultSubcommand: ImportCheckpoint.self)
     }
 
     struct ImportCheckpoint: ParsableCommand {

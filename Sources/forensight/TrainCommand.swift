@@ -97,7 +97,7 @@ struct Train: ParsableCommand {
     @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower).")
     var frozenBlocks = 3
 
-    @Option(help: "Network input side in pixels (default: the architecture's own, 224 for EfficientNet-Lite, 256 for meso4).")
+    @Option(help: "Network input side in pixels (default: the architecture's own, 224 for EfficientNet-Lite, 256 for meso4 and mesoinception4).")
     var inputSize: Int?
 
     @Option(help: "Share of the real people (or photos, or videos) held out for validation: epoch choice, threshold, calibration.")

@@ -194,3 +194,26 @@ extension TrainableDetectorTests {
         XCTAssertEqual(choice.realUnits, 6)
     }
 }
+
+extension TrainableDetectorTests {
+    /// MesoInception-4 through the registry, like Meso-4: MesoNet's input on a fresh card, trainable, one input size,
+    /// its penultimate features for `embed`, and a saved file scores as the detector it came from.
+    func testMesoInceptionIsARegisteredTrainableDetector() throws {
+        XCTAssertTrue(DetectorRegistry.trainableArchitectures.contains("mesoinception4"))
+        let meso = try ParameterInit.withSeed(4) { try DetectorRegistry.makeTrainable(card: DetectorCard(id: "mi", architecture: "mesoinception4")) }
+        XCTAssertEqual(meso.card.inputSize, 256)
+        XCTAssertEqual(meso.card.pixelScale, 1)
+        XCTAssertEqual((meso as? MesoNetDetector).map { String(describing: type(of: $0.network)) }, "MesoInception4")
+        XCTAssertThrowsError(try meso.setInputSize(224)) { XCTAssertTrue("\($0)".contains("mesoinception4") && "\($0)".contains("--input-size 256"), "\($0)") }
+        meso.module.eval()
+        let faces = (0..<3).map { i in RGBImage(width: 256, height: 256, fill: (UInt8(70 * i), 100, 180)) }
+        let features = try XCTUnwrap(meso as? MesoNetDetector).features(faces, batchSize: 2)
+        XCTAssertEqual(features.map(\.count), [16, 16, 16])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mesoi-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try meso.save(to: path, dtype: .f32)
+        let loaded = try DetectorRegistry.load(path: path)
+        XCTAssertEqual(loaded.card.architecture, "mesoinception4")
+        XCTAssertEqual(loaded.faceLogits(faces, batchSize: 2), meso.faceLogits(faces, batchSize: 2))
+    }
+}
