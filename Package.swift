@@ -10,6 +10,9 @@ import Foundation
 // kernels are compiled for it ("skylake-avx512"): one 512-bit register per SIMD16<Float> instead of two 256-bit ones.
 // FORENSIGHT_TARGET_CPU overrides the choice, e.g. `haswell` for a binary that must also run on AVX2-only machines
 // (SwiftPM caches this manifest: remove .build after changing it).
+// The kernels size their register tiles for the ISA they are compiled for (AVX-512: 32 registers of 16 floats;
+// AVX2: 16 registers of 8 floats), so the chosen CPU is also passed down as a compilation condition:
+// FORENSIGHT_AVX512, FORENSIGHT_AVX2, or neither (the portable tiles, e.g. on arm64).
 #if arch(x86_64)
 func buildMachineTargetCPU() -> String {
     if let chosen = ProcessInfo.processInfo.environment["FORENSIGHT_TARGET_CPU"], !chosen.isEmpty { return chosen }
@@ -18,7 +21,20 @@ func buildMachineTargetCPU() -> String {
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
     return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? "skylake-avx512" : "haswell"
 }
-let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", buildMachineTargetCPU()])]
+/// The kernels' tiling condition for an LLVM CPU name: AVX-512 CPUs, AVX2 + FMA CPUs, or none (portable tiles).
+func vectorISACondition(_ cpu: String) -> String? {
+    let avx512 = ["skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client", "icelake-server",
+                  "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d",
+                  "diamondrapids", "znver4", "znver5", "x86-64-v4", "knl", "knm"]
+    let avx2 = ["haswell", "broadwell", "skylake", "kabylake", "coffeelake", "cometlake", "alderlake", "raptorlake",
+                "meteorlake", "arrowlake", "arrowlake-s", "lunarlake", "gracemont", "sierraforest", "grandridge",
+                "clearwaterforest", "pantherlake", "znver1", "znver2", "znver3", "x86-64-v3", "bdver4"]
+    if avx512.contains(cpu) { return "FORENSIGHT_AVX512" }
+    return avx2.contains(cpu) ? "FORENSIGHT_AVX2" : nil
+}
+let targetCPU = buildMachineTargetCPU()
+let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+    + (vectorISACondition(targetCPU).map { [SwiftSetting.define($0)] } ?? [])
 #else
 let vectorISA: [SwiftSetting] = []
 #endif

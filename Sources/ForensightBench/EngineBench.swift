@@ -27,7 +27,7 @@ public enum EngineBench {
     /// Runs every row; `progress` receives a line before each.
     public static func run(_ options: Options, progress: (String) -> Void = { _ in }) throws -> [BenchRow] {
         ComputeThreads.set(options.threads)
-        progress("OpenBLAS kernels \(BLASKernels.coreName), \(options.threads) threads")
+        progress("OpenBLAS kernels \(BLASKernels.coreName), \(options.threads) threads; \(VectorISA.summary)")
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-bench-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }

@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
             GEMM rows compare our matmul with OpenBLAS's cblas_sgemm called directly. Convolution and model rows build the same graph with the same random weights in ONNX Runtime (python3 scripts/bench/ort_peer.py; needs the PyPI packages onnx, onnxruntime and numpy), check that both outputs agree, and time both with the same thread count. Model rows run the networks compiled for inference, as detect does. A ratio below 1 means Forensight is faster.
             """)
 
-        @Flag(help: "Print one JSON object per row (name, ours_ms, peer_ms, ratio, peer, note).")
+        @Flag(help: "Print one JSON object per row (name, ours_ms, peer_ms, ratio, peer, note, isa, cpu_isa).")
         var json = false
 
         @Option(help: "Threads for both engines.")

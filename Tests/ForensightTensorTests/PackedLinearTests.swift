@@ -3,7 +3,7 @@ import Foundation
 import ForensightTensor
 
 /// `PackedLinear` against a float64 sum: row counts that leave partial 6-row tiles, output widths of 1–5 blocks of 16
-/// (and one that is not a multiple of 16), inputs deeper than one 512-input pass, a batch dimension, GELU and a
+/// (and one that is not a multiple of 16), inputs deeper than one pass (512 inputs with AVX-512, 256 with AVX2), a batch dimension, GELU and a
 /// residual on the store.
 final class PackedLinearTests: XCTestCase {
     func check(shape: [Int], inFeatures k: Int, outFeatures o: Int, gelu: Bool, residual withResidual: Bool,
@@ -38,5 +38,7 @@ final class PackedLinearTests: XCTestCase {
         check(shape: [3, 5], inFeatures: 33, outFeatures: 40, gelu: false, residual: false)
         check(shape: [97], inFeatures: 1100, outFeatures: 32, gelu: true, residual: true)
         check(shape: [6], inFeatures: 8, outFeatures: 7, gelu: false, residual: false)
+        // Exactly two AVX2 passes of 256 (one AVX-512 pass of 512), the epilogue on the second.
+        check(shape: [8], inFeatures: 512, outFeatures: 64, gelu: true, residual: true)
     }
 }

@@ -40,12 +40,17 @@ public struct BlockedDirectConvolution: @unchecked Sendable {
             (to + (h + padding.top) * pw).initialize(repeating: 0, count: padding.bottom * pw)
         }
         let out = ChannelBlocked(batch: n, channels: outputChannels, height: oh, width: ow)
+        if KernelTiling.outputBlocksPerTile == 1 {
+            narrowTiles(UnsafePointer(padded.data), out, n: n, ph: ph, pw: pw, oh: oh, ow: ow)
+            withExtendedLifetime((padded, packed, epilogue)) {}
+            return out
+        }
         let blocks = out.blocks, patch = c * k * k, pairs = (blocks + 1) / 2
         let src = UnsafePointer(padded.data), dst = out.storage.data, wt = UnsafePointer(packed.data)
         let (scale, shift) = (epilogue.scale, epilogue.shift)
         let (low, high) = (Float16x(repeating: epilogue.low), Float16x(repeating: epilogue.high))
-        // Tiles of 8 output columns × 2 output blocks (16 accumulators): per (channel, tap), 2 weight loads and 8
-        // broadcasts for 16 FMAs. An odd last block is paired with itself and stored once.
+        // Tiles of 8 output columns × 2 output blocks (16 accumulators, AVX-512): per (channel, tap), 2 weight loads and
+        // 8 broadcasts for 16 FMAs. An odd last block is paired with itself and stored once.
         parallelItems(n * pairs * oh) { unit in
             let image = unit / (pairs * oh), pair = (unit / oh) % pairs, oy = unit % oh
             let b0 = 2 * pair, b1 = Swift.min(b0 + 1, blocks - 1)
@@ -97,5 +102,49 @@ public struct BlockedDirectConvolution: @unchecked Sendable {
         }
         withExtendedLifetime((padded, packed, epilogue)) {}
         return out
+    }
+
+    /// The AVX2 (and portable) tiles: 6 output columns × 1 output block, 12 accumulator registers of 8 floats plus the
+    /// weight vector (2) and a broadcast (1), so AVX2's 16 registers hold the whole tile (`KernelTiling`); the AVX-512
+    /// tile of 8 columns × 2 blocks would need 32 of them. Per (channel, tap), 1 weight load and 6 broadcasts for
+    /// 6 FMAs of 16 lanes.
+    private func narrowTiles(_ src: UnsafePointer<Float>, _ out: ChannelBlocked, n: Int, ph: Int, pw: Int, oh: Int, ow: Int) {
+        let (c, k, s, blocks, patch) = (inputChannels, kernel, stride, out.blocks, inputChannels * kernel * kernel)
+        let dst = out.storage.data, wt = UnsafePointer(packed.data)
+        let (scale, shift) = (epilogue.scale, epilogue.shift)
+        let (low, high) = (Float16x(repeating: epilogue.low), Float16x(repeating: epilogue.high))
+        parallelItems(n * blocks * oh) { unit in
+            let image = unit / (blocks * oh), block = (unit / oh) % blocks, oy = unit % oh
+            let input = src + image * c * ph * pw, taps = wt + block * patch * 16
+            let row = dst + ((image * blocks + block) * oh + oy) * ow * 16
+            let (sc, sh) = (load16(scale + block * 16), load16(shift + block * 16))
+            var ox = 0
+            while ox < ow {
+                let count = Swift.min(6, ow - ox)
+                // Columns past `count` re-read the first one; their sums are never stored.
+                let (c1, c2, c3) = (count > 1 ? s : 0, count > 2 ? 2 * s : 0, count > 3 ? 3 * s : 0)
+                let (c4, c5) = (count > 4 ? 4 * s : 0, count > 5 ? 5 * s : 0)
+                let z = Float16x(repeating: 0)
+                var (a0, a1, a2, a3, a4, a5) = (z, z, z, z, z, z)
+                var t = taps
+                for ch in 0..<c {
+                    for ki in 0..<k {
+                        let line = input + (ch * ph + oy * s + ki) * pw + ox * s
+                        for kj in 0..<k {
+                            let u = load16(t), p = line + kj
+                            a0.addProduct(Float16x(repeating: p[0]), u); a1.addProduct(Float16x(repeating: p[c1]), u)
+                            a2.addProduct(Float16x(repeating: p[c2]), u); a3.addProduct(Float16x(repeating: p[c3]), u)
+                            a4.addProduct(Float16x(repeating: p[c4]), u); a5.addProduct(Float16x(repeating: p[c5]), u)
+                            t += 16
+                        }
+                    }
+                }
+                @inline(__always) func put(_ a: Float16x, _ j: Int) {
+                    if j < count { store16(vmin(vmax(a * sc + sh, low), high), row + (ox + j) * 16) }
+                }
+                put(a0, 0); put(a1, 1); put(a2, 2); put(a3, 3); put(a4, 4); put(a5, 5)
+                ox += 6
+            }
+        }
     }
 }

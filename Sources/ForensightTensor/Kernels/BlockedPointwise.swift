@@ -1,7 +1,8 @@
 /// Pointwise (1×1, stride 1, one group) convolution on channel-blocked activations, its weights packed once.
 ///
 /// out[ob][p][16] = Σ_c x[c / 16][p][c % 16] · W[ob][c][16]: per input channel, one broadcast input value meets one
-/// weight vector per output block. A register tile is 6 pixels × up to 4 output blocks (24 accumulators); the
+/// weight vector per output block. A register tile is 6 pixels × up to 4 output blocks (24 accumulators) with AVX-512,
+/// 6 pixels × 1 block (12 AVX2 registers) with AVX2 (`KernelTiling`); the
 /// folded BatchNorm, the clamp and the residual ride on the store. The sum over c runs in ascending order in every
 /// tile, so results do not depend on the thread count.
 public struct BlockedPointwiseConvolution: @unchecked Sendable {
@@ -38,7 +39,7 @@ public struct BlockedPointwiseConvolution: @unchecked Sendable {
         let plane = h * w, inBlocks = x.blocks, outBlocks = out.blocks, depth = inBlocks * 16
         let tiles = (plane + Self.tilePixels - 1) / Self.tilePixels
         let chunks = (tiles + Self.tilesPerUnit - 1) / Self.tilesPerUnit
-        let groups = (outBlocks + 3) / 4
+        let perTile = KernelTiling.outputBlocksPerTile, groups = (outBlocks + perTile - 1) / perTile
         let src = UnsafePointer(x.storage.data), dst = out.storage.data, wt = UnsafePointer(packed.data)
         let res = residual.map { UnsafePointer($0.storage.data) }
         let (scale, shift) = (epilogue.scale, epilogue.shift)
@@ -47,7 +48,7 @@ public struct BlockedPointwiseConvolution: @unchecked Sendable {
         parallelItems(n * groups * chunks, serial: flops < 1 << 20) { unit in
             do {
                 let image = unit / (groups * chunks), group = (unit / chunks) % groups, chunk = unit % chunks
-                let ob0 = group * 4, nb = Swift.min(4, outBlocks - ob0)
+                let ob0 = group * perTile, nb = Swift.min(perTile, outBlocks - ob0)
                 let xb = src + image * inBlocks * plane * 16
                 let wb = wt + ob0 * depth * 16
                 let ob = dst + (image * outBlocks + ob0) * plane * 16

@@ -1,6 +1,6 @@
 /// A linear layer y = x·Wᵀ + b with its weights packed once into blocks of 16 output features
 /// ([⌈O/16⌉, K, 16]), for inference: each input value is broadcast against one weight vector per output block, in
-/// register tiles of 6 rows × 64 outputs, with the bias, an activation and a residual add applied as tiles are
+/// register tiles of 6 rows × 64 outputs (AVX-512; 6 × 16 with AVX2's smaller register file, `KernelTiling`), with the bias, an activation and a residual add applied as tiles are
 /// stored. OpenBLAS packs the weight matrix again on every call; here it was packed when the layer was built.
 /// The sum over the inputs runs in ascending order, in passes of `depthPass`, so results do not depend on the
 /// thread count.
@@ -12,8 +12,8 @@ public struct PackedLinear: @unchecked Sendable {
     /// Input features (K) and output features (O).
     public let inputFeatures: Int, outputFeatures: Int
 
-    /// Inputs per pass over a tile (keeps a 4-block weight panel, 4·K·64 bytes, within L2).
-    static let depthPass = 512
+    /// Inputs per pass over a tile (keeps the weight panel of one tile's blocks in cache; `KernelTiling`).
+    static let depthPass = KernelTiling.linearDepthPass
     /// Row tiles per unit of parallel work.
     static let tilesPerUnit = 16
 
@@ -38,12 +38,13 @@ public struct PackedLinear: @unchecked Sendable {
         if let residual { precondition(residual.shape == outShape && o % 16 == 0, "PackedLinear: residual \(residual.shape)") }
         // With O not a multiple of 16 the tiles fill a padded [M, ⌈O/16⌉·16] buffer, compacted afterwards.
         let full = Tensor(uninitializedShape: o == ldo ? outShape : [m, ldo])
-        let tiles = (m + 5) / 6, chunks = (tiles + Self.tilesPerUnit - 1) / Self.tilesPerUnit, groups = (blocks + 3) / 4
+        let perTile = KernelTiling.outputBlocksPerTile
+        let tiles = (m + 5) / 6, chunks = (tiles + Self.tilesPerUnit - 1) / Self.tilesPerUnit, groups = (blocks + perTile - 1) / perTile
         let src = UnsafePointer(x.data), dst = full.data, wt = UnsafePointer(packed.data), b = UnsafePointer(bias.data)
         let res = residual.map { UnsafePointer($0.data) }
         parallelItems(groups * chunks, serial: 2 * m * k * o < 1 << 20) { item in
             let group = item / chunks, chunk = item % chunks
-            let ob0 = group * 4, nb = Swift.min(4, blocks - ob0)
+            let ob0 = group * perTile, nb = Swift.min(perTile, blocks - ob0)
             let t0 = chunk * Self.tilesPerUnit, t1 = Swift.min(tiles, t0 + Self.tilesPerUnit)
             var k0 = 0
             while k0 < k {
