@@ -125,18 +125,20 @@ final class DetectorInputTests: XCTestCase {
             XCTAssertEqual(card.requiredSchema, 2, card.id)
             XCTAssertTrue(card.json.contains(#""schema":2"#), card.json)
         }
-        // Round trip through a file: a schema-2 card loads; a schema-3 card is refused with a one-line error.
+        // Round trip through a file: a schema-2 card loads; a card of a newer schema than this build reads is refused
+        // with a one-line error.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let two = dir.appendingPathComponent("two.safetensors").path
         try RecordingClipDetector(card: RecordingClipDetector.card(frames: 4)).save(to: two, dtype: .f32)
         XCTAssertEqual(try DetectorCard.read(from: SafetensorsFile(path: two), path: two).schema, 2)
-        let three = dir.appendingPathComponent("three.safetensors").path
-        let json = DetectorCard(id: "n", architecture: "efficientnet-lite0").json.replacingOccurrences(of: #""schema":1"#, with: #""schema":3"#)
+        let three = dir.appendingPathComponent("newer.safetensors").path
+        let newer = DetectorCard.currentSchema + 1
+        let json = DetectorCard(id: "n", architecture: "efficientnet-lite0").json.replacingOccurrences(of: #""schema":1"#, with: "\"schema\":\(newer)")
         try Safetensors.write(["w": Tensor.zeros([1])], to: three, metadata: ["forensight.card": json])
         XCTAssertThrowsError(try DetectorCard.read(from: SafetensorsFile(path: three), path: three)) { error in
-            XCTAssertTrue("\(error)".hasPrefix(three + ": model card schema 3 is newer"), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix(three + ": model card schema \(newer) is newer"), "\(error)")
             XCTAssertFalse("\(error)".contains("\n"))
         }
     }

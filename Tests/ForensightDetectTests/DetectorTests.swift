@@ -175,8 +175,9 @@ final class DetectorTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(v)) as! [String: Any]
         XCTAssertEqual(object["schema"] as? String, "forensight.detect/3")
         XCTAssertEqual(Set(object.keys), ["schema", "source", "kind", "verdict", "probability", "aggregation", "frames", "frames_with_faces",
-                                          "faces", "model", "timings_ms", "warnings", "error"])
+                                          "faces", "model", "timings_ms", "warnings", "error", "members"])
         XCTAssertTrue(object["error"] is NSNull)
+        XCTAssertTrue(object["members"] is NSNull, "members are a fusion's only")
         let model = object["model"] as! [String: Any]
         XCTAssertEqual(try XCTUnwrap(model["threshold"] as? Double), 0.4, accuracy: 1e-6)
         XCTAssertEqual(Set((object["timings_ms"] as! [String: Any]).keys), ["decode", "faces", "model", "total"])
