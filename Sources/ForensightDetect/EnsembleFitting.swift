@@ -104,6 +104,8 @@ public struct EnsembleFitReport: Codable, Sendable, Equatable {
     public var faces: Int, reals: Int, fakes: Int
     /// Real videos and photos the threshold was placed on (`reals` when the rows name no units: one per face).
     public var realUnits: Int
+    /// Whether the rows named their units, so the threshold was placed per video and photo rather than per face.
+    public var thresholdPerUnit: Bool
     /// Share of the fitting real units at or above the threshold.
     public var realFlaggedRate: Double
     public var members: [MemberAUC]
@@ -112,7 +114,7 @@ public struct EnsembleFitReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case weights, bias, inverseRegularization = "inverse_regularization", threshold, thresholdSource = "threshold_source", faces, reals, fakes
-        case realUnits = "real_units"
+        case realUnits = "real_units", thresholdPerUnit = "threshold_per_unit"
         case realFlaggedRate = "real_flagged_rate", members, combinedAUC = "combined_auc"
     }
 }
@@ -152,7 +154,8 @@ extension EnsembleDetector {
         } catch { throw DetectorError("\(source): \(error)") }
         let combined = probabilities.map { combiner.probability(members: $0) }
         let realScores = zip(combined, labels).filter { $0.1 == 0 }.map(\.0)
-        let realUnitScores = Self.realUnitScores(rows: rows, combined: combined) ?? realScores
+        let perUnit = Self.realUnitScores(rows: rows, combined: combined)
+        let realUnitScores = perUnit ?? realScores
         let chosen = threshold.map(Double.init) ?? StackingCombiner.threshold(realScores: realUnitScores)
         func auc(_ scores: [Double]) throws -> Double {
             do { return try Metrics.auc(scores: scores, labels: labels) } catch { throw DetectorError("\(source): \(error)") }
@@ -160,7 +163,7 @@ extension EnsembleDetector {
         let report = EnsembleFitReport(
             weights: combiner.weights, bias: combiner.bias, inverseRegularization: c, threshold: chosen,
             thresholdSource: threshold == nil ? "fitted" : "given", faces: rows.count, reals: realScores.count, fakes: rows.count - realScores.count,
-            realUnits: realUnitScores.count,
+            realUnits: realUnitScores.count, thresholdPerUnit: perUnit != nil,
             realFlaggedRate: Double(realUnitScores.filter { $0 >= chosen }.count) / Double(max(realUnitScores.count, 1)),
             members: try members.indices.map { i in EnsembleFitReport.MemberAUC(id: members[i].card.id, auc: try auc(probabilities.map { $0[i] })) },
             combinedAUC: try auc(combined))

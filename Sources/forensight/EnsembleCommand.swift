@@ -87,7 +87,7 @@ extension Models {
             }
             print(padded("bias") + String(format: "  %+7.4f", report.bias))
             print(padded("combined") + String(format: "           %.4f", report.combinedAUC))
-            let units = report.realUnits == report.reals ? "real faces" : "\(report.realUnits) real videos and photos"
+            let units = report.thresholdPerUnit ? "\(report.realUnits) real videos and photos" : "real faces"
             print(String(format: "threshold %.4f (%@; %.1f %% of the fitting %@ reach it)", report.threshold, report.thresholdSource,
                          100 * report.realFlaggedRate, units))
         }

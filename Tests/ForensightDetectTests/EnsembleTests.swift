@@ -261,6 +261,8 @@ extension EnsembleTests {
                                                    rows: rows.map { StackingRow(label: $0.label, probabilities: $0.probabilities) })
         XCTAssertEqual(byUnit.realUnits, 60)
         XCTAssertEqual(byFace.realUnits, 240)
+        XCTAssertTrue(byUnit.thresholdPerUnit)
+        XCTAssertFalse(byFace.thresholdPerUnit, "rows without units: per face, whatever the counts")
         XCTAssertEqual(byUnit.weights, byFace.weights, "units change the threshold, not the stacking")
         XCTAssertLessThan(byUnit.threshold, byFace.threshold, "20 spiking frames in 240 push a per-face threshold up")
         XCTAssertLessThanOrEqual(byUnit.realFlaggedRate, 0.02)
