@@ -46,10 +46,7 @@ public struct FaceMotion: Sendable, Equatable {
     public init?(meshes: [[Landmark3D]], fps: Double, mouthPatches: [[UInt8]] = [], referencePatches: [[UInt8]] = []) {
         guard meshes.count >= 2, meshes.allSatisfy({ $0.count == FaceMesh.landmarkCount }) else { return nil }
         func rigid(_ m: [Landmark3D]) -> [Point] {
-            func centroid(_ idx: [Int]) -> Point {
-                Point(x: idx.reduce(0) { $0 + m[$1].x } / Float(idx.count), y: idx.reduce(0) { $0 + m[$1].y } / Float(idx.count))
-            }
-            return [centroid(FaceMesh.rightEye), centroid(FaceMesh.leftEye)] + Self.rigidIndices.map { m[$0].point }
+            return [FaceMesh.centroid(FaceMesh.rightEye, of: m), FaceMesh.centroid(FaceMesh.leftEye, of: m)] + Self.rigidIndices.map { m[$0].point }
         }
         let first = rigid(meshes[0])
         let (a, b) = first[0].x <= first[1].x ? (first[0], first[1]) : (first[1], first[0])

@@ -157,6 +157,12 @@ public final class FaceMesh {
 // last and the first) are the edges of those connection lists. "Left" and "right" are the person's, as in MediaPipe:
 // in an unmirrored frame the person's right eye is the one with the smaller x.
 extension FaceMesh {
+    /// The mean position (x, y) of mesh points `indices` of `landmarks`.
+    public static func centroid(_ indices: [Int], of landmarks: [Landmark3D]) -> Point {
+        let n = Float(indices.count)
+        return Point(x: indices.reduce(0) { $0 + landmarks[$1].x } / n, y: indices.reduce(0) { $0 + landmarks[$1].y } / n)
+    }
+
     /// Outer lip contour: upper lip from the right mouth corner (61) to the left one (291), then the lower lip back.
     public static let lipsOuter = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
     /// Inner lip contour, the mouth opening: upper inner lip from 78 to 308, then the lower inner lip back.

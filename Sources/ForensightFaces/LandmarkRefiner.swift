@@ -25,10 +25,7 @@ public struct LandmarkRefiner: @unchecked Sendable {
     /// Five MTCNN-ordered points from a 468-point mesh (frame pixels).
     public static func fivePoints(_ landmarks: [Landmark3D]) -> [Point] {
         precondition(landmarks.count == FaceMesh.landmarkCount, "five points need the 468 FaceMesh landmarks")
-        func centroid(_ indices: [Int]) -> Point {
-            let n = Float(indices.count)
-            return Point(x: indices.reduce(0) { $0 + landmarks[$1].x } / n, y: indices.reduce(0) { $0 + landmarks[$1].y } / n)
-        }
+        func centroid(_ indices: [Int]) -> Point { FaceMesh.centroid(indices, of: landmarks) }
         var points = [centroid(FaceMesh.rightEye), centroid(FaceMesh.leftEye), landmarks[1].point, landmarks[61].point, landmarks[291].point]
         // A mirrored face has the person's right eye on the image's right: keep MTCNN's image-left-first order.
         if points[0].x > points[1].x { points.swapAt(0, 1); points.swapAt(3, 4) }

@@ -101,10 +101,7 @@ public struct MeshTracker {
     /// Eye midpoint, interocular distance and the eye line's direction of a mesh (nil for a degenerate one).
     static func eyeFrame(_ m: [Landmark3D]) -> (mid: Point, iod: Float, cos: Float, sin: Float)? {
         guard m.count == FaceMesh.landmarkCount else { return nil }
-        func centroid(_ idx: [Int]) -> Point {
-            Point(x: idx.reduce(0) { $0 + m[$1].x } / Float(idx.count), y: idx.reduce(0) { $0 + m[$1].y } / Float(idx.count))
-        }
-        var (a, b) = (centroid(FaceMesh.rightEye), centroid(FaceMesh.leftEye))
+        var (a, b) = (FaceMesh.centroid(FaceMesh.rightEye, of: m), FaceMesh.centroid(FaceMesh.leftEye, of: m))
         if a.x > b.x { swap(&a, &b) }
         let (dx, dy) = (b.x - a.x, b.y - a.y)
         let iod = (dx * dx + dy * dy).squareRoot()

@@ -15,9 +15,7 @@ public enum MouthPatches {
     /// (0.299 R + 0.587 G + 0.114 B); nil for a degenerate mesh.
     public static func cut(_ image: RGBImage, mesh: [Landmark3D]) -> (mouth: [UInt8], reference: [UInt8])? {
         guard let eyes = MeshTracker.eyeFrame(mesh) else { return nil }
-        func centroid(_ idx: [Int]) -> Point {
-            Point(x: idx.reduce(0) { $0 + mesh[$1].x } / Float(idx.count), y: idx.reduce(0) { $0 + mesh[$1].y } / Float(idx.count))
-        }
+        func centroid(_ idx: [Int]) -> Point { FaceMesh.centroid(idx, of: mesh) }
         let mouth = patch(image, center: centroid(FaceMesh.lipsOuter), extent: (0.9, 0.6), size: mouthSize, eyes: eyes)
         let reference = patch(image, center: centroid([6, 197]), extent: (0.6, 0.4), size: referenceSize, eyes: eyes)
         return (mouth, reference)

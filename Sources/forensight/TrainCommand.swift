@@ -260,9 +260,14 @@ struct Train: ParsableCommand {
         if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export) }
     }
 
+    /// --cache, or `$FORENSIGHT_CACHE/faces` (default `~/.cache/forensight/faces`): the face cache, with the motion tracks.
+    var cacheRoot: String {
+        cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
+    }
+
     /// The 32-frame face cache: --cache (other frame counts: `FaceCache.withFrames`).
     func openCache() throws -> FaceCache {
-        let root = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
+        let root = cacheRoot
         let detector: MTCNN
         do { detector = try MTCNN() } catch { throw fail("\(error)") }
         let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: .largest),

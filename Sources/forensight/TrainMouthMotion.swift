@@ -61,7 +61,7 @@ extension Train {
 
     /// The motion cache beside the face cache (--cache, or the default face cache folder).
     func openMotionCache() throws -> MotionCache {
-        let root = cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
+        let root = cacheRoot
         do {
             let reader = MediaFaceReader(detector: try MTCNN(), extraction: FaceExtractionOptions(selection: .largest))
             return MotionCache(root: root, reader: reader, mesh: try FaceMesh())
