@@ -101,17 +101,25 @@ public struct Pipeline {
     /// What `score` takes for `path`: its tracked face crops (`reader.read`), or for a whole-image detector its
     /// sampled frames at the input size (`reader.readWholeFrames`, no face detection).
     public func read(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> MediaFaces {
+        try read(path: path, progress: progress, faceRegion: nil)
+    }
+
+    /// `read`, where a mouth-motion read may decode only `faceRegion` of each frame (the faces another member found).
+    func read(path: String, progress: (Int, Int?) -> Void = { _, _ in }, faceRegion: FrameRegion?) throws -> MediaFaces {
         if let parts = memberPipelines() {
-            // Each member reads the file its own way; the others' reads travel with the primary one's.
+            // Each member reads the file its own way; the others' reads travel with the primary one's, and a mouth
+            // read decodes only the part of the frames where the primary read found faces.
             var primary = try parts[0].read(path: path, progress: progress)
-            primary.companions = try parts.dropFirst().map { try $0.read(path: path) }
+            let region = primary.motionRegion()
+            primary.companions = try parts.dropFirst().map { try $0.read(path: path, faceRegion: region) }
             return primary
         }
         if detector.inputKind == .mouthMotion {
             guard let mesh = reader.landmarkRefiner?.mesh else {
                 throw DetectorError("detector \"\(detector.card.id)\" follows faces with FaceMesh: build the pipeline with landmarkRefiner(for:)")
             }
-            let read = try reader.readMotionWindows(path: path, sampling: detector.card.motion ?? MotionSampling(), mesh: mesh, progress: progress)
+            let read = try reader.readMotionWindows(path: path, sampling: detector.card.motion ?? MotionSampling(), mesh: mesh,
+                                                    region: faceRegion, progress: progress)
             var faces = read.faces
             faces.motionWindows = read.windows
             return faces

@@ -32,4 +32,11 @@ public struct DetectedFace: Sendable, Equatable, Codable {
     public var score: Float
     public var landmarks: [Point]
     public init(box: FaceBox, score: Float, landmarks: [Point]) { (self.box, self.score, self.landmarks) = (box, score, landmarks) }
+
+    /// The same face moved by (dx, dy) pixels: from a cropped region's coordinates to the whole frame's.
+    public func translated(dx: Float, dy: Float) -> DetectedFace {
+        guard dx != 0 || dy != 0 else { return self }
+        return DetectedFace(box: FaceBox(x1: box.x1 + dx, y1: box.y1 + dy, x2: box.x2 + dx, y2: box.y2 + dy), score: score,
+                            landmarks: landmarks.map { Point(x: $0.x + dx, y: $0.y + dy) })
+    }
 }

@@ -125,8 +125,14 @@ extension MediaFaceReader {
     /// A still image has no motion: it gives no windows. Frames where no face is found are left out of their window.
     ///
     /// - Parameter wholeVideo: one window over every frame instead (training reads whole videos this way).
+    /// - Parameter region: where in the frame the face is known to stay (``MediaFaces/motionRegion(maximumGap:grow:)``
+    ///   around the faces another read found): ffmpeg then delivers only that part of each frame, which spares most of the colour
+    ///   conversion and piping. Landmarks, boxes and crops still come out in whole-frame pixels. When a window loses
+    ///   the face inside the region, the whole frames are read again instead. Ignored with a `frameTransform`, which
+    ///   is defined on whole frames.
     /// - Throws: `MediaError` for files that cannot be read as a video, `FaceDetectorError` without FaceMesh weights.
     public func readMotionWindows(path: String, sampling: MotionSampling, mesh: FaceMesh, wholeVideo: Bool = false, cropSize: Int? = nil,
+                                  region: FrameRegion? = nil,
                                   progress: (Int, Int?) -> Void = { _, _ in }) throws -> (faces: MediaFaces, windows: [MotionWindow]) {
         if Self.isImage(path: path) {
             let image = try ImageDecoder.decode(path: path)
@@ -134,7 +140,8 @@ extension MediaFaceReader {
             return (MediaFaces(source: path, kind: .image, frameSize: (image.width, image.height), frames: 1, crops: [], tracks: 0,
                                warnings: ["mouth motion needs a video: a still image has none"]), [])
         }
-        let reader = try VideoReader(path: path)
+        let reader = try VideoReader(path: path, region: frameTransform == nil ? region : nil)
+        let (dx, dy) = (Float(reader.region?.x ?? 0), Float(reader.region?.y ?? 0))
         let fps = reader.info.fps > 0 && reader.info.fps.isFinite ? reader.info.fps : 25
         let frameCount = reader.info.frameCount ?? Int(((reader.info.duration ?? 0) * fps).rounded())
         let (starts, length) = wholeVideo ? ([0], Int.max) : sampling.windowStarts(frameCount: frameCount, fps: fps)
@@ -162,10 +169,11 @@ extension MediaFaceReader {
             face.landmarks = LandmarkRefiner.fivePoints(landmarks)
             let xs = landmarks.map(\.x), ys = landmarks.map(\.y)
             face.box = FaceBox(x1: xs.min()!, y1: ys.min()!, x2: xs.max()!, y2: ys.max()!)
+            let crop = cropper.crop(image, face: face)
             windows[w].frames.append(frame.index)
             windows[w].times.append(frame.time)
-            windows[w].landmarks.append(landmarks)
-            windows[w].boxes.append(face)
+            windows[w].landmarks.append(landmarks.map { Landmark3D(x: $0.x + dx, y: $0.y + dy, z: $0.z) })
+            windows[w].boxes.append(face.translated(dx: dx, dy: dy))
             if let patches = MouthPatches.cut(image, mesh: landmarks) {
                 windows[w].mouthPatches.append(patches.mouth)
                 windows[w].referencePatches.append(patches.reference)
@@ -173,14 +181,34 @@ extension MediaFaceReader {
                 windows[w].mouthPatches.append([UInt8](repeating: 0, count: MouthPatches.mouthSize.width * MouthPatches.mouthSize.height))
                 windows[w].referencePatches.append([UInt8](repeating: 0, count: MouthPatches.referenceSize.width * MouthPatches.referenceSize.height))
             }
-            crops.append(FaceCrop(trackID: w, frameIndex: frame.index, time: frame.time, face: face, image: cropper.crop(image, face: face)))
+            crops.append(FaceCrop(trackID: w, frameIndex: frame.index, time: frame.time, face: face.translated(dx: dx, dy: dy), image: crop))
             return .continue
         }
         let kept = windows.filter { $0.frames.count >= 2 }
+        if reader.region != nil, kept.count < windows.count {
+            // The face left the region (a cut, a large move): read the whole frames rather than lose a window.
+            return try readMotionWindows(path: path, sampling: sampling, mesh: mesh, wholeVideo: wholeVideo, cropSize: cropSize, progress: progress)
+        }
         let keptTracks = Set(kept.map(\.track))
         let faces = MediaFaces(source: path, kind: .video, frameSize: (reader.info.width, reader.info.height), frames: frames,
                                crops: crops.filter { keptTracks.contains($0.trackID) }, tracks: kept.count, warnings: summary.warnings,
                                faceSeconds: faceSeconds)
         return (faces, kept)
+    }
+}
+
+extension MediaFaces {
+    /// Where a later read of the same video may look for the face (``MediaFaceReader/readMotionWindows``'s `region`):
+    /// the union of this read's face boxes grown by `grow` times the largest face's side, when its face crops are
+    /// close enough in time (at most `maximumGap` seconds apart) that the face cannot have wandered far between
+    /// them. Nil for a photo, fewer than two face crops, sparser samples, or a region that would cover most of the frame.
+    public func motionRegion(maximumGap: Double = 1.5, grow: Float = 0.75) -> FrameRegion? {
+        guard kind == .video, crops.count >= 2 else { return nil }
+        let times = crops.map(\.time).sorted()
+        guard zip(times, times.dropFirst()).allSatisfy({ $1 - $0 <= maximumGap }) else { return nil }
+        let boxes = crops.map(\.face.box)
+        let side = boxes.map { max($0.width, $0.height) }.max() ?? 0
+        let union = (x1: boxes.map(\.x1).min()!, y1: boxes.map(\.y1).min()!, x2: boxes.map(\.x2).max()!, y2: boxes.map(\.y2).max()!)
+        return FrameRegion(around: union, grow: grow * side, frameWidth: frameSize.width, frameHeight: frameSize.height)
     }
 }

@@ -82,7 +82,7 @@ struct SeekPlan {
     /// (`-copyts`), the chain ends before the frame after the group's last target (`trim` first in the chain: a
     /// chain ended further down keeps ffmpeg reading its input to the end), the targets are picked by exact `pts`, and
     /// `concat` strings the chains together in order. ffmpeg stops after the run's last frame.
-    func arguments(run: [Group], index: VideoFrameIndex, info: VideoInfo, fpsMode: Bool) -> [String] {
+    func arguments(run: [Group], index: VideoFrameIndex, info: VideoInfo, fpsMode: Bool, region: FrameRegion? = nil) -> [String] {
         var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-copyts"]
         var chains: [String] = []
         for (number, group) in run.enumerated() {
@@ -97,8 +97,8 @@ struct SeekPlan {
             }
             filters += ["\(FFmpegLogMonitor.decodedFilter)\(number)=checksum=0",
                         "select='\(SamplingPlan.balancedSum(terms))'",
-                           "\(FFmpegLogMonitor.selectedFilter)\(number)=checksum=0",
-                           "scale=\(info.width):\(info.height)", "format=rgb24"]
+                           "\(FFmpegLogMonitor.selectedFilter)\(number)=checksum=0"]
+            filters += FrameRegion.filters(region, info: info) + ["format=rgb24"]
             chains.append("[\(number):\(info.streamIndex)]" + filters.joined(separator: ",") + "[v\(number)]")
         }
         let labels = run.indices.map { "[v\($0)]" }.joined()

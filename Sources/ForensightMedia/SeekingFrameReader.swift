@@ -12,6 +12,8 @@ final class SeekingFrameReader {
     let info: VideoInfo
     let index: VideoFrameIndex
     let plan: SeekPlan
+    /// The part of each frame delivered (nil: the whole frame).
+    let region: FrameRegion?
     /// Problems met so far.
     private(set) var warnings: [String] = []
     /// Frames decoded by the finished runs.
@@ -31,8 +33,8 @@ final class SeekingFrameReader {
     private var targetNumber = 0
     private var stream: FFmpegFrameStream?
 
-    init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan) throws {
-        (self.info, self.index, self.plan) = (info, index, plan)
+    init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan, region: FrameRegion? = nil) throws {
+        (self.info, self.index, self.plan, self.region) = (info, index, plan, region)
         runPlan = plan.runs(framePixels: info.width * info.height)
         executable = try MediaTool.ffmpeg.executableURL(for: info.path)
         fpsMode = FFmpegCapabilities.supportsFpsMode(executable)
@@ -55,8 +57,9 @@ final class SeekingFrameReader {
         guard let stream else { return nil }
         let group = run[groupNumber]
         let target = group.targets[targetNumber]
-        let pixels = stream.readFrame(byteCount: info.frameBytes)
-        guard pixels.count == info.frameBytes else {
+        let output = info.output(region)
+        let pixels = stream.readFrame(byteCount: output.bytes)
+        guard pixels.count == output.bytes else {
             return abandon(at: target, "ffmpeg ended before frame \(target.index) (\(runEnding(stream)))")
         }
         let stamp = stream.nextStamp(chain: groupNumber, timeout: 5)
@@ -78,7 +81,7 @@ final class SeekingFrameReader {
             if runNumber < runPlan.count { try launch(runPlan[runNumber]) }
         }
         let time = index.seconds(target.pts) - info.startTime
-        return VideoFrame(index: target.index, time: time, image: RGBImage(width: info.width, height: info.height, pixels: pixels))
+        return VideoFrame(index: target.index, time: time, image: RGBImage(width: output.width, height: output.height, pixels: pixels))
     }
 
     /// Stops the running ffmpeg, if any.
@@ -99,7 +102,7 @@ final class SeekingFrameReader {
     }
 
     private func launch(_ run: [SeekPlan.Group]) throws {
-        let arguments = plan.arguments(run: run, index: index, info: info, fpsMode: fpsMode)
+        let arguments = plan.arguments(run: run, index: index, info: info, fpsMode: fpsMode, region: region)
         stream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
         runs += 1
         seeks += run.count

@@ -19,6 +19,8 @@ public final class VideoFrameIterator {
     public let info: VideoInfo
     /// The sampling asked for.
     public let sampler: FrameSampler
+    /// The part of each frame delivered (nil: the whole frame).
+    public let region: FrameRegion?
     /// For `.uniform`/`.indices`: the frame numbers (from the range start) asked of ffmpeg.
     public let plannedIndices: [Int]?
     /// Frames returned by ``next()`` so far.
@@ -58,14 +60,15 @@ public final class VideoFrameIterator {
     private var seeksBeforeScan = 0
 
     /// A scanning iterator; `seek` (an index and a plan of groups) makes it seek instead.
-    init(info: VideoInfo, sampler: FrameSampler, plan: SamplingPlan, seek: (VideoFrameIndex, SeekPlan)? = nil,
+    init(info: VideoInfo, sampler: FrameSampler, plan: SamplingPlan, region: FrameRegion? = nil, seek: (VideoFrameIndex, SeekPlan)? = nil,
          notes: [String] = []) throws {
         (self.info, self.sampler, self.plan, self.plannedIndices) = (info, sampler, plan, plan.plannedIndices)
+        self.region = region
         (scanSampler, scanPlan) = (sampler, plan)
         warnings = notes
         if let (index, seekPlan) = seek {
             access = .seek
-            seeker = try SeekingFrameReader(info: info, index: index, plan: seekPlan)
+            seeker = try SeekingFrameReader(info: info, index: index, plan: seekPlan, region: region)
         } else {
             access = .scan
             try startScan()
@@ -78,14 +81,14 @@ public final class VideoFrameIterator {
     /// Starts the scanning ffmpeg for `scanPlan`.
     private func startScan() throws {
         let executable = try MediaTool.ffmpeg.executableURL(for: info.path)
-        let arguments = Self.arguments(info: info, plan: scanPlan, fpsMode: FFmpegCapabilities.supportsFpsMode(executable))
+        let arguments = Self.arguments(info: info, plan: scanPlan, fpsMode: FFmpegCapabilities.supportsFpsMode(executable), region: region)
         scanStream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
         scanRuns += 1
     }
 
     /// ffmpeg's arguments: quiet banner, frame log through `showinfo`, input seek/duration, the first video stream,
-    /// `showinfo@decoded → select → showinfo@selected → scale → rgb24`, no frame duplication, raw RGB on stdout.
-    static func arguments(info: VideoInfo, plan: SamplingPlan, fpsMode: Bool) -> [String] {
+    /// `showinfo@decoded → select → showinfo@selected → [crop →] scale → rgb24`, no frame duplication, raw RGB on stdout.
+    static func arguments(info: VideoInfo, plan: SamplingPlan, fpsMode: Bool, region: FrameRegion? = nil) -> [String] {
         var arguments = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info"]
         if let seek = plan.seek { arguments += ["-ss", SamplingPlan.number(seek)] }
         if let duration = plan.readDuration { arguments += ["-t", SamplingPlan.number(duration)] }
@@ -93,8 +96,7 @@ public final class VideoFrameIterator {
         var filters = ["\(FFmpegLogMonitor.decodedFilter)=checksum=0"]
         if let expression = plan.selectExpression { filters.append("select='\(expression)'") }
         filters.append("\(FFmpegLogMonitor.selectedFilter)=checksum=0")
-        // A no-op for ordinary video; keeps every piped frame exactly width × height if the stream changes size.
-        filters.append("scale=\(info.width):\(info.height)")
+        filters += FrameRegion.filters(region, info: info)
         filters.append("format=rgb24")
         arguments += ["-vf", filters.joined(separator: ",")]
         arguments += fpsMode ? ["-fps_mode", "passthrough"] : ["-vsync", "passthrough"]
@@ -136,7 +138,8 @@ public final class VideoFrameIterator {
             }
         }
         guard let stream = scanStream else { return nil }
-        let frameBytes = info.frameBytes
+        let output = info.output(region)
+        let frameBytes = output.bytes
         while true {
             let pixels = stream.readFrame(byteCount: frameBytes)
             guard pixels.count == frameBytes else {
@@ -154,7 +157,7 @@ public final class VideoFrameIterator {
             if scanPlan.filterInReader, let n = stamp?.n, !plannedSet.contains(n) { continue }
             let (index, time) = locate(stamp)
             framesDelivered += 1
-            return VideoFrame(index: index, time: time, image: RGBImage(width: info.width, height: info.height, pixels: pixels))
+            return VideoFrame(index: index, time: time, image: RGBImage(width: output.width, height: output.height, pixels: pixels))
         }
     }
 

@@ -10,7 +10,8 @@ public struct VideoFrame: Sendable {
     /// Presentation time in seconds from the start of the video, from the frame's own timestamp (`pts_time`), so
     /// variable-frame-rate video gets its real times.
     public let time: Double
-    /// The frame, upright (rotation applied), `VideoInfo.width × VideoInfo.height`.
+    /// The frame, upright (rotation applied), `VideoInfo.width × VideoInfo.height`; with a reader's
+    /// ``VideoReader/region``, that region of it only (its pixel (0, 0) is the frame's (region.x, region.y)).
     public let image: RGBImage
 }
 
@@ -85,15 +86,18 @@ public final class VideoReader: Sendable {
     /// two. Nil weighs the frame size (about 60 frames at 854×480, fewer for larger frames); 0 gives every
     /// keyframe group its own run.
     public let seekMergeGap: Int?
+    /// When set, every frame is cropped to this region inside ffmpeg (``FrameRegion``), clamped to the frame.
+    public let region: FrameRegion?
 
     /// Probes `path` (see ``VideoProbe/probe(path:countFrames:)`` for the errors thrown).
-    public convenience init(path: String, access: VideoFrameAccess = .auto, seekMergeGap: Int? = nil) throws {
-        self.init(info: try VideoProbe.probe(path: path), access: access, seekMergeGap: seekMergeGap)
+    public convenience init(path: String, access: VideoFrameAccess = .auto, seekMergeGap: Int? = nil, region: FrameRegion? = nil) throws {
+        self.init(info: try VideoProbe.probe(path: path), access: access, seekMergeGap: seekMergeGap, region: region)
     }
 
     /// A reader for an already probed video.
-    public init(info: VideoInfo, access: VideoFrameAccess = .auto, seekMergeGap: Int? = nil) {
+    public init(info: VideoInfo, access: VideoFrameAccess = .auto, seekMergeGap: Int? = nil, region: FrameRegion? = nil) {
         (self.info, self.access, self.seekMergeGap) = (info, access, seekMergeGap)
+        self.region = region?.clamped(frameWidth: info.width, frameHeight: info.height)
     }
 
     /// Starts ffmpeg and returns an iterator over the sampled frames. Call `close()` (or drop the iterator) to stop
@@ -109,19 +113,19 @@ public final class VideoReader: Sendable {
         let seeks = access == .seek || (access == .auto && (info.frameCount.map { $0 > Self.autoScanFrames } ?? true))
         guard seeks, planned else {
             let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
-            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan)
+            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, region: region)
         }
         switch try VideoFrameIndex.read(info: info) {
         case .failure(let problem):
             let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling))
             let note = "no usable index in the container (\(problem.reason)): frames were read by decoding from the start"
-            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, notes: [note])
+            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, region: region, notes: [note])
         case .success(let index):
             let plan = SamplingPlan(sampler: sampling, frameCount: try uniformBasis(for: sampling, index: index))
             var seekPlan = SeekPlan(indices: plan.plannedIndices ?? [], index: index, framePixels: info.width * info.height,
                                     mergeGap: seekMergeGap)
             seekPlan.decoderOptions = DecoderHints.inputOptions(info: info)
-            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, seek: (index, seekPlan))
+            return try VideoFrameIterator(info: info, sampler: sampling, plan: plan, region: region, seek: (index, seekPlan))
         }
     }
 

@@ -15,7 +15,7 @@ final class MouthMotionPipelineTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     /// A UTKFace photo and a 3-s, 20-fps video of it drifting left by 10 px/s, so FaceMesh must follow the face.
-    func inputs() throws -> (photo: String, video: String) {
+    func inputs(wide: Bool = false) throws -> (photo: String, video: String) {
         guard MTCNN.weightsPresent(), FileManager.default.fileExists(atPath: FaceMesh.defaultWeightsPath) else {
             throw XCTSkip("MTCNN or FaceMesh weights absent (run scripts/setup/weights.sh)")
         }
@@ -26,11 +26,14 @@ final class MouthMotionPipelineTests: XCTestCase {
         guard let name = try? FileManager.default.contentsOfDirectory(atPath: photos).sorted().first(where: { $0.hasSuffix(".jpg") }) else {
             throw XCTSkip("../shared/datasets/utkface-real absent")
         }
-        let video = dir.appendingPathComponent("face.mp4").path
+        let video = dir.appendingPathComponent(wide ? "wide.mp4" : "face.mp4").path
+        // wide: the same drift in a frame 4.5 times the photo's side, so the face covers a small part of it.
+        let layout = wide ? "pad=iw*6:ih*6:iw*2.5:ih*2.5,crop=w=trunc(iw*0.375)*2:h=trunc(ih*0.375)*2:x=t*10+iw/8:y=ih/8"
+            : "pad=iw*2:ih*2:iw/2:ih/2,crop=w=trunc(iw*0.375)*2:h=trunc(ih*0.375)*2:x=t*10:y=ih/8"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ffmpeg)
         process.arguments = ["-v", "error", "-loop", "1", "-i", photos + "/" + name, "-t", "3", "-r", "20", "-pix_fmt", "yuv420p",
-                             "-vf", "pad=iw*2:ih*2:iw/2:ih/2,crop=w=trunc(iw*0.375)*2:h=trunc(ih*0.375)*2:x=t*10:y=ih/8", "-y", video]
+                             "-vf", layout, "-y", video]
         try process.run(); process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0)
         return (photos + "/" + name, video)
@@ -95,5 +98,38 @@ final class MouthMotionPipelineTests: XCTestCase {
             XCTAssertFalse(p.warnings.contains { $0.contains("still image") }, "a photo is not a mouth-motion failure")
             XCTAssertEqual(p.probability, try pipeline(faces).analyze(path: photo).probability)
         }
+    }
+
+    /// Inside a fusion the mouth read decodes only the part of the frames around the faces the primary read found
+    /// (`MediaFaces.motionRegion`); its landmarks still come out in whole-frame pixels, on the same face, and a region
+    /// that misses the face gives the whole-frame read.
+    func testAMouthReadInsideTheFacesRegionFollowsTheSameFaceAndFallsBackWhenTheFaceIsElsewhere() throws {
+        let (_, video) = try inputs(wide: true)
+        let detector = try MTCNN()
+        let reader = MediaFaceReader(detector: detector)
+        let faces = try reader.read(path: video)
+        let region = try XCTUnwrap(faces.motionRegion(), "32 samples over 3 s: dense enough for a region")
+        XCTAssertLessThan(region.width * region.height, faces.frameSize.width * faces.frameSize.height / 2)
+        for crop in faces.crops {
+            XCTAssertGreaterThanOrEqual(crop.face.box.x1, Float(region.x))
+            XCTAssertLessThanOrEqual(crop.face.box.x2, Float(region.x + region.width))
+        }
+        let mesh = try LandmarkRefiner().mesh
+        let sampling = MotionSampling(count: 2, seconds: 0.5)
+        let whole = try reader.readMotionWindows(path: video, sampling: sampling, mesh: mesh)
+        let inside = try reader.readMotionWindows(path: video, sampling: sampling, mesh: mesh, region: region)
+        XCTAssertEqual(inside.windows.map(\.frames), whole.windows.map(\.frames))
+        for (a, b) in zip(inside.windows.flatMap(\.landmarks), whole.windows.flatMap(\.landmarks)) {
+            let (ca, cb) = (FaceMesh.centroid(Array(0..<468), of: a), FaceMesh.centroid(Array(0..<468), of: b))
+            XCTAssertEqual(ca.x, cb.x, accuracy: 3, "whole-frame pixels, the same face")
+            XCTAssertEqual(ca.y, cb.y, accuracy: 3)
+        }
+        XCTAssertEqual(inside.faces.crops.map(\.face.box.x1).first ?? 0, whole.faces.crops.map(\.face.box.x1).first ?? 1, accuracy: 4)
+        let elsewhere = FrameRegion(x: 0, y: 0, width: 64, height: 64)
+        let missed = try reader.readMotionWindows(path: video, sampling: sampling, mesh: mesh, region: elsewhere)
+        XCTAssertEqual(missed.windows.map(\.frames), whole.windows.map(\.frames), "the face left the region: whole frames")
+        XCTAssertEqual(missed.windows.flatMap(\.landmarks), whole.windows.flatMap(\.landmarks))
+        let photoFaces = try reader.read(path: try inputs().photo)
+        XCTAssertNil(photoFaces.motionRegion(), "a photo has no motion to read")
     }
 }
