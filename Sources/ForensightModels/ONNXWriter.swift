@@ -40,6 +40,20 @@ public struct ONNXGraph {
         return name
     }
 
+    /// Adds an int64 constant (a shape or an axis list) and returns its name.
+    @discardableResult
+    public mutating func int64Initializer(_ name: String, _ values: [Int64], shape: [Int]? = nil) -> String {
+        var t = Proto()
+        for d in shape ?? [values.count] { t.varint(1, UInt64(d)) }  // TensorProto.dims
+        t.varint(2, 7)  // data_type INT64
+        t.string(8, name)  // name
+        var raw = [UInt8](); raw.reserveCapacity(values.count * 8)
+        for v in values { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
+        t.bytes(9, raw)  // raw_data
+        initializers.append(t.buffer)
+        return name
+    }
+
     /// Adds a node `op` from `inputs` to one new output, returned.
     @discardableResult
     public mutating func node(_ op: String, _ inputs: [String], _ attributes: [(String, Attribute)] = [], output: String? = nil) -> String {

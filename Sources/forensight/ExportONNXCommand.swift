@@ -3,36 +3,85 @@ import Foundation
 import ForensightModels
 import ForensightDetect
 
-/// `forensight models export-onnx`: a detector file's network as an ONNX graph (input tensor → logit), its card in the
-/// graph's metadata.
+/// `forensight models export-onnx`: a detector file's networks as ONNX graphs (input tensor → logit), each with its
+/// card in the graph's metadata; an ensemble or a fusion gives one graph per member network.
 struct ExportONNX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-onnx",
-        abstract: "Write a detector's network as an ONNX model (input tensor to logit), its card in the metadata.",
+        abstract: "Write a detector's networks as ONNX models (input tensor to logit), each with its card in the metadata.",
         discussion: """
-        The graph takes the network's input tensor [batch, 3, side, side] (the crop already resized and normalised as the card says) and gives the raw logit [batch, 1] (P(fake) = sigmoid, before the card's calibration), in evaluation mode (BatchNorm with running statistics, no dropout). The card is stored as the metadata entry forensight.card, so the preprocessing travels with the file. Opset 13, IR version 8; ONNX Runtime gives our logits within 1e-4 (ONNXExportTests).
+        Each graph takes the network's input tensor and gives the raw logit [batch, 1] (before the card's calibration), in evaluation mode (BatchNorm with running statistics, no dropout):
+          efficientnet-lite0/-lite2  the normalised crop [batch, 3, side, side] (resize and normalise as the card says); with the card's flip_average the graph averages the crop's and its mirror image's logits, as detect does
+          meso4, mesoinception4      the normalised crop [batch, 3, side, side]
+          mouth-motion-mlp           the window features [batch, 47] of MouthMotionFeatures (computed from FaceMesh tracks outside the graph)
+        The card is stored as the metadata entry forensight.card, so the preprocessing travels with the file. Opset 13, IR version 8; ONNX Runtime gives our logits within 1e-4 (ONNXExportTests).
 
-        Exported architectures: meso4 and mesoinception4.
+        An ensemble or a fusion is several networks: each is written to its own file, OUT with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card.
 
-        Example:
-          forensight models export-onnx ~/.cache/forensight/weights/meso4-df.safetensors --out meso4-df.onnx
+        Examples:
+          forensight models export-onnx models/sbi-efficientnet-lite0.safetensors --out sbi.onnx
+          forensight models export-onnx models/ensemble-default.safetensors --out default.onnx
         """)
 
     @Argument(help: "A detector file (.safetensors with a forensight.card).")
     var model: String
 
-    @Option(help: "The ONNX file to write.")
+    @Option(help: "The ONNX file to write (for several networks, the pattern of their names).")
     var out: String
 
     func run() throws {
         let detector: any Detector
         do { detector = try DetectorRegistry.load(path: model) } catch { throw fail("\(error)") }
-        guard let meso = detector as? MesoNetDetector else {
-            throw fail("\(model): a \(detector.card.architecture) detector cannot be exported to ONNX yet (export-onnx takes meso4 and mesoinception4)")
+        let networks = Self.networks(of: detector)
+        if let unsupported = networks.first(where: { !Self.exportable($0.detector) }) {
+            throw fail("\(model): a \(unsupported.detector.card.architecture) network cannot be exported to ONNX yet (export-onnx takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4 and mouth-motion-mlp, alone or in ensembles and fusions)")
         }
-        meso.network.eval()
-        let bytes = MesoNetONNX.export(meso.network, metadata: ["forensight.card": meso.card.json, "forensight.source": (model as NSString).lastPathComponent])
-        do { try bytes.write(to: URL(fileURLWithPath: out), options: .atomic) } catch { throw fail("\(out): cannot be written (\(error.localizedDescription))") }
-        note("wrote \(out): \(meso.card.architecture) as ONNX (opset 13), input [batch, 3, \(meso.network.inputSize), \(meso.network.inputSize)], output logits [batch, 1], \(bytes.count) bytes")
+        let source = (model as NSString).lastPathComponent
+        for (number, part) in networks.enumerated() {
+            var metadata = ["forensight.card": part.detector.card.json, "forensight.source": source]
+            let path: String
+            if networks.count == 1 {
+                path = out
+            } else {
+                metadata["forensight.parent_card"] = detector.card.json
+                let ext = (out as NSString).pathExtension
+                let stem = ext.isEmpty ? out : (out as NSString).deletingPathExtension
+                path = "\(stem).\(number)-\(part.id)" + (ext.isEmpty ? ".onnx" : ".\(ext)")
+            }
+            let bytes = Self.graph(of: part.detector, metadata: metadata)!
+            do { try bytes.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw fail("\(path): cannot be written (\(error.localizedDescription))")
+            }
+            note("wrote \(path): \(part.detector.card.architecture) as ONNX (opset 13), \(bytes.count) bytes")
+        }
+    }
+
+    /// The single networks of `detector` with the ids that name their files: itself, or its members (recursively).
+    static func networks(of detector: any Detector) -> [(id: String, detector: any Detector)] {
+        if let ensemble = detector as? EnsembleDetector { return ensemble.members.flatMap { networks(of: $0) } }
+        if let fused = detector as? FusedDetector { return fused.members.flatMap { networks(of: $0) } }
+        return [(detector.card.id, detector)]
+    }
+
+    /// Whether a single network's detector has an ONNX exporter.
+    static func exportable(_ detector: any Detector) -> Bool {
+        detector is DeepfakeDetector || detector is MesoNetDetector || detector is MouthMotionDetector
+    }
+
+    /// The ONNX bytes of one network's detector, or nil for an architecture with no exporter.
+    static func graph(of detector: any Detector, metadata: [String: String]) -> Data? {
+        switch detector {
+        case let d as DeepfakeDetector:
+            d.network.eval()
+            return EfficientNetLiteONNX.export(d.network, side: d.card.inputSize, flipAverage: d.card.flipAverage == true, metadata: metadata)
+        case let d as MesoNetDetector:
+            d.network.eval()
+            return MesoNetONNX.export(d.network, metadata: metadata)
+        case let d as MouthMotionDetector:
+            d.network.eval()
+            return MouthMotionNetONNX.export(d.network, metadata: metadata)
+        default:
+            return nil
+        }
     }
 }

@@ -4,6 +4,7 @@ import ForensightTensor
 import ForensightNN
 import ForensightMedia
 import ForensightDetect
+import ForensightEvaluation
 
 extension CommandLineTests {
     /// A Python with onnx and onnxruntime: $FORENSIGHT_PYTHON, else python3; nil when neither has them.
@@ -20,6 +21,88 @@ extension CommandLineTests {
             if p.terminationStatus == 0 { return python }
         }
         return nil
+    }
+
+    /// Runs `scripts/reference/run_onnx.py` on `onnx` with `input` and returns the output file (status asserted).
+    private func runONNX(_ python: String, _ onnx: String, _ x: Tensor, _ name: String) throws -> SafetensorsFile {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/reference/run_onnx.py").path
+        let input = dir.appendingPathComponent("\(name)-in.safetensors").path
+        let output = dir.appendingPathComponent("\(name)-out.safetensors").path
+        try Safetensors.write(["input": x], to: input)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, script, onnx, input, output]
+        let errors = Pipe()
+        p.standardError = errors
+        try p.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, message)
+        return try SafetensorsFile(path: output)
+    }
+
+    /// The shipped models export, one graph per network: the default file (a fusion of a three-member self-blend
+    /// ensemble, EfficientNet-Lite2 at 256 px and two Lite0, with the mouth-motion MLP) gives four graphs named by
+    /// member, the single self-blend model one. ONNX Runtime gives each network's logits within 1e-4 on fixed inputs
+    /// (mirror-averaged members: the mean of the crop's and its mirror's logit, as `detect` computes), and each graph
+    /// carries its member's card and, for several, the whole detector's card.
+    func testModelsExportONNXWritesEveryShippedNetworkMatchingOnnxRuntime() throws {
+        guard let python = onnxPython() else { throw XCTSkip("no python with onnx and onnxruntime (pip install onnx onnxruntime)") }
+        let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models")
+        for (file, expected) in [("ensemble-default", ["0-sbi-lite2-256", "1-sbi-lite0-256", "2-sbi-lite0-all", "3-mouth-motion"]),
+                                 ("sbi-efficientnet-lite0", [""])] {
+            let model = models.appendingPathComponent(file + ".safetensors").path
+            let detector = try DetectorRegistry.load(path: model)
+            let exported = try run(["models", "export-onnx", model, "--out", dir.appendingPathComponent(file + ".onnx").path])
+            XCTAssertEqual(exported.status, 0, exported.stderr)
+            let networks: [any Detector]
+            if let fused = detector as? FusedDetector {
+                networks = fused.members.flatMap { ($0 as? EnsembleDetector)?.members ?? [$0] }
+            } else {
+                networks = [detector]
+            }
+            XCTAssertEqual(networks.count, expected.count)
+            for (network, suffix) in zip(networks, expected) {
+                let name = suffix.isEmpty ? file + ".onnx" : "\(file).\(suffix).onnx"
+                let path = dir.appendingPathComponent(name).path
+                XCTAssertTrue(FileManager.default.fileExists(atPath: path), name)
+                let x: Tensor, ours: [Float]
+                if let mouth = network as? MouthMotionDetector {
+                    let f = mouth.network.inputFeatures
+                    x = Tensor((0..<(3 * f)).map { mouth.network.featureMean.scalars[$0 % f] + Float(($0 * 31) % 97) / 50 - 1 }, shape: [3, f])
+                    ours = withoutGrad { mouth.network(x) }.scalars
+                } else {
+                    let d = try XCTUnwrap(network as? DeepfakeDetector, name)
+                    let side = d.card.inputSize
+                    // Two smooth, asymmetric patterns, so the mirror image differs.
+                    var values = [Float](repeating: 0, count: 2 * 3 * side * side)
+                    for n in 0..<2 { for c in 0..<3 { for y in 0..<side { for col in 0..<side {
+                        values[((n * 3 + c) * side + y) * side + col] = sin(Float(col * (c + 1) + 3 * n) / 9) * cos(Float(y) / 13) + Float(col) / Float(side) - 0.5
+                    } } } }
+                    x = Tensor(values, shape: [2, 3, side, side])
+                    var mirrored = values
+                    for row in 0..<(2 * 3 * side) { for col in 0..<side { mirrored[row * side + col] = values[row * side + side - 1 - col] } }
+                    let plain = withoutGrad { d.network(x) }.scalars
+                    if d.card.flipAverage == true {
+                        ours = zip(plain, withoutGrad { d.network(Tensor(mirrored, shape: x.shape)) }.scalars).map { ($0 + $1) / 2 }
+                        XCTAssertGreaterThan(abs(ours[0] - plain[0]), 1e-3, "the mirror changes the logit: \(name)")
+                    } else {
+                        ours = plain
+                    }
+                }
+                let out = try runONNX(python, path, x, name)
+                let theirs = try XCTUnwrap(try out.allTensors()["logits"])
+                XCTAssertEqual(theirs.shape, [ours.count, 1])
+                XCTAssertGreaterThan(abs(ours[0] - ours[1]), 1e-3, "distinct logits for distinct inputs: \(name)")
+                for (a, b) in zip(ours, theirs.scalars) { XCTAssertEqual(a, b, accuracy: 1e-4, name) }
+                XCTAssertTrue(try XCTUnwrap(out.metadata["forensight.card"]).contains("\"id\":\"\(network.card.id)\""))
+                if !suffix.isEmpty {
+                    XCTAssertTrue(try XCTUnwrap(out.metadata["forensight.parent_card"]).contains("\"id\":\"\(detector.card.id)\""))
+                }
+            }
+        }
     }
 
     /// `models export-onnx` writes Meso-4 and MesoInception-4 detector files (seeded weights, BatchNorm statistics
