@@ -12,7 +12,7 @@ import Darwin
 // libpng 1.6's simplified API (`png_image_*`), which needs no such care, was the first choice, but the libpng of
 // Debian 12 (1.6.39-2+deb12u4) has upstream bug pnggroup/libpng#853: it scrambles the rows of Adam7-interlaced
 // 16-bit images converted to 8 bits. The standard API also lets us reproduce Pillow and OpenCV exactly (16-bit →
-// high byte, no gamma conversion). Encoding, which never hits that bug, still uses the simplified writer.
+// high byte, no gamma conversion). Encoding is our own container around zlib (`encodePNG`, below).
 
 private let pngColorMaskPalette: Int32 = 1, pngColorMaskColor: Int32 = 2
 
@@ -158,41 +158,54 @@ func decodePNG(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int) th
     return RGBImage(width: size.width, height: size.height, pixels: pixels)
 }
 
-// The simplified API's constants (png.h), spelled out because compound macros do not import.
-private let formatRGB: UInt32 = 0x02
-private let imageVersion: UInt32 = 1
-
-private func pngMessage(_ image: inout png_image) -> String {
-    withUnsafeBytes(of: &image.message) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-    }
-}
-
-/// Encodes 8-bit RGB as PNG with libpng's simplified writer (default zlib compression, no gamma chunk beyond sRGB).
-func encodePNG(_ rgb: RGBImage) throws -> [UInt8] {
+/// Encodes 8-bit RGB as PNG: the signature, IHDR, one IDAT holding the zlib stream of the rows, IEND.
+///
+/// Why not libpng's writer: its simplified API (used until 2026-12) offers no choice of filter or compression level
+/// and spent three quarters of `forensight faces`' time in zlib at level 6 with adaptive filtering; its standard API
+/// reports errors by longjmp, which would need the decoder's worker-thread machinery for a writer that cannot fail
+/// on valid input. The container for one 8-bit RGB image is three fixed chunks, and zlib does the work that matters.
+/// Every row uses the Up filter (the byte minus the byte above), which on face crops compresses nearly as well as
+/// libpng's adaptive choice; deflate runs at level `level` (1, the default: about 6× faster than level 6 with
+/// adaptive filters, files about 10 % larger on face crops). Lossless at every level.
+func encodePNG(_ rgb: RGBImage, level: Int32 = 1) throws -> [UInt8] {
     guard rgb.width > 0, rgb.height > 0 else {
         throw MediaError(.writeFailed, path: "<memory>", reason: "cannot encode an empty image as PNG")
     }
-    var image = png_image()
-    image.version = imageVersion
-    image.width = UInt32(rgb.width)
-    image.height = UInt32(rgb.height)
-    image.format = formatRGB
-    defer { png_image_free(&image) }
-    var size = 0
-    let stride = Int32(rgb.width * 3)
-    let sized = rgb.pixels.withUnsafeBytes {
-        png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil)
+    let rowBytes = rgb.width * 3
+    var filtered = [UInt8](repeating: 0, count: (rowBytes + 1) * rgb.height)
+    rgb.pixels.withUnsafeBufferPointer { src in filtered.withUnsafeMutableBufferPointer { dst in
+        for y in 0..<rgb.height {
+            let out = dst.baseAddress! + y * (rowBytes + 1), row = src.baseAddress! + y * rowBytes
+            out[0] = 2  // filter type Up
+            if y == 0 {
+                (out + 1).update(from: row, count: rowBytes)
+            } else {
+                let above = row - rowBytes
+                for x in 0..<rowBytes { out[1 + x] = row[x] &- above[x] }
+            }
+        }
+    } }
+    var deflated = [UInt8](repeating: 0, count: Int(compressBound(uLong(filtered.count))))
+    var deflatedCount = uLongf(deflated.count)
+    let status = deflated.withUnsafeMutableBufferPointer { out in
+        filtered.withUnsafeBufferPointer { compress2(out.baseAddress, &deflatedCount, $0.baseAddress, uLong($0.count), level) }
     }
-    guard sized != 0, size > 0 else {
-        throw MediaError(.writeFailed, path: "<memory>", reason: "PNG encoding failed: \(pngMessage(&image))")
+    guard status == Z_OK else {
+        throw MediaError(.writeFailed, path: "<memory>", reason: "PNG encoding failed: zlib error \(status)")
     }
-    var output = [UInt8](repeating: 0, count: size)
-    let written = output.withUnsafeMutableBytes { out in
-        rgb.pixels.withUnsafeBytes { png_image_write_to_memory(&image, out.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
+    var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    func chunk(_ type: String, _ data: ArraySlice<UInt8>) {
+        let typeBytes = Array(type.utf8)
+        png += bigEndian(UInt32(data.count)) + typeBytes
+        png += data
+        var crc = crc32(0, typeBytes, uInt(typeBytes.count))
+        crc = data.withUnsafeBufferPointer { crc32(crc, $0.baseAddress, uInt($0.count)) }
+        png += bigEndian(UInt32(truncatingIfNeeded: crc))
     }
-    guard written != 0 else {
-        throw MediaError(.writeFailed, path: "<memory>", reason: "PNG encoding failed: \(pngMessage(&image))")
-    }
-    return Array(output.prefix(size))
+    // IHDR: width, height, bit depth 8, colour type 2 (RGB), deflate, adaptive filtering method 0, no interlace.
+    chunk("IHDR", ArraySlice(bigEndian(UInt32(rgb.width)) + bigEndian(UInt32(rgb.height)) + [8, 2, 0, 0, 0]))
+    chunk("IDAT", deflated[0..<Int(deflatedCount)])
+    chunk("IEND", [])
+    return png
 }

@@ -40,6 +40,28 @@ final class ImageEncoderTests: XCTestCase {
         XCTAssertEqual(try ImageDecoder.decode(data: ImageEncoder.png(odd)), odd)
     }
 
+    /// Our PNG writer (zlib behind the Up filter) is read back by libpng, which checks every chunk's CRC and the zlib
+    /// stream, to the same pixels for noise, flat and gradient images of awkward sizes; a damaged CRC is refused.
+    func testPNGWriterIsReadByLibpngForAnySizeAndContent() throws {
+        var state: UInt32 = 5
+        func next() -> UInt8 { state = state &* 1_664_525 &+ 1_013_904_223; return UInt8(state >> 24) }
+        for (w, h) in [(1, 1), (3, 7), (257, 5), (64, 64), (5, 300)] {
+            let noise = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { _ in next() })
+            let ramp = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8(($0 * 7 + $0 / (w * 3)) % 256) })
+            let flat = RGBImage(width: w, height: h, fill: (255, 0, 128))
+            for image in [noise, ramp, flat] {
+                let bytes = try ImageEncoder.png(image)
+                XCTAssertEqual(ImageFormat.sniff(bytes), .png)
+                XCTAssertEqual(try ImageDecoder.decode(data: bytes), image, "\(w)×\(h)")
+            }
+        }
+        let flat = try ImageEncoder.png(RGBImage(width: 64, height: 64, fill: (9, 9, 9)))
+        XCTAssertLessThan(flat.count, 400, "a flat image compresses (12,288 bytes of pixels)")
+        var damaged = try ImageEncoder.png(try S.source())
+        damaged[29] ^= 0xFF  // inside IHDR's CRC
+        XCTAssertThrowsError(try ImageDecoder.decode(data: damaged))
+    }
+
     func testEmptyImagesCannotBeEncoded() {
         let empty = RGBImage(width: 0, height: 0, pixels: [])
         S.expectMediaError(.writeFailed) { try ImageEncoder.jpeg(empty) }
