@@ -109,7 +109,9 @@ public final class FusedDetector: ExplainableDetector {
             Verdict.MemberVerdict(id: v.model.id, input: v.model.input, threshold: v.model.threshold, verdict: v.verdict, probability: v.probability,
                                   frames: v.frames, framesWithFaces: v.framesWithFaces, faces: i == 0 ? nil : v.faces)
         }
-        out.warnings = Array(Set(verdicts.flatMap(\.warnings).filter { !$0.contains("still image") || verdicts[0].kind != "image" })).sorted()
+        // On a photo a mouth-motion member has nothing to read: that is not something to warn about in the fusion.
+        let applicable = verdicts.enumerated().filter { i, v in i == 0 || !(out.kind == "image" && v.model.input == .mouthMotion) }
+        out.warnings = Array(Set(applicable.flatMap(\.element.warnings))).sorted()
         let t = verdicts.map(\.timingsMs)
         out.timingsMs = Verdict.Timings(decode: t.map(\.decode).reduce(0, +), faces: t.map(\.faces).reduce(0, +), model: t.map(\.model).reduce(0, +),
                                         total: t.map(\.total).reduce(0, +))
