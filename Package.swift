@@ -100,7 +100,7 @@ let package = Package(
                 swiftSettings: swift6),
         .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN", "ForensightCheckpoint"], swiftSettings: vectorISA + swift6),
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
-                                                        "ForensightFaces", "ForensightOptim", "ForensightTraining", "ForensightDetect"],
+                                                        "ForensightFaces", "ForensightOptim", "ForensightTraining", "ForensightDetect", "ForensightEvaluation"],
                 swiftSettings: swift6),
         .target(name: "ForensightTestSupport", dependencies: ["ForensightTensor", "ForensightNN"]),
         .executableTarget(name: "forensight", dependencies: [

@@ -13,6 +13,7 @@ struct PythonPeer {
     let installHint: String
 
     static let onnxRuntime = PythonPeer(script: "ort_peer.py", installHint: "pip install onnx onnxruntime numpy")
+    static let scikitLearn = PythonPeer(script: "tsne_peer.py", installHint: "pip install scikit-learn numpy")
     static let facenet = PythonPeer(script: "mtcnn_peer.py",
                                     installHint: "pip install torch==2.13.0+cpu numpy && pip install --no-deps facenet-pytorch==2.6.0")
 

@@ -17,6 +17,21 @@ public struct TSNE: Sendable {
     public var learningRate: Double?
     /// Seeds the tiny jitter that breaks ties of the PCA initialisation.
     public var seed: UInt64 = 0
+    /// How the gradient is computed: exactly over all pairs (O(N²) per iteration), or Barnes–Hut approximated over
+    /// each point's nearest neighbours and a quadtree (O(N log N); BarnesHutTSNE.swift); `.auto` is exact up to
+    /// `TSNE.exactLimit` points.
+    public var method: Method = .auto
+    /// The most points `.auto` embeds exactly (about a minute on two cores at this size).
+    public static let exactLimit = 2000
+    /// Barnes–Hut's accuracy: a cell whose side over its distance is below this counts as one point (scikit-learn's
+    /// `angle`, 0.5).
+    public var angle: Double = 0.5
+
+    /// The gradient computation.
+    public enum Method: String, Sendable, CaseIterable {
+        case auto, exact
+        case barnesHut = "barnes-hut"
+    }
 
     public init(perplexity: Double = 30, iterations: Int = 1000, seed: UInt64 = 0) {
         (self.perplexity, self.iterations, self.seed) = (perplexity, iterations, seed)
@@ -39,24 +54,36 @@ public struct TSNE: Sendable {
         guard perplexity > 0, perplexity < Double(n) else {
             throw MetricError.invalidArgument("t-SNE perplexity must be between 0 and the number of points (\(n)), not \(perplexity)")
         }
-        var p = Self.jointProbabilities(Self.squaredDistances(data), perplexity: perplexity)
         var y = Self.pcaInitialisation(data, seed: seed)
         let rate = learningRate ?? max(Double(n) / earlyExaggeration / 4, 50)
-        var update = [Double](repeating: 0, count: 2 * n), gains = [Double](repeating: 1, count: 2 * n)
-        for i in p.indices { p[i] *= earlyExaggeration }
+        if method == .barnesHut || (method == .auto && n > Self.exactLimit) { return embedBarnesHut(data, y: y, rate: rate) }
+        var p = Self.jointProbabilities(Self.squaredDistances(data), perplexity: perplexity)
+        descend(&y, rate: rate, exaggerate: { on in
+            let factor = earlyExaggeration
+            for i in p.indices { if on { p[i] *= factor } else { p[i] /= factor } }
+        }, gradient: { Self.gradient(p, $0, n: n).grad })
+        let kl = Self.gradient(p, y, n: n).kl
+        return Embedding(points: (0..<n).map { (y[2 * $0], y[2 * $0 + 1]) }, klDivergence: kl)
+    }
+
+    /// The optimisation both methods share: `iterations` steps of gradient descent with per-coordinate gains (+0.2 when
+    /// the gradient changes sign, ×0.8 otherwise, at least 0.01) and momentum 0.5, then 0.8 after the first 250 steps,
+    /// during which the affinities are exaggerated (`exaggerate(true)` before, `exaggerate(false)` after).
+    func descend(_ y: inout [Double], rate: Double, exaggerate: (Bool) -> Void, gradient: ([Double]) -> [Double]) {
+        var update = [Double](repeating: 0, count: y.count), gains = [Double](repeating: 1, count: y.count)
+        exaggerate(true)
         let exploration = min(250, iterations)
         for iteration in 0..<iterations {
-            if iteration == exploration { for i in p.indices { p[i] /= earlyExaggeration } }
+            if iteration == exploration { exaggerate(false) }
             let momentum = iteration < exploration ? 0.5 : 0.8
-            let grad = Self.gradient(p, y, n: n).grad
-            for k in 0..<(2 * n) {
+            let grad = gradient(y)
+            for k in y.indices {
                 gains[k] = update[k] * grad[k] < 0 ? gains[k] + 0.2 : max(gains[k] * 0.8, 0.01)
                 update[k] = momentum * update[k] - rate * gains[k] * grad[k]
                 y[k] += update[k]
             }
         }
-        let kl = Self.gradient(p, y, n: n).kl
-        return Embedding(points: (0..<n).map { (y[2 * $0], y[2 * $0 + 1]) }, klDivergence: kl)
+        if exploration == iterations { exaggerate(false) }
     }
 
     /// Squared Euclidean distances, row-major N × N.

@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed against a peer run in the same process and session.",
         discussion: "Speeds are reported as ratios (ours / peer) because absolute times drift between runs on shared machines.",
-        subcommands: [Engine.self, FacesBenchmark.self, DetectBenchmark.self, TrainingBenchmark.self])
+        subcommands: [Engine.self, FacesBenchmark.self, DetectBenchmark.self, TrainingBenchmark.self, TSNEBenchmark.self])
 
     struct Engine: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -137,6 +137,36 @@ struct Bench: ParsableCommand {
             let rows = TrainingBench.run(batch: batch, sizes: sizes, runs: runs, frozenBlocks: frozenBlocks) {
                 FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
             }
+            printRows(rows, json: json)
+        }
+    }
+}
+
+extension Bench {
+    struct TSNEBenchmark: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tsne",
+            abstract: "Barnes–Hut t-SNE of N points (10 Gaussian clusters) against scikit-learn's on the same points.")
+
+        @Option(help: "Points to embed.")
+        var points = 5000
+
+        @Option(help: "Features per point (1,280: EfficientNet-Lite's penultimate layer).")
+        var width = 1280
+
+        @Flag(inversion: .prefixedNo, help: "Run scikit-learn as the peer (python3 with scikit-learn and numpy).")
+        var sklearn = true
+
+        @Flag(help: "Print one JSON object per row.")
+        var json = false
+
+        func validate() throws {
+            guard (100...50_000).contains(points) else { throw ValidationError("--points must be between 100 and 50000") }
+            guard (2...10_000).contains(width) else { throw ValidationError("--width must be between 2 and 10000") }
+        }
+
+        func run() throws {
+            let rows = TSNEBench.run(points: points, width: width, peer: sklearn) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
             printRows(rows, json: json)
         }
     }

@@ -11,7 +11,7 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lay out a detector's features of a dataset's faces in 2-D (t-SNE), coloured by real/fake and by method.",
         discussion: """
-        For each sample, the largest face of --frames evenly spaced frames (a photo: its largest face) is cut as the model card says, and the detector's penultimate features are taken (1,280 for EfficientNet-Lite, 16 for meso4 and mesoinception4). At most --max-points face-frames are kept (a seeded draw, half reals and half fakes when both are there), then embedded with exact t-SNE (scikit-learn's schedule; perplexity and seed as options). The samples a model was trained on (its .training-ids.txt) are left out.
+        For each sample, the largest face of --frames evenly spaced frames (a photo: its largest face) is cut as the model card says, and the detector's penultimate features are taken (1,280 for EfficientNet-Lite, 16 for meso4 and mesoinception4). At most --max-points face-frames are kept (a seeded draw, half reals and half fakes when both are there), then embedded with t-SNE (scikit-learn's schedule; exact up to 2,000 points, Barnes–Hut above, or as --tsne-method says; perplexity and seed as options). The samples a model was trained on (its .training-ids.txt) are left out.
 
         Writes into --out: tsne-class.svg (real against fake), tsne-method.svg (each manipulation method), and embedding.json (every point with its sample, frame, class, method and dataset, the trustworthiness of the layout and the KL divergence). Prints the trustworthiness (1 = every neighbourhood in the picture is one in feature space). The cost grows with the square of the points: 2,000 take about a minute.
 
@@ -40,6 +40,9 @@ struct Embed: ParsableCommand {
 
     @Option(help: "Seed of the subsample and the t-SNE initialisation.")
     var seed: UInt64 = 0
+
+    @Option(help: "t-SNE gradient: exact (all pairs), barnes-hut (nearest neighbours and a quadtree, for thousands of points), or auto (exact up to 2,000 points).")
+    var tsneMethod: TSNE.Method = .auto
 
     @Flag(help: "Only the test split of the project's protocol, as `evaluate --test-split`.")
     var testSplit = false
@@ -74,10 +77,12 @@ struct Embed: ParsableCommand {
         let faceDetector: MTCNN
         do { faceDetector = try MTCNN() } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
         var bar = ProgressBar("faces", total: manifest.count)
+        var tsneSettings = TSNE(perplexity: perplexity, seed: seed)
+        tsneSettings.method = tsneMethod
         let embedding: FeatureEmbedding
         do {
             embedding = try FeatureEmbedding.compute(manifest, detector: detector, faceDetector: faceDetector, frames: frames, maxPoints: maxPoints,
-                                                     tsne: TSNE(perplexity: perplexity, seed: seed)) { done, _ in bar.update(done) }
+                                                     tsne: tsneSettings) { done, _ in bar.update(done) }
         } catch { throw fail("\(error)") }
         bar.finish()
         for (id, reason) in embedding.skipped.prefix(10) { note("forensight: \(id): skipped: \(reason)") }
@@ -114,3 +119,5 @@ struct EmbeddingFile: Codable {
         case klDivergence = "kl_divergence", points
     }
 }
+
+extension TSNE.Method: ExpressibleByArgument {}

@@ -10,7 +10,9 @@ Written to Tests/ForensightEvaluationTests/Fixtures/tsne.json:
     (sklearn.manifold._t_sne._joint_probabilities, perplexity 30), which our affinities must equal;
   - `sklearn_trustworthiness`, `sklearn_kl_divergence`: of TSNE(method="exact", init="pca", perplexity=30,
     random_state=0), which our embedding must come within a stated tolerance of (t-SNE layouts are not unique, so
-    points are not compared).
+    points are not compared);
+  - `sklearn_bh_trustworthiness`, `sklearn_bh_kl_divergence`: the same with method="barnes_hut" (angle 0.5), for
+    our Barnes–Hut embedding.
 
     python3 scripts/reference/make_tsne_fixture.py
 """
@@ -37,6 +39,8 @@ def main():
     p = squareform(_joint_probabilities(distances, 30.0, 0))
     tsne = TSNE(n_components=2, method="exact", init="pca", perplexity=30.0, random_state=0)
     embedded = tsne.fit_transform(data)
+    bh = TSNE(n_components=2, method="barnes_hut", angle=0.5, init="pca", perplexity=30.0, random_state=0)
+    bh_embedded = bh.fit_transform(data)
     doc = {
         "generator": "scripts/reference/make_tsne_fixture.py",
         "sklearn": sklearn.__version__,
@@ -46,6 +50,8 @@ def main():
         "joint_p_rows": p[:3].tolist(),
         "sklearn_trustworthiness": float(trustworthiness(data, embedded, n_neighbors=5)),
         "sklearn_kl_divergence": float(tsne.kl_divergence_),
+        "sklearn_bh_trustworthiness": float(trustworthiness(data, bh_embedded, n_neighbors=5)),
+        "sklearn_bh_kl_divergence": float(bh.kl_divergence_),
     }
     with open(OUT, "w") as f:
         json.dump(doc, f)
