@@ -51,11 +51,8 @@ extension EvaluationResults {
         var reals: [String: [Double]] = [:], fakes: [String: [Double]] = [:]
         for dataset in datasets.map(\.name) {
             let chosen = items.filter { $0.run == run && $0.condition == condition && $0.dataset == dataset && $0.error == nil && !$0.faces.isEmpty }
-            let records = chosen.flatMap { item in
-                item.faces.map { FrameScore(videoID: item.id, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: item.label) }
-            }
-            guard !records.isEmpty else { continue }
-            let units = try rule.aggregate(records)
+            guard !chosen.isEmpty else { continue }
+            let units = try Item.videoScores(chosen, rule: rule)
             let r = zip(units.scores, units.labels).filter { $0.1 == 0 }.map(\.0), f = zip(units.scores, units.labels).filter { $0.1 == 1 }.map(\.0)
             if !r.isEmpty { reals[dataset] = r }
             if !f.isEmpty { fakes[dataset] = f }

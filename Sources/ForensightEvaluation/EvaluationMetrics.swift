@@ -43,16 +43,13 @@ extension EvaluationResults {
     /// out of both levels (they stay in `items` with an empty `faces`).
     static func reports(_ items: [Item], threshold: Double, bootstrap: BootstrapOptions?) throws -> [MetricReport] {
         let withFaces = items.filter { !$0.faces.isEmpty }
-        var frameScores: [Double] = [], frameLabels: [Int] = [], records: [FrameScore] = []
+        var frameScores: [Double] = [], frameLabels: [Int] = []
         for item in withFaces {
-            for f in item.faces {
-                frameScores.append(f.score); frameLabels.append(item.label)
-                records.append(FrameScore(videoID: item.dataset + "/" + item.id, frameIndex: f.frame, faceID: f.face, score: f.score, label: item.label))
-            }
+            for f in item.faces { frameScores.append(f.score); frameLabels.append(item.label) }
         }
         var out = [try MetricReport.compute(scores: frameScores, labels: frameLabels, threshold: threshold, level: .frame, bootstrap: bootstrap)]
         for rule in videoRules {
-            let videos = try rule.aggregate(records)
+            let videos = try Item.videoScores(withFaces, rule: rule) { $0.dataset + "/" + $0.id }
             out.append(try MetricReport.compute(scores: videos.scores, labels: videos.labels, threshold: threshold, level: .video(rule),
                                                 bootstrap: bootstrap))
         }

@@ -182,8 +182,7 @@ public struct EvaluationReport {
         }
         let chosen = results.items.filter { $0.run == run && $0.condition == condition && $0.dataset == dataset && $0.error == nil && !$0.faces.isEmpty
             && inSubset($0) }
-        let records = chosen.flatMap { item in item.faces.map { FrameScore(videoID: item.id, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: item.label) } }
-        guard let videos = try? VideoAggregation.maxOverFacesThenMean.aggregate(records), Set(videos.labels).count == 2 else { return nil }
+        guard let videos = try? EvaluationResults.Item.videoScores(chosen), Set(videos.labels).count == 2 else { return nil }
         return (videos.scores, videos.labels)
     }
 }

@@ -55,7 +55,16 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
         public var error: String?
         /// Per-file attributes of the dataset (FairFace's age, gender, race), when it lists them.
         public var attributes: [String: String]?
-        enum CodingKeys: String, CodingKey { case model, run, condition, dataset, id, videoID = "video_id", method, label, faces, error, attributes }
+        /// For a fusion (`FusedDetector`): each member's own file-level P(fake), by member id. `faces` are the primary
+        /// member's.
+        public var memberProbabilities: [String: Double]?
+        /// For a fusion whose other member called the file FAKE: the file's P(fake) after that member raised it. The
+        /// file's video-level score is at least this (`videoScores`); its face (frame-level) scores are the primary's.
+        public var raisedTo: Double?
+        enum CodingKeys: String, CodingKey {
+            case model, run, condition, dataset, id, videoID = "video_id", method, label, faces, error, attributes
+            case memberProbabilities = "member_probabilities", raisedTo = "raised_to"
+        }
         public init(model: String, run: Int, condition: String, dataset: String, id: String, videoID: String, method: String?,
                     label: Int, faces: [FaceScore], error: String?, attributes: [String: String]? = nil) {
             (self.model, self.run, self.condition, self.dataset, self.id, self.videoID) = (model, run, condition, dataset, id, videoID)
@@ -145,4 +154,22 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
 
     /// The video rules every results file reports: `mean` (DeepfakeBench) and `maxOverFacesThenMean` (SBI).
     public static let videoRules: [VideoAggregation] = [.mean, .maxOverFacesThenMean]
+}
+
+extension EvaluationResults.Item {
+    /// The face scores as aggregation records of one unit named `videoID`.
+    public func records(videoID: String) -> [FrameScore] {
+        faces.map { FrameScore(videoID: videoID, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: label) }
+    }
+
+    /// `rule` over the face scores of `items`, each item one unit named `key(item)`, and each unit's score raised to
+    /// the item's fusion floor (`raisedTo`) when it has one: the score `detect` gives the file.
+    public static func videoScores(_ items: [EvaluationResults.Item], rule: VideoAggregation = .maxOverFacesThenMean,
+                                   key: (EvaluationResults.Item) -> String = { $0.id }) throws -> VideoScores {
+        var videos = try rule.aggregate(items.flatMap { $0.records(videoID: key($0)) })
+        let floors = Dictionary(items.compactMap { item in item.raisedTo.map { (key(item), $0) } }, uniquingKeysWith: max)
+        guard !floors.isEmpty else { return videos }
+        for (k, id) in videos.videoIDs.enumerated() { if let floor = floors[id] { videos.scores[k] = max(videos.scores[k], floor) } }
+        return videos
+    }
 }

@@ -46,10 +46,11 @@ extension EvaluationResults {
         return (units, flagged, noFace)
     }
 
-    /// The verdict score of one item: per frame the highest face score, then the mean over frames (nil without faces).
+    /// The verdict score of one item: per frame the highest face score, then the mean over frames, raised to a
+    /// fusion's floor when it has one (nil without faces).
     public static func unitScore(_ item: Item) -> Double? {
-        let records = item.faces.map { FrameScore(videoID: item.id, frameIndex: $0.frame, faceID: $0.face, score: $0.score, label: item.label) }
-        return try? VideoAggregation.maxOverFacesThenMean.aggregate(records).scores.first
+        guard !item.faces.isEmpty else { return nil }
+        return try? Item.videoScores([item]).scores.first
     }
 
     /// Wilson's score interval for `k` successes in `n` trials (z = 1.96); (0, 1) for n = 0.

@@ -122,9 +122,15 @@ public struct EvaluationRunner {
                                           videoID: sample.videoID ?? sample.id, method: sample.isFake ? sample.method : nil,
                                           label: sample.label, faces: [], error: nil)
         do {
-            item.faces = try verdict().faces.flatMap { face in
+            let record = try verdict()
+            item.faces = record.faces.flatMap { face in
                 face.frames.map { EvaluationResults.FaceScore(frame: $0.frame, face: face.track, score: $0.probability) }
             }.sorted { ($0.frame, $0.face) < ($1.frame, $1.face) }
+            if let members = record.members {
+                // A fusion: its members' own file scores, and the file's score when another member raised it.
+                item.memberProbabilities = Dictionary(members.compactMap { m in m.probability.map { (m.id, $0) } }, uniquingKeysWith: max)
+                if let p = record.probability, let primary = members.first?.probability, p > primary { item.raisedTo = p }
+            }
         } catch {
             item.error = "\(error)"
         }

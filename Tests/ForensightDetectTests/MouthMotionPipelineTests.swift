@@ -3,6 +3,9 @@ import Foundation
 import ForensightMedia
 import ForensightFaces
 import ForensightDetect
+import ForensightData
+import ForensightEvaluation
+import ForensightProtocols
 
 /// `Pipeline` with the mouth-motion detector: windows of consecutive frames, the face followed by FaceMesh, each
 /// window's score on each of its frames; a still image gives NO_FACE.
@@ -92,6 +95,18 @@ final class MouthMotionPipelineTests: XCTestCase {
             } else {
                 XCTAssertEqual(v.probability, alone.probability)
                 XCTAssertEqual(v.verdict, alone.verdict)
+            }
+            // `evaluate` keeps each member's file score and, when the mouth fired, the raised file score as the
+            // item's video-level floor, so the bench scores the file as `detect` does.
+            let runner = EvaluationRunner(frames: 8, faceDetector: try MTCNN())
+            let items = runner.score(Manifest([Sample(id: "v", path: video, label: 1, dataset: "d")]), detector: fused, modelName: "fused",
+                                     run: 0, condition: .clean, landmarkRefiner: try Pipeline.landmarkRefiner(for: fused))
+            XCTAssertEqual(items.count, 1)
+            XCTAssertEqual(Set(items[0].memberProbabilities?.keys.map { $0 } ?? []), ["faces", "mouth"])
+            if !fires { XCTAssertNil(items[0].raisedTo, "a member below its threshold raises nothing") }
+            if let floor = items[0].raisedTo {
+                XCTAssertGreaterThan(floor, try XCTUnwrap(items[0].memberProbabilities?["faces"]))
+                XCTAssertEqual(try XCTUnwrap(EvaluationResults.unitScore(items[0])), floor, accuracy: 1e-9, "the floor is the file's score")
             }
             let p = try pipeline(fused).analyze(path: photo)
             XCTAssertEqual(p.members?[1].verdict, .noFace)
