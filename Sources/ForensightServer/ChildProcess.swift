@@ -13,7 +13,8 @@ final class ChildProcess: @unchecked Sendable {
         var status: Int32
         /// Killed at the deadline (rather than cancelled or dead on its own).
         var timedOut: Bool
-        /// The last non-empty line the child wrote to stderr, trimmed to 300 characters.
+        /// The Swift runtime's `Fatal error` line the child wrote to stderr, else its last non-empty line (at most
+        /// 300 characters).
         var lastError: String?
     }
 
@@ -22,13 +23,16 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var timedOut = false
     private var lastError: String?
+    private var trapMessage: String?
     private var ended: Exit?
     private var waiter: CheckedContinuation<Exit, Never>?
     private let readersDone = DispatchGroup()
 
-    init(arguments: [String], executable: String, progress: @escaping @Sendable (Int, Int?) -> Void) {
+    init(arguments: [String], executable: String, environment: [String: String],
+         progress: @escaping @Sendable (Int, Int?) -> Void) {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         self.progress = progress
     }
 
@@ -57,7 +61,13 @@ final class ChildProcess: @unchecked Sendable {
         Self.readLines(err.fileHandleForReading) { [self] line in
             FileHandle.standardError.write(Data("[analysis \(pid)] \(line)\n".utf8))
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if !trimmed.isEmpty { lock.withLock { lastError = String(trimmed.prefix(300)) } }
+            // A Swift runtime trap's message ("…: Fatal error: …") says more than the lines that may follow it.
+            if !trimmed.isEmpty {
+                lock.withLock {
+                    if trimmed.contains("Fatal error:") { trapMessage = String(trimmed.prefix(300)) }
+                    lastError = String(trimmed.prefix(300))
+                }
+            }
         } end: { [self] in readersDone.leave() }
     }
 
@@ -91,7 +101,7 @@ final class ChildProcess: @unchecked Sendable {
         // The pipes close once every process holding them has gone: wait (briefly) for the last stderr line.
         _ = readersDone.wait(timeout: .now() + 2)
         lock.lock()
-        let exit = Exit(reason: process.terminationReason, status: process.terminationStatus, timedOut: timedOut, lastError: lastError)
+        let exit = Exit(reason: process.terminationReason, status: process.terminationStatus, timedOut: timedOut, lastError: trapMessage ?? lastError)
         ended = exit
         let waiter = waiter
         self.waiter = nil

@@ -15,14 +15,20 @@ public final class ProcessAnalyzer: Analyzer, Sendable {
     public let command: [String]
     /// Folder the children's output folders are made in.
     let workDirectory: String
+    /// Set in each child's environment over the server's: the Swift runtime's backtracer is off
+    /// (`SWIFT_BACKTRACE=enable=no`), so a child that traps dies at once instead of spending seconds, or until the
+    /// timeout, writing a backtrace.
+    public let environment: [String: String]
 
     /// - Parameters:
     ///   - modelVersion: the version of the model the child loads (`PipelineAnalyzer.modelVersion(ofModelAt:)`).
     ///   - command: the child's executable (absolute path) and its first arguments.
     ///   - workDirectory: where each analysis gets a scratch folder (removed afterwards); default the system's.
-    public init(modelVersion: String, command: [String], workDirectory: String = NSTemporaryDirectory()) {
+    ///   - environment: variables set in the child over the server's own.
+    public init(modelVersion: String, command: [String], workDirectory: String = NSTemporaryDirectory(),
+                environment: [String: String] = ["SWIFT_BACKTRACE": "enable=no"]) {
         precondition(!command.isEmpty, "a child command needs an executable")
-        (self.modelVersion, self.command, self.workDirectory) = (modelVersion, command, workDirectory)
+        (self.modelVersion, self.command, self.workDirectory, self.environment) = (modelVersion, command, workDirectory, environment)
     }
 
     /// The blocking form of `run`, with no timeout.
@@ -45,7 +51,7 @@ public final class ProcessAnalyzer: Analyzer, Sendable {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let child = ChildProcess(arguments: Array(command.dropFirst()) + [path, "--name", name, "--out", out,
                                                                          "--parent", String(getpid())],
-                                 executable: command[0], progress: progress)
+                                 executable: command[0], environment: environment, progress: progress)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             try child.start()

@@ -20,8 +20,11 @@ final class ProcessIsolationTests: XCTestCase {
     func testACrashingAnalysisFailsItsJobAndTheServerServesOn() async throws {
         let data = try temporaryDataDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
-        // As a Swift trap does: a message on stderr, then SIGILL.
-        let analyzer = try shellAnalyzer("echo 'Fatal error: Index out of range' >&2; kill -ILL $$")
+        // As a Swift trap does: its message on stderr, more lines, then SIGILL. The child runs without the backtracer.
+        let analyzer = try shellAnalyzer("""
+            [ "$SWIFT_BACKTRACE" = enable=no ] || exit 7
+            echo 'Sources/X.swift:12: Fatal error: Index out of range' >&2; echo '*** Signal 4' >&2; kill -ILL $$
+            """)
         let server = try makeServer(data: data, analyzer: analyzer)
         try await server.makeApplication().test(.router) { client in
             let id = try await client.uploadID(try pngBytes(seed: 60))
@@ -30,7 +33,7 @@ final class ProcessIsolationTests: XCTestCase {
             XCTAssertEqual(record.status, .failed)
             let reason = try XCTUnwrap(record.error)
             XCTAssertTrue(reason.hasPrefix("analysis crashed: its process died of signal \(SIGILL) (SIGILL"), reason)
-            XCTAssertTrue(reason.contains("Fatal error: Index out of range"), reason)
+            XCTAssertTrue(reason.contains("(Sources/X.swift:12: Fatal error: Index out of range)"), reason)
             XCTAssertFalse(reason.contains("\n"), "one line")
             let api = try await client.execute(uri: "/api/v1/analyses/\(id)", method: .get).json
             XCTAssertEqual(api["status"] as? String, "failed")
