@@ -38,7 +38,7 @@ struct AnalyzeJob: ParsableCommand {
         pthread_sigmask(SIG_SETMASK, &none, nil)
         // A group of its own, so the server's kill at the timeout reaches the decoders this analysis starts too.
         let ownGroup = setpgid(0, 0) == 0 || getpgrp() == getpid()
-        if let parent { Self.endWithParent(parent, killingGroup: ownGroup) }
+        if let parent { Self.endWithParent(parent, removing: out, killingGroup: ownGroup) }
         TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
         let output: AnalysisOutput
         do {
@@ -52,11 +52,12 @@ struct AnalyzeJob: ParsableCommand {
         }
     }
 
-    /// Watches the parent on a thread of its own; when it has gone (a server killed with SIGKILL), ends this process
-    /// and the decoders it started, so no analysis runs on unowned.
-    static func endWithParent(_ parent: Int32, killingGroup: Bool) {
+    /// Watches the parent on a thread of its own; when it has gone (a server killed with SIGKILL), removes the output
+    /// folder nobody will read and ends this process and the decoders it started, so no analysis runs on unowned.
+    static func endWithParent(_ parent: Int32, removing folder: String, killingGroup: Bool) {
         let watcher = Thread {
             while getppid() == parent { usleep(200_000) }
+            try? FileManager.default.removeItem(atPath: folder)
             if killingGroup { _ = kill(0, SIGKILL) }
             _exit(3)
         }
