@@ -18,6 +18,11 @@ fi
 set +e
 swift test -c release --skip-build --disable-swift-testing 2>&1 | grep -vE "^Test Case '.*' (started|passed)" | tee "$log"
 status=${PIPESTATUS[0]}
+# The web app end to end on the release binary: a headless Chromium uploads a clip through the page, and the server
+# is SIGKILLed during a stream of uploads (scripts/serve/end_to_end.sh; a few minutes). Each is one more test.
+e2e=$(mktemp)
+bash scripts/serve/end_to_end.sh .build/release/forensight 2>&1 | tee "$e2e"
+[ "${PIPESTATUS[0]}" = 0 ] || { [ "$status" != 0 ] || status=1; }
 set -e
 # One closing line: "tests: N passed, N failed, N skipped".
 summary=$(grep -E "Executed [0-9]+ tests?, with" "$log" | tail -1)
@@ -25,5 +30,7 @@ number() { echo "$summary" | grep -oE "[0-9]+ $1" | head -1 | grep -oE '^[0-9]+'
 total=$(number "tests?,")
 failed=$(number "failures?")
 skipped=$(number "tests? skipped")
-echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+count() { grep -cE "^end-to-end [a-z]+: $1" "$e2e" || true; }
+e2e_passed=$(count passed) e2e_failed=$(count failed) e2e_skipped=$(count skipped)
+echo "tests: $((total - failed - skipped + e2e_passed)) passed, $((failed + e2e_failed)) failed, $((skipped + e2e_skipped)) skipped"
 exit "$status"

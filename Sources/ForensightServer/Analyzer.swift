@@ -17,6 +17,48 @@ public protocol Analyzer: Sendable {
     /// Analyses the file at `path`; `name` is what the client called it (the record's `source`). Blocking.
     /// `progress` gets (frames decoded, frames planned or nil) as the analysis goes.
     func analyze(path: String, name: String, progress: @escaping @Sendable (Int, Int?) -> Void) throws -> AnalysisOutput
+    /// Analyses the file at `path` for a job, giving up at `timeoutSeconds`. The default runs `analyze` on a thread
+    /// of its own in this process: at the deadline it gives up waiting, but the thread cannot be stopped and runs on
+    /// (its late result is refused), and a crash in it ends the process. `ProcessAnalyzer` runs a child process it
+    /// kills instead, which the server uses.
+    func run(path: String, name: String, timeoutSeconds: Double,
+             progress: @escaping @Sendable (Int, Int?) -> Void) async -> Result<AnalysisOutput, any Error>
+}
+
+extension Analyzer {
+    public func run(path: String, name: String, timeoutSeconds: Double,
+                    progress: @escaping @Sendable (Int, Int?) -> Void) async -> Result<AnalysisOutput, any Error> {
+        let first = FirstOutcome()
+        return await withCheckedContinuation { continuation in
+            first.waiter = continuation
+            let deadline = Task {
+                try await Task.sleep(for: .seconds(timeoutSeconds))
+                first.resume(.failure(ServerFailure(String(format: "timed out after %g s: the analysis could not be stopped and runs on in the server; "
+                                                           + "raise --timeout or send a shorter file", timeoutSeconds))))
+            }
+            // 16 MiB of stack, as the network's recursion may need.
+            let thread = Thread {
+                first.resume(Result { try self.analyze(path: path, name: name, progress: progress) })
+                deadline.cancel()
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+    }
+}
+
+/// Hands the first of several outcomes to a waiting continuation (analysis or deadline, whichever comes first).
+private final class FirstOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    var waiter: CheckedContinuation<Result<AnalysisOutput, any Error>, Never>?
+
+    func resume(_ outcome: Result<AnalysisOutput, any Error>) {
+        let waiter = lock.withLock { () -> CheckedContinuation<Result<AnalysisOutput, any Error>, Never>? in
+            defer { self.waiter = nil }
+            return self.waiter
+        }
+        waiter?.resume(returning: outcome)
+    }
 }
 
 /// The analyzer `forensight detect` is: the library's `Pipeline` with the same defaults, its verdict record and

@@ -2,12 +2,13 @@ import Foundation
 import ServiceLifecycle
 import Logging
 
-/// The workers: each takes the oldest queued job, analyses it on a thread of its own (analysis is CPU-bound and
-/// blocking, so it stays off the server's event loops and task pool) and commits the result or the failure.
+/// The workers: each takes the oldest queued job, has the analyzer run it (`Analyzer.run`: `forensight serve` uses
+/// a `ProcessAnalyzer`, one child process per analysis, so a crash or a runaway analysis cannot take the server down)
+/// and commits the result or the failure.
 ///
-/// A job that outlives the timeout is marked failed at the deadline; the thread finishes on its own and its late
-/// result is refused by the store (`JobStore.complete` only accepts the running attempt), so each job gets exactly
-/// one outcome.
+/// A job that outlives the timeout fails at the deadline ("timed out …"); a `ProcessAnalyzer` kills its child then.
+/// A late result is refused by the store (`JobStore.complete` only accepts the running attempt), so each job gets
+/// exactly one outcome.
 public final class JobRunner: Service, Sendable {
     let store: any JobQueue
     let media: MediaStore
@@ -91,13 +92,7 @@ public final class JobRunner: Service, Sendable {
             await finish(job, with: .failure(ServerFailure("the uploaded file is missing from the media store")), seconds: 0)
             return
         }
-        let (store, timeout, id, attempt) = (store, timeoutSeconds, job.id, job.attempts)
-        let timer = Task {
-            try await Task.sleep(for: .seconds(timeout))
-            if (try? await store.fail(id: id, attempt: attempt, reason: String(format: "timed out after %g s", timeout))) == true {
-                self.metrics.jobsFailed.increment()
-            }
-        }
+        let (store, id, attempt) = (store, job.id, job.attempts)
         // While the analysis runs, its lease is renewed (PostgreSQL queues hand an expired lease's job to another worker).
         let heartbeat = Task {
             while !Task.isCancelled {
@@ -106,12 +101,12 @@ public final class JobRunner: Service, Sendable {
             }
         }
         let started = DispatchTime.now().uptimeNanoseconds
-        let analyzer = analyzer, name = job.filename
         let board = board
-        let outcome = await Self.onThread { try analyzer.analyze(path: path, name: name) { board.set(id, done: $0, planned: $1) } }
+        let outcome = await analyzer.run(path: path, name: job.filename, timeoutSeconds: timeoutSeconds) { board.set(id, done: $0, planned: $1) }
         board.remove(id)
-        timer.cancel()
         heartbeat.cancel()
+        // Stopped by a graceful shutdown: the job stays running and is queued again by the next start.
+        if Task.isCancelled, case .failure = outcome { return }
         await finish(job, with: outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
     }
 
@@ -133,15 +128,6 @@ public final class JobRunner: Service, Sendable {
             }
         } catch {
             logger.error("analysis \(job.id): cannot commit its outcome: \(error)")
-        }
-    }
-
-    /// Runs blocking work on a new thread (16 MiB of stack, as the network's recursion may need) and awaits it.
-    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> Result<T, any Error> {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: Result { try work() }) }
-            thread.stackSize = 16 << 20
-            thread.start()
         }
     }
 }

@@ -7,7 +7,7 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 8080
     /// Holds `jobs.sqlite` (the job table), `media/` (uploads by SHA-256) and `tmp/` (uploads being received).
     public var dataDirectory: String
-    /// Analyses run at once (each on its own thread).
+    /// Analyses run at once (each in a child process with `forensight serve`).
     public var workers: Int = 1
     /// Largest accepted upload, bytes, enforced while the body streams in.
     public var maxUploadBytes: Int = 200 << 20

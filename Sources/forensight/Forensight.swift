@@ -40,7 +40,7 @@ struct Forensight: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Embed.self, Bench.self, Models.self,
-                      Serve.self, Worker.self, EnqueueCommand.self])
+                      Serve.self, Worker.self, EnqueueCommand.self, AnalyzeJob.self])
 }
 
 /// Writes a one-line error to stderr and returns the exit status to throw (`throw throw fail("…")`). Commands throw rather

@@ -9,7 +9,7 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the web app and REST API: upload images and videos, get verdicts with their evidence.",
         discussion: """
-        Serves an upload page, a result page per analysis (verdict, P(fake), one row per face with its heatmap, the score timeline) and a history, and a REST API under /api/v1 (docs/API.md, docs/openapi.yaml). The analysis is the one `forensight detect` runs, with the same model and the same JSON record.
+        Serves an upload page, a result page per analysis (verdict, P(fake), one row per face with its heatmap, the score timeline) and a history, and a REST API under /api/v1 (docs/API.md, docs/openapi.yaml). The analysis is the one `forensight detect` runs, with the same model and the same JSON record, each in a child process of its own: an analysis that crashes fails its job (with the reason) and the server serves on, and one past --timeout is killed.
 
         Every upload is stored under DATA/media by its SHA-256 and its job committed to DATA/jobs.sqlite before the server answers 202, so no acknowledged upload is lost: jobs a killed server left running are queued again when it starts. The same file analysed by the same model returns the existing analysis.
 
@@ -58,6 +58,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Frames sampled per video, as `detect --frames`.")
     var frames = 32
 
+    @Flag(help: .hidden)
+    var inProcess = false
+
     func validate() throws {
         guard Self.bytes(maxUpload) != nil else { throw ValidationError("--max-upload takes a size such as 200M, 1G or 5000000") }
         guard frames > 0 && frames <= 10_000 else { throw ValidationError("--frames must be between 1 and 10000") }
@@ -81,8 +84,10 @@ struct Serve: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
         let configuration = serverConfiguration
-        let analyzer: PipelineAnalyzer
-        do { analyzer = try PipelineAnalyzer(modelPath: model, frames: frames) } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
+        let analyzer: any Analyzer
+        do { analyzer = try AnalyzeJob.analyzer(model: model, frames: frames, inProcess: inProcess) } catch {
+            throw fail("\(error) (run scripts/setup/weights.sh)")
+        }
         let server: ForensightServer
         let shared: PostgresJobStore?
         do {

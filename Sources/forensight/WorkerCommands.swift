@@ -37,6 +37,9 @@ struct Worker: ParsableCommand {
     @Option(help: "Frames sampled per video, as `detect --frames`.")
     var frames = 32
 
+    @Flag(help: .hidden)
+    var inProcess = false
+
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -45,8 +48,10 @@ struct Worker: ParsableCommand {
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
-        let analyzer: PipelineAnalyzer
-        do { analyzer = try PipelineAnalyzer(modelPath: model, frames: frames) } catch { throw fail("\(error) (run scripts/setup/weights.sh)") }
+        let analyzer: any Analyzer
+        do { analyzer = try AnalyzeJob.analyzer(model: model, frames: frames, inProcess: inProcess) } catch {
+            throw fail("\(error) (run scripts/setup/weights.sh)")
+        }
         let store: PostgresJobStore, media: MediaStore
         do { (store, media) = (try PostgresJobStore(url: queue), try MediaStore(dataDirectory: data, removingPartialUploads: false)) } catch {
             throw fail("\(error)")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Upload-to-verdict time of `forensight serve` against `forensight detect` on the same clip (docs/BENCHMARKS.md),
-and 32 concurrent uploads (accepted or told to retry, all finished, server RSS).
+and 32 concurrent uploads (accepted or told to retry, all finished, server RSS alone and with its analysis children).
 
     python3 scripts/serve/latency.py BINARY CLIP [--runs 3] [--concurrent 32] [--port 18282]
 
@@ -41,10 +41,25 @@ def copy(clip, folder, n):
 
 
 def rss_kb(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1])
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return 0
+
+
+def children(pid):
+    """The live descendants of pid (the analysis children and the decoders they start)."""
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in open(f"/proc/{pid}/task/{task}/children").read().split():
+                found += [int(child)] + children(int(child))
+    except OSError:
+        pass
+    return found
 
 
 def main():
@@ -55,14 +70,15 @@ def main():
     parser.add_argument("--concurrent", type=int, default=32)
     parser.add_argument("--queue", type=int, default=64)
     parser.add_argument("--port", type=int, default=18282)
+    parser.add_argument("--in-process", action="store_true", help="serve --in-process: analyses on a thread of the server (no child)")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="forensight-latency-")
     log = open(os.path.join(folder, "server.log"), "ab")
-    server = start(args.binary, os.path.join(folder, "data"), args.port, log) if args.queue == 64 else None
+    server = start(args.binary, os.path.join(folder, "data"), args.port, log) if args.queue == 64 and not args.in_process else None
     if server is None:
         server = subprocess.Popen([args.binary, "serve", "--data", os.path.join(folder, "data"), "--port", str(args.port),
-                                   "--queue-limit", str(args.queue)], stdout=log, stderr=log)
-        time.sleep(3)
+                                   "--queue-limit", str(args.queue)] + (["--in-process"] if args.in_process else []), stdout=log, stderr=log)
+        time.sleep(5)
     detect_s, serve_s = [], []
     for run in range(args.runs):
         path = copy(args.clip, folder, run)
@@ -77,12 +93,15 @@ def main():
         serve_s.append(time.monotonic() - t)
         assert state["status"] == "done", state
     copies = [copy(args.clip, folder, 1000 + n) for n in range(args.concurrent)]
-    answers, peak = [], [0]
+    answers, peak, peak_total = [], [0], [0]
     stop = threading.Event()
 
     def sample():
+        # The server alone, and the server with its analysis children (and their decoders).
         while not stop.is_set():
-            peak[0] = max(peak[0], rss_kb(server.pid))
+            own = rss_kb(server.pid)
+            peak[0] = max(peak[0], own)
+            peak_total[0] = max(peak_total[0], own + sum(rss_kb(c) for c in children(server.pid)))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample)
@@ -105,7 +124,8 @@ def main():
                       "ratio_median": round(sorted(serve_s)[len(serve_s) // 2] / sorted(detect_s)[len(detect_s) // 2], 3),
                       "concurrent": args.concurrent, "accepted": len(accepted), "told_to_retry": len(retry),
                       "other": len(answers) - len(accepted) - len(retry), "accepted_done": finals.count("done"),
-                      "drain_s": round(drain, 1), "peak_rss_mb": round(peak[0] / 1024, 1)}))
+                      "drain_s": round(drain, 1), "peak_rss_mb": round(peak[0] / 1024, 1),
+                      "peak_rss_with_children_mb": round(peak_total[0] / 1024, 1)}))
 
 
 if __name__ == "__main__":
