@@ -14,27 +14,16 @@ extension Tensor {
         var unbiased: [Float]? = nil
         if useBatch {
             precondition(m > 1 || c == 0, "batchNorm with batch statistics needs more than one value per channel, got \(x.shape)")
-            var corrected = [Float](repeating: 0, count: c)
-            // One channel per task, each summed in the same order as a serial loop: the result does not depend on
-            // the thread count.
-            let src = x.data
-            mean.withUnsafeMutableBufferPointer { meanBuffer in invStd.withUnsafeMutableBufferPointer { invBuffer in
-                corrected.withUnsafeMutableBufferPointer { varBuffer in
-                    let (mp, ip, vp) = (meanBuffer.baseAddress!, invBuffer.baseAddress!, varBuffer.baseAddress!)
-                    parallelChunks(c, minimumPerThread: Swift.max(1, 32768 / Swift.max(m, 1))) { r in
-                        for ch in r {
-                            var s: Double = 0, ss: Double = 0
-                            for i in 0..<n { let p = src + (i * c + ch) * plane; for j in 0..<plane { s += Double(p[j]) } }
-                            let mu = s / Double(m)
-                            for i in 0..<n { let p = src + (i * c + ch) * plane; for j in 0..<plane { let d = Double(p[j]) - mu; ss += d * d } }
-                            mp[ch] = Float(mu)
-                            ip[ch] = Float(1 / (ss / Double(m) + Double(eps)).squareRoot())
-                            vp[ch] = Float(ss / Double(Swift.max(m - 1, 1)))
-                        }
-                    }
-                }
-            } }
-            unbiased = corrected
+            unbiased = [Float](repeating: 0, count: c)
+            for ch in 0..<c {
+                var s: Double = 0, ss: Double = 0
+                for i in 0..<n { let p = x.data + (i * c + ch) * plane; for j in 0..<plane { s += Double(p[j]) } }
+                let mu = s / Double(m)
+                for i in 0..<n { let p = x.data + (i * c + ch) * plane; for j in 0..<plane { let d = Double(p[j]) - mu; ss += d * d } }
+                mean[ch] = Float(mu)
+                invStd[ch] = Float(1 / (ss / Double(m) + Double(eps)).squareRoot())
+                unbiased![ch] = Float(ss / Double(Swift.max(m - 1, 1)))
+            }
         } else {
             precondition(runningMean!.count == c && runningVar!.count == c, "batchNorm running stats for \(c) channels")
             for ch in 0..<c { mean[ch] = runningMean!.data[ch]; invStd[ch] = 1 / (runningVar!.data[ch] + eps).squareRoot() }
@@ -57,40 +46,27 @@ extension Tensor {
         out.recorded(inputs) { g in
             var gx: Tensor? = nil
             var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
-            let (gd, xd) = (g.data, x.data)
-            // Per channel, in the serial order (deterministic for any thread count); then per plane.
-            sumG.withUnsafeMutableBufferPointer { gBuffer in sumGX.withUnsafeMutableBufferPointer { gxBuffer in
-                let (sgp, sgxp) = (gBuffer.baseAddress!, gxBuffer.baseAddress!)
-                parallelChunks(c, minimumPerThread: Swift.max(1, 32768 / Swift.max(m, 1))) { r in
-                    for ch in r {
-                        var sg: Float = 0, sgx: Float = 0
-                        let (mu, inv) = (mean[ch], invStd[ch])
-                        for i in 0..<n {
-                            let gp = gd + (i * c + ch) * plane, xp = xd + (i * c + ch) * plane
-                            for j in 0..<plane { sg += gp[j]; sgx += gp[j] * (xp[j] - mu) * inv }
-                        }
-                        sgp[ch] = sg; sgxp[ch] = sgx
-                    }
+            for ch in 0..<c {
+                var sg: Float = 0, sgx: Float = 0
+                for i in 0..<n {
+                    let gp = g.data + (i * c + ch) * plane, xp = x.data + (i * c + ch) * plane
+                    for j in 0..<plane { sg += gp[j]; sgx += gp[j] * (xp[j] - mean[ch]) * invStd[ch] }
                 }
-            } }
+                sumG[ch] = sg; sumGX[ch] = sgx
+            }
             if x.requiresGrad {
                 let t = Tensor(uninitializedShape: x.shape)
-                let td = t.data, gammas = weight?.data
-                let (sums, sumsX) = (sumG, sumGX)
-                parallelChunks(n * c, minimumPerThread: Swift.max(1, 8192 / Swift.max(plane, 1))) { r in
-                    for idx in r {
-                        let ch = idx % c, gamma = gammas?[ch] ?? 1, k = gamma * invStd[ch]
-                        let gp = gd + idx * plane, xp = xd + idx * plane, d = td + idx * plane
-                        if useBatch {
-                            let invM = 1 / Float(m)
-                            let (mu, inv, sg, sgx) = (mean[ch], invStd[ch], sums[ch], sumsX[ch])
-                            for j in 0..<plane {
-                                let xhat = (xp[j] - mu) * inv
-                                d[j] = k * (gp[j] - sg * invM - xhat * sgx * invM)
-                            }
-                        } else {
-                            for j in 0..<plane { d[j] = k * gp[j] }
+                for idx in 0..<(n * c) {
+                    let ch = idx % c, gamma = weight?.data[ch] ?? 1, k = gamma * invStd[ch]
+                    let gp = g.data + idx * plane, xp = x.data + idx * plane, d = t.data + idx * plane
+                    if useBatch {
+                        let invM = 1 / Float(m)
+                        for j in 0..<plane {
+                            let xhat = (xp[j] - mean[ch]) * invStd[ch]
+                            d[j] = k * (gp[j] - sumG[ch] * invM - xhat * sumGX[ch] * invM)
                         }
+                    } else {
+                        for j in 0..<plane { d[j] = k * gp[j] }
                     }
                 }
                 gx = t
