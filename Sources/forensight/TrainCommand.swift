@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview sbi_examples.png
         """)
 
-    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes), mouth-motion (the lip-sync detector: real videos' mouth motion against simulated lip-sync).")
+    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes), mouth-motion (the lip-sync detector: real videos' mouth motion against simulated lip-sync), rffr-inpainter (RFFR stage 1: a block inpainter trained on real faces), rffr (RFFR stage 2: crop and inpainter-residual branches against self-blends; needs --inpainter).")
     var detector: DetectorRecipe = .sbi
 
     @Option(name: .customLong("member"), help: "ensemble: a trained detector file (repeat, at least two; they must crop faces alike).")
