@@ -75,6 +75,7 @@ public enum DetectorRegistry {
         MouthMotionDetector.registryEntry,
         FusedDetector.registryEntry,
         EnsembleDetector.registryEntry,
+        RFFRDetector.registryEntry,
     ]
 
     private static let lock = NSLock()

@@ -12,6 +12,11 @@ public enum FakeSource: String, Codable, Sendable {
     case selfBlend = "self-blend"
     /// The trace simulator's reconstructions of the real face (`GeneratorTraceSimulator`): the synthesis detector.
     case generatorTrace = "generator-trace"
+    /// Half self-blends, half the trace simulator's pairs, drawn per face (RFFR with `--simulator`).
+    case selfBlendAndGeneratorTrace = "self-blend+generator-trace"
+
+    /// Whether a trace simulator makes some of the fakes.
+    public var usesSimulator: Bool { self != .selfBlend }
 }
 
 /// The recipe of `forensight train --detector sbi` and `--detector synthesis` (saved with every checkpoint; a resume
@@ -57,6 +62,8 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var traceHighPassSigma: Float = 0
     /// The detector's network (a `DetectorCard.architecture`: `efficientnet-lite0` or `efficientnet-lite2`).
     public var architecture = "efficientnet-lite0"
+    /// SHA-256 of the RFFR inpainter file (`rffr-efficientnet-lite0` only; a resume must use the same inpainter).
+    public var inpainterSHA256: String?
 
     public init() {}
 
@@ -86,6 +93,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         simulatorSHA256 = try c.decodeIfPresent(String.self, forKey: .simulatorSHA256)
         traceHighPassSigma = try c.decodeIfPresent(Float.self, forKey: .traceHighPassSigma) ?? 0
         architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "efficientnet-lite0"
+        inpainterSHA256 = try c.decodeIfPresent(String.self, forKey: .inpainterSHA256)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -95,7 +103,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
         case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
         case fakes, simulatorSHA256 = "simulator_sha256", traceHighPassSigma = "trace_high_pass_sigma"
-        case architecture
+        case architecture, inpainterSHA256 = "inpainter_sha256"
     }
 }
 

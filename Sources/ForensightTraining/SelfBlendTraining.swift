@@ -42,16 +42,17 @@ public final class SelfBlendTrainer: TrainingRecipe {
             throw TrainingError("need at least \(recipe.realsPerStep) real training faces, found \(reals.count)")
         }
         guard validation.contains(where: { !$0.sample.isFake }) else { throw TrainingError("no held-out real faces for validation") }
-        guard recipe.fakes == .selfBlend || simulator != nil else { throw TrainingError("generator-trace fakes need a trace simulator") }
+        guard !recipe.fakes.usesSimulator || simulator != nil else { throw TrainingError("generator-trace fakes need a trace simulator") }
         (self.recipe, self.detector, self.output) = (recipe, detector, output)
-        self.simulator = recipe.fakes == .generatorTrace ? simulator : nil
+        self.simulator = recipe.fakes.usesSimulator ? simulator : nil
         self.simulator?.highPassSigma = recipe.traceHighPassSigma
         let masked = reals.map { recipe.denseMask ? $0 : $0.withoutMesh }
         self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
         try detector.setInputSize(recipe.inputSize)
         blend = recipe.selfBlend
         self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo,
-                                        seed: recipe.seed, blend: recipe.selfBlend, simulator: self.simulator)
+                                        seed: recipe.seed, blend: recipe.selfBlend, simulator: self.simulator,
+                                        alsoSelfBlends: recipe.fakes == .selfBlendAndGeneratorTrace)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     }
 
@@ -168,7 +169,8 @@ public final class SelfBlendTrainer: TrainingRecipe {
 
     static func trainingPair(_ face: TrainingFace, recipe: SelfBlendRecipe, blend: SelfBlend, simulator: GeneratorTraceSimulator?,
                              augment: FaceAugmentation, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        let (real, fake) = fakePair(face, blend: blend, simulator: simulator, using: &random)
+        let (real, fake) = fakePair(face, blend: blend, simulator: simulator, alsoSelfBlends: recipe.fakes == .selfBlendAndGeneratorTrace,
+                                    using: &random)
         guard recipe.pairedAugmentation else {
             let augmentedReal = augment(real, using: &random)
             return (augmentedReal, augment(fake, using: &random))
@@ -177,10 +179,11 @@ public final class SelfBlendTrainer: TrainingRecipe {
         return (augment(real, using: &random), augment(fake, using: &pairRandom))
     }
 
-    /// A real face and its fake before augmentation: the face and its self-blend, or the simulator's pair.
-    static func fakePair(_ face: TrainingFace, blend: SelfBlend, simulator: GeneratorTraceSimulator?,
+    /// A real face and its fake before augmentation: the face and its self-blend, or the simulator's pair (with
+    /// `alsoSelfBlends`, one or the other with equal odds).
+    static func fakePair(_ face: TrainingFace, blend: SelfBlend, simulator: GeneratorTraceSimulator?, alsoSelfBlends: Bool = false,
                          using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        if let simulator { return simulator.pair(face.image, using: &random) }
+        if let simulator, !alsoSelfBlends || random.nextFloat() < 0.5 { return simulator.pair(face.image, using: &random) }
         return (face.image, blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image)
     }
 }

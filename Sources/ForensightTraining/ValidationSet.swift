@@ -16,7 +16,9 @@ struct ValidationSet {
     var faces: [Int] = []
 
     /// With a `simulator`, the fakes are its reconstructions and each real is its resampled twin (`GeneratorTraceSimulator.pair`).
-    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend = SelfBlend(), simulator: GeneratorTraceSimulator? = nil) {
+    /// With `alsoSelfBlends` as well, each real's fake is one or the other with equal odds.
+    init(_ faces: [TrainingFace], framesPerVideo: Int, seed: UInt64, blend: SelfBlend = SelfBlend(), simulator: GeneratorTraceSimulator? = nil,
+         alsoSelfBlends: Bool = false) {
         var byVideo: [String: [Int]] = [:]
         for (i, f) in faces.enumerated() { byVideo[f.sample.dataset + "/" + (f.sample.videoID ?? f.sample.id), default: []].append(i) }
         for video in byVideo.keys.sorted() {
@@ -30,7 +32,7 @@ struct ValidationSet {
                     append(face.image, kind: 2, video: video, frame: frame, face: k)
                 } else {
                     var random = SeededRandom(seed: mix(seed, 0xB1E4D, UInt64(i)))
-                    let (real, fake) = SelfBlendTrainer.fakePair(face, blend: blend, simulator: simulator, using: &random)
+                    let (real, fake) = SelfBlendTrainer.fakePair(face, blend: blend, simulator: simulator, alsoSelfBlends: alsoSelfBlends, using: &random)
                     append(real, kind: 0, video: video, frame: frame, face: k)
                     append(fake, kind: 1, video: "self-blend:" + video, frame: frame, face: k)
                 }
@@ -110,7 +112,8 @@ extension SelfBlendTrainer {
     public static func calibrate(_ detector: any TrainableDetector, validation: [TrainingFace], recipe: SelfBlendRecipe,
                                  simulator: GeneratorTraceSimulator? = nil) throws -> CalibrationChoice {
         try ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo, seed: recipe.seed,
-                          blend: recipe.selfBlend, simulator: recipe.fakes == .generatorTrace ? simulator : nil).calibrate(detector)
+                          blend: recipe.selfBlend, simulator: recipe.fakes.usesSimulator ? simulator : nil,
+                          alsoSelfBlends: recipe.fakes == .selfBlendAndGeneratorTrace).calibrate(detector)
     }
 }
 

@@ -21,6 +21,10 @@ enum DetectorRecipe: String, ExpressibleByArgument, CaseIterable {
     case ensemble
     /// The lip-sync detector: mouth motion of real videos against simulated lip-sync (TrainMouthMotion.swift).
     case mouthMotion = "mouth-motion"
+    /// RFFR stage 2: crop and inpainter-residual branches, reals against self-blends (needs --inpainter; TrainRFFR.swift).
+    case rffr
+    /// RFFR stage 1: the block inpainter, trained to restore masked blocks of real faces.
+    case rffrInpainter = "rffr-inpainter"
 }
 
 struct Train: ParsableCommand {
@@ -37,7 +41,7 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview sbi_examples.png
         """)
 
-    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes), mouth-motion (the lip-sync detector: real videos' mouth motion against simulated lip-sync).")
+    @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes), mouth-motion (the lip-sync detector: real videos' mouth motion against simulated lip-sync), rffr-inpainter (RFFR stage 1: a block inpainter trained on real faces), rffr (RFFR stage 2: crop and inpainter-residual branches against self-blends; needs --inpainter).")
     var detector: DetectorRecipe = .sbi
 
     @Option(name: .customLong("member"), help: "ensemble: a trained detector file (repeat, at least two; they must crop faces alike).")
@@ -57,6 +61,21 @@ struct Train: ParsableCommand {
 
     @Option(help: "synthesis: the trace simulator whose reconstructions are the fakes (from `train --detector trace-simulator --export`).")
     var simulator: String?
+
+    @Option(help: "rffr: the block inpainter whose residual is the second branch's input (from `train --detector rffr-inpainter --export`).")
+    var inpainter: String?
+
+    @Option(help: "rffr-inpainter: channels of the inpainter's first convolution (2× and 4× deeper).")
+    var inpainterWidth = 16
+
+    @Option(help: "rffr-inpainter: side of the working image a face crop is resized to before masking.")
+    var workingSize = 128
+
+    @Option(help: "rffr-inpainter: side of one block of the masking grid.")
+    var blockSize = 16
+
+    @Option(help: "rffr-inpainter: K, the complementary masks the grid's blocks are split into (K passes restore every block once).")
+    var maskPasses = 4
 
     @Option(help: "A dataset folder or label file (repeat for several).")
     var data: [String]
@@ -162,12 +181,17 @@ struct Train: ParsableCommand {
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
         guard detector != .ensemble || members.count >= 2 else { throw ValidationError("--detector ensemble needs at least two --member files") }
+        if (detector == .sbi || detector == .synthesis) && architecture == RFFRDetector.architecture {
+            throw ValidationError("\(architecture) trains with --detector rffr --inpainter FILE (stage 1: --detector rffr-inpainter)")
+        }
         if detector == .sbi || detector == .synthesis {
             // Builds only the requested architecture; the list of trainable ones is made for the error alone.
             guard (try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture))) != nil else {
                 throw ValidationError("\(architecture) cannot be trained by `forensight train` (trainable: \(DetectorRegistry.trainableArchitectures.joined(separator: ", ")))")
             }
         }
+        guard detector != .rffr || inpainter != nil else { throw ValidationError("--detector rffr needs --inpainter FILE (train one with --detector rffr-inpainter)") }
+        if detector == .rffrInpainter, let problem = inpainterConfig.problem { throw ValidationError("--working-size, --block-size, --mask-passes, --inpainter-width: \(problem)") }
         guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
     }
 
@@ -179,8 +203,13 @@ struct Train: ParsableCommand {
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
         recipe.consistencyWeight = consistencyWeight
-        recipe.architecture = architecture
+        recipe.architecture = detector == .rffr ? RFFRDetector.architecture : architecture
         let traceSimulator = try loadSimulator()
+        let rffrInpainter = try detector == .rffr ? loadInpainter() : nil
+        if detector == .rffr {
+            (recipe.fakes, recipe.simulatorSHA256) = (traceSimulator == nil ? .selfBlend : .selfBlendAndGeneratorTrace, traceSimulator?.sha256)
+            recipe.inpainterSHA256 = rffrInpainter?.sha256
+        }
         if detector == .synthesis {
             (recipe.fakes, recipe.simulatorSHA256, recipe.traceHighPassSigma) = (.generatorTrace, traceSimulator?.sha256, traceHighPass)
             traceSimulator?.model.highPassSigma = traceHighPass
@@ -221,6 +250,7 @@ struct Train: ParsableCommand {
         }
         var valFaces = try loadFaces(valItems, cache: faceCache, label: "validation faces")
         if detector == .traceSimulator { return try trainSimulator(train: trainFaces, validation: valFaces) }
+        if detector == .rffrInpainter { return try trainInpainter(train: trainFaces, validation: valFaces) }
         if detector == .ensemble { return try fitEnsemble(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model) }
         if recipe.denseMask {
             valFaces = try addingMeshes(valFaces, label: "validation meshes")
@@ -232,7 +262,7 @@ struct Train: ParsableCommand {
             try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
             return
         }
-        let model = try initialDetector()
+        let model = try rffrInpainter.map { try initialRFFR(inpainter: $0.model) } ?? initialDetector()
         let trainer: SelfBlendTrainer
         do {
             trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out,

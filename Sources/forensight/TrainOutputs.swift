@@ -68,8 +68,10 @@ extension Train {
         note(String(format: "calibration: P = σ(%.4f·z %+.4f); validation ECE %.4f → %.4f; threshold %.4f calls %.1f %% of %d real units FAKE",
                     choice.calibration.scale, choice.calibration.bias, choice.eceBefore, choice.eceAfter, choice.threshold,
                     100 * choice.realFlaggedRate, choice.realUnits))
-        best.card.notes = recipe.fakes == .selfBlend ? "self-blended images, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
-            : "reals against generator-trace simulations, seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
+        let fakes = ["self-blend": "self-blended images", "generator-trace": "reals against generator-trace simulations",
+                     "self-blend+generator-trace": "self-blends and generator-trace simulations"][recipe.fakes.rawValue] ?? recipe.fakes.rawValue
+        best.card.notes = (recipe.inpainterSHA256 == nil ? "" : "RFFR (crop + real-face inpainter residual), ")
+            + "\(fakes), seed \(recipe.seed), \(recipe.epochs) epochs; see models/MODEL_CARD.md"
         do {
             try best.save(to: path, dtype: .f16)
             // The samples it learned from, so `evaluate` leaves them out.
