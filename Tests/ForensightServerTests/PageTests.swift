@@ -23,7 +23,9 @@ final class PageTests: XCTestCase {
             XCTAssertTrue(done.text.contains("<td>mouth-motion</td>") && done.text.contains("<td>0.123</td>"), done.text)
         }
         // A single model's page has no such table.
-        let plain = try makeServer(data: try temporaryDataDirectory())
+        let plainData = try temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: plainData) }
+        let plain = try makeServer(data: plainData)
         try await plain.makeApplication().test(.router) { client in
             let posted = try await client.upload(try pngBytes(seed: 4), uri: "/upload", filename: "x.png")
             await plain.runner.processQueued()
