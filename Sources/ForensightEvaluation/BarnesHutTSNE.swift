@@ -65,24 +65,7 @@ extension TSNE {
                     distances[i] = .infinity
                     let nearest = Array((0..<n).sorted { distances[$0] < distances[$1] || (distances[$0] == distances[$1] && $0 < $1) }.prefix(k))
                     let dk = nearest.map { distances[$0] }
-                    var (beta, low, high) = (1.0, -Double.infinity, Double.infinity)
-                    var row = [Double](repeating: 0, count: k)
-                    for _ in 0..<100 {
-                        var sum = 0.0
-                        for m in 0..<k { row[m] = exp(-dk[m] * beta); sum += row[m] }
-                        if sum == 0 { sum = eps }
-                        var weighted = 0.0
-                        for m in 0..<k { row[m] /= sum; weighted += dk[m] * row[m] }
-                        let diff = log(sum) + beta * weighted - target
-                        if abs(diff) <= 1e-5 { break }
-                        if diff > 0 {
-                            low = beta
-                            beta = high == .infinity ? beta * 2 : (beta + high) / 2
-                        } else {
-                            high = beta
-                            beta = low == -.infinity ? beta / 2 : (beta + low) / 2
-                        }
-                    }
+                    let row = conditionalRow(dk, target: target)
                     for m in 0..<k { nbrs[i * k + m] = nearest[m]; cond[i * k + m] = row[m] }
                 }
             }

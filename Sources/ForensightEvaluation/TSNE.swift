@@ -112,26 +112,9 @@ public struct TSNE: Sendable {
         conditional.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let dst = buffer
             DispatchQueue.concurrentPerform(iterations: n) { i in
-                var (beta, low, high) = (1.0, -Double.infinity, Double.infinity)
-                var row = [Double](repeating: 0, count: n)
-                for _ in 0..<100 {
-                    var sum = 0.0
-                    for j in 0..<n where j != i { row[j] = exp(-distances[i * n + j] * beta); sum += row[j] }
-                    if sum == 0 { sum = eps }
-                    var weighted = 0.0
-                    for j in 0..<n where j != i { row[j] /= sum; weighted += distances[i * n + j] * row[j] }
-                    let entropy = log(sum) + beta * weighted
-                    let diff = entropy - target
-                    if abs(diff) <= 1e-5 { break }
-                    if diff > 0 {
-                        low = beta
-                        beta = high == .infinity ? beta * 2 : (beta + high) / 2
-                    } else {
-                        high = beta
-                        beta = low == -.infinity ? beta / 2 : (beta + low) / 2
-                    }
-                }
-                for j in 0..<n { dst[i * n + j] = j == i ? 0 : row[j] }
+                let others = (0..<n).filter { $0 != i }
+                let row = conditionalRow(others.map { distances[i * n + $0] }, target: target)
+                for (m, j) in others.enumerated() { dst[i * n + j] = row[m] }
             }
         }
         var joint = [Double](repeating: 0, count: n * n)
@@ -140,6 +123,31 @@ public struct TSNE: Sendable {
         total = max(total, eps)
         for i in 0..<n { for j in 0..<n where j != i { joint[i * n + j] = max(joint[i * n + j] / total, eps) } }
         return joint
+    }
+
+    /// One point's conditional affinities P_{j|i} over its squared `distances` to the other points: the Gaussian
+    /// precision found by bisection so that the row's entropy is `target` = log(perplexity) (100 steps, tolerance 1e-5,
+    /// as scikit-learn).
+    static func conditionalRow(_ distances: [Double], target: Double) -> [Double] {
+        var (beta, low, high) = (1.0, -Double.infinity, Double.infinity)
+        var row = [Double](repeating: 0, count: distances.count)
+        for _ in 0..<100 {
+            var sum = 0.0
+            for m in distances.indices { row[m] = exp(-distances[m] * beta); sum += row[m] }
+            if sum == 0 { sum = eps }
+            var weighted = 0.0
+            for m in distances.indices { row[m] /= sum; weighted += distances[m] * row[m] }
+            let diff = log(sum) + beta * weighted - target
+            if abs(diff) <= 1e-5 { break }
+            if diff > 0 {
+                low = beta
+                beta = high == .infinity ? beta * 2 : (beta + high) / 2
+            } else {
+                high = beta
+                beta = low == -.infinity ? beta / 2 : (beta + low) / 2
+            }
+        }
+        return row
     }
 
     /// The KL divergence of P from the Student-t affinities Q of `y` (interleaved x, y) and its gradient.
