@@ -6,7 +6,14 @@ alternating builds within every round, and prints a Markdown table: median wall 
 memory of forensight plus its ffmpeg/ffprobe children (scripts/bench/peak_rss.py), and the verdict.
 
     scripts/bench/detect_scaling.py --build old=/tmp/forensight-old --build new=.build/release/forensight \
-        [--inputs /tmp/forensight-scaling] [--rounds 3] [--only 10s,10min,1h]
+        [--inputs /tmp/forensight-scaling] [--rounds 3] [--only 10s,10min,1h] \
+        [--peer python=/path/to/python3 --peer-onnx NET.onnx [--peer-onnx NET2.onnx ...] [--peer-decode select|seek]]
+
+--peer adds the Python pipeline of scripts/bench/pipeline_peer.py (ffmpeg, facenet-pytorch MTCNN, ONNX Runtime on
+the --peer-onnx graphs, which `forensight models export-onnx` writes) as one more column, timed the same way (a whole
+process, one run per round, its imports included) on every video input; it does not read folders. For a
+like-for-like column, give the builds `--model` with the detector whose graphs the peer runs (the peer has no
+mouth-motion member, no calibration and no stacking weights).
 
 Inputs (made once, reused):
   10s     ffmpeg -stream_loop 140 -i 033.mp4 -t 10   -c copy
@@ -79,8 +86,28 @@ def make_inputs(directory, wanted):
     return paths
 
 
-def run_once(binary, path):
+def run_peer(python, graphs, decode, path):
+    """The Python pipeline peer as a whole process: wall time, peak memory and its score."""
+    command = [sys.executable, os.path.join(HERE, "peak_rss.py"), "--", python, os.path.join(HERE, "pipeline_peer.py"),
+               "--video", path, "--runs", "1", "--warmup", "0", "--decode", decode]
+    for graph in graphs:
+        command += ["--onnx", graph]
+    result = subprocess.run(command, capture_output=True, text=True)
+    measure = dict(item.split("=") for item in result.stderr.strip().splitlines()[-1].split())
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    if result.returncode != 0 or not lines:
+        message = result.stderr.strip().splitlines()[0] if result.stderr.strip() else "no output"
+        raise SystemExit(f"detect_scaling: the peer failed on {path}: {message}")
+    peer = json.loads(lines[-1])
+    p = peer.get("p_fake")
+    verdict = {"verdict": "peer", "probability": float("nan") if p is None else p}
+    return float(measure["wall_s"]), int(measure["peak_rss_mb"]), verdict
+
+
+def run_once(binary, path, model=None):
     command = [sys.executable, os.path.join(HERE, "peak_rss.py"), "--", binary, "detect", path, "--json"]
+    if model:
+        command += ["--model", model]
     result = subprocess.run(command, capture_output=True, text=True)
     measure = dict(item.split("=") for item in result.stderr.strip().splitlines()[-1].split())
     lines = [line for line in result.stdout.splitlines() if line.strip()]
@@ -99,27 +126,44 @@ def main():
     parser.add_argument("--inputs", default="/tmp/forensight-scaling")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="10s,10min,1h,4k,8k,rotated")
+    parser.add_argument("--model", help="detector file every build runs (default: each build's shipped model)")
+    parser.add_argument("--peer", help="label=python3 with torch, facenet-pytorch and onnxruntime (pipeline_peer.py)")
+    parser.add_argument("--peer-onnx", action="append", default=[], help="an ONNX graph the peer runs (repeat)")
+    parser.add_argument("--peer-decode", choices=["select", "seek"], default="select")
     options = parser.parse_args()
     builds = [b.split("=", 1) for b in options.build]
+    if options.peer:
+        if not options.peer_onnx:
+            parser.error("--peer needs at least one --peer-onnx graph (forensight models export-onnx MODEL --out NET.onnx)")
+        builds.append(tuple(options.peer.split("=", 1)) + (True,))
+    builds = [(b[0], b[1], len(b) > 2) for b in builds]
     wanted = options.only.split(",")
     paths = make_inputs(options.inputs, wanted)
     results = {}
     for round_number in range(options.rounds):
         for name in wanted:
-            for label, binary in builds:
-                wall, peak, verdict = run_once(binary, paths[name])
+            for label, binary, is_peer in builds:
+                if is_peer and name == "folder":
+                    continue
+                if is_peer:
+                    wall, peak, verdict = run_peer(binary, options.peer_onnx, options.peer_decode, paths[name])
+                else:
+                    wall, peak, verdict = run_once(binary, paths[name], options.model)
                 entry = results.setdefault((name, label), {"walls": [], "peaks": [], "verdict": verdict})
                 entry["walls"].append(wall)
                 entry["peaks"].append(peak)
                 print(f"round {round_number + 1} {name} {label}: {wall:.2f} s, {peak} MB", file=sys.stderr)
-    labels = [label for label, _ in builds]
+    labels = [label for label, _, _ in builds]
     print("| input | " + " | ".join(f"{l} wall s (median) | {l} peak MB" for l in labels) + " | verdict, P(fake) |")
     print("|---|" + "---:|---:|" * len(labels) + "---|")
     for name in wanted:
         cells = []
         verdicts = []
         for label in labels:
-            entry = results[(name, label)]
+            entry = results.get((name, label))
+            if entry is None:
+                cells += ["–", "–"]
+                continue
             cells += [f"{statistics.median(entry['walls']):.2f}", f"{max(entry['peaks'])}"]
             v = entry["verdict"]
             verdicts.append(f"{v.get('verdict', '?')} {v.get('probability', float('nan')):.4f}")
