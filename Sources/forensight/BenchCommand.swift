@@ -89,7 +89,15 @@ struct Bench: ParsableCommand {
     struct DetectBenchmark: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "detect",
-            abstract: "The detect pipeline end to end on a 10-s 720p clip: decode, faces, model, total (target 2 s).")
+            abstract: "The detect pipeline end to end on a 10-s 720p clip: decode, faces, model, total, against a Python pipeline.",
+            discussion: """
+            The peer runs the same stages in Python on the same clip (scripts/bench/pipeline_peer.py): ffprobe and ffmpeg's select filter for the same 32 frames, facenet-pytorch MTCNN with a 40-px minimum face on every frame, and ONNX Runtime on the detector's face networks, which this command exports as ONNX graphs first (as `models export-onnx`). It needs a python3 with torch, facenet-pytorch and onnxruntime; without them the rows say how to install them and the total compares against the 2-s target. A mouth-motion member has no peer stage. For long, 4K and folder inputs as whole processes, see scripts/bench/detect_scaling.py (docs/BENCHMARKS.md).
+
+            Examples:
+              forensight bench detect
+              forensight bench detect --model models/sbi-efficientnet-lite0.safetensors --runs 5 --json
+              forensight bench detect --video long.mp4 --no-peer
+            """)
 
         @Option(help: "A clip with faces (default: ../shared/datasets/ffpp-c23-mini/original_youtube_c23/192.mp4, 720p, 9.6 s).")
         var video: String?
@@ -100,16 +108,39 @@ struct Bench: ParsableCommand {
         @Option(help: "Timed runs (the median of each stage is reported).")
         var runs = 3
 
+        @Flag(help: "Skip the Python pipeline peer.")
+        var noPeer = false
+
         @Flag(help: "Print one JSON object per row.")
         var json = false
 
         func run() throws {
             guard let path = model ?? ModelLocations.defaultModel() else { throw fail("no detector found: pass --model FILE") }
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("forensight-bench-detect-\(getpid())").path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let graphs = noPeer ? [] : try Self.faceGraphs(of: path, in: scratch)
             let rows: [BenchRow]
             do {
-                rows = try DetectBench.run(video: video, model: path, runs: runs) { FileHandle.standardError.write(Data("bench: \($0)…\n".utf8)) }
+                rows = try DetectBench.run(video: video, model: path, runs: runs, peerGraphs: graphs) {
+                    FileHandle.standardError.write(Data("bench: \($0)…\n".utf8))
+                }
             } catch { throw fail("\(error)") }
             printRows(rows, json: json)
+        }
+
+        /// The detector's EfficientNet-Lite networks (crop in, logit out) written as ONNX graphs into `folder`.
+        static func faceGraphs(of model: String, in folder: String) throws -> [String] {
+            let detector: any Detector
+            do { detector = try DetectorRegistry.load(path: model) } catch { throw fail("\(error)") }
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            var paths: [String] = []
+            for (number, part) in ExportONNX.networks(of: detector).enumerated() where part.detector is DeepfakeDetector {
+                guard let bytes = ExportONNX.graph(of: part.detector, metadata: [:]) else { continue }
+                let path = folder + "/\(number)-\(part.id).onnx"
+                do { try bytes.write(to: URL(fileURLWithPath: path)) } catch { throw fail("\(path): \(error.localizedDescription)") }
+                paths.append(path)
+            }
+            return paths
         }
     }
 
