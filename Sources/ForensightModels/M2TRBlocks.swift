@@ -74,13 +74,13 @@ public final class MultiScalePatchAttention: Module {
     }
 
     /// [N, c, H, W] → [N, (H/r)(W/r), c·r·r]: row-major patches, each flattened channel-first.
-    static func patchTokens(_ x: Tensor, patch r: Int) -> Tensor {
+    public static func patchTokens(_ x: Tensor, patch r: Int) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         return x.reshaped([n, c, h / r, r, w / r, r]).permuted([0, 2, 4, 1, 3, 5]).reshaped([n, (h / r) * (w / r), c * r * r])
     }
 
     /// The inverse of `patchTokens`: [N, (H/r)(W/r), c·r·r] → [N, c, H, W].
-    static func patchMap(_ t: Tensor, channels c: Int, height h: Int, width w: Int, patch r: Int) -> Tensor {
+    public static func patchMap(_ t: Tensor, channels c: Int, height h: Int, width w: Int, patch r: Int) -> Tensor {
         let n = t.shape[0]
         return t.reshaped([n, h / r, w / r, c, r, r]).permuted([0, 3, 1, 4, 2, 5]).reshaped([n, c, h, w])
     }
