@@ -89,6 +89,7 @@ final class M2TRTests: XCTestCase {
         XCTAssertEqual(model.trunk.stride, 16)
         XCTAssertEqual(model.mapSide, 14)
         XCTAssertEqual(model.filter.weightReal.shape, [96, 14, 14])
+        XCTAssertEqual(model.trainableParameters().reduce(0) { $0 + $1.count }, 1_008_929, "0.70 M in the backbone, as docs/ZOO.md says")
         let lite0 = EfficientNetLite(.lite0)
         let report = try model.trunk.loadStateDict(Dictionary(uniqueKeysWithValues: lite0.stateDict()), strict: false)
         XCTAssertTrue(report.missing.isEmpty && report.mismatched.isEmpty, report.description)
