@@ -20,6 +20,7 @@ public struct M2TRConfig: Sendable, Equatable {
     /// Dropout before the last linear layer.
     public var dropout: Float
 
+    /// Every field given (see `lite0` for the zoo's values; tests use a tiny trunk).
     public init(backbone: EfficientNetLiteConfig, backboneBlocks: Int, width: Int, patchSizes: [Int], layers: Int, fusionHeads: Int,
                 inputSize: Int, dropout: Float) {
         (self.backbone, self.backboneBlocks, self.width, self.patchSizes) = (backbone, backboneBlocks, width, patchSizes)
@@ -54,6 +55,7 @@ public final class M2TRNetwork: Module {
     public let dropout: Dropout
     public let fc: Linear
 
+    /// A fresh network (backbone, transformer and head from `ParameterInit`; the filter starts as the identity).
     public init(_ config: M2TRConfig = .lite0) {
         self.config = config
         trunk = EfficientNetLiteTrunk(config.backbone, blockCount: config.backboneBlocks)

@@ -65,6 +65,7 @@ public final class MultiScalePatchAttention: Module {
     /// Patch side of each head; each must divide the map's sides and the width must divide among them.
     public let patchSizes: [Int]
 
+    /// A layer of `width` channels with one head per entry of `patchSizes` (`width` must divide evenly among them).
     public init(width: Int, patchSizes: [Int]) {
         precondition(width % patchSizes.count == 0, "width \(width) does not split among \(patchSizes.count) patch sizes")
         qkv = Conv2d(width, 3 * width, kernel: 1)
@@ -112,6 +113,7 @@ public final class FrequencyFilter: Module {
     public let weightReal: Tensor
     public let weightImag: Tensor
 
+    /// An identity filter for maps of `channels` × `height` × `width`.
     public init(channels: Int, height: Int, width: Int) {
         weightReal = .ones([channels, height, width], requiresGrad: true)
         weightImag = .zeros([channels, height, width], requiresGrad: true)
@@ -135,6 +137,7 @@ public final class FrequencyFilter: Module {
 public final class CrossModalityFusion: Module {
     public let attention: MultiHeadAttention
 
+    /// Fusion of two `width`-channel maps with `heads` attention heads (`width` divisible by `heads`).
     public init(width: Int, heads: Int) { attention = MultiHeadAttention(embedDim: width, heads: heads) }
 
     /// `rgb`, `frequency`: [N, d, H, W] → [N, d, H, W].
