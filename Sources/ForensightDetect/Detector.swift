@@ -76,6 +76,7 @@ public enum DetectorRegistry {
         FusedDetector.registryEntry,
         EnsembleDetector.registryEntry,
         RFFRDetector.registryEntry,
+        M2TRDetector.registryEntry,
     ]
 
     private static let lock = NSLock()

@@ -64,6 +64,9 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var architecture = "efficientnet-lite0"
     /// SHA-256 of the RFFR inpainter file (`rffr-efficientnet-lite0` only; a resume must use the same inpainter).
     public var inpainterSHA256: String?
+    /// Weight of a detector's own extra training term (`AuxiliaryLossDetector.auxiliaryLoss`, e.g. M2TR's branch
+    /// consistency), added to the loss of every step; 0 = off. Ignored by detectors without one.
+    public var branchConsistencyWeight: Float = 0
 
     public init() {}
 
@@ -94,6 +97,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         traceHighPassSigma = try c.decodeIfPresent(Float.self, forKey: .traceHighPassSigma) ?? 0
         architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "efficientnet-lite0"
         inpainterSHA256 = try c.decodeIfPresent(String.self, forKey: .inpainterSHA256)
+        branchConsistencyWeight = try c.decodeIfPresent(Float.self, forKey: .branchConsistencyWeight) ?? 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -103,7 +107,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case balanceDatasets = "balance_datasets", pairedAugmentation = "paired_augmentation", fillPadding = "fill_padding"
         case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
         case fakes, simulatorSHA256 = "simulator_sha256", traceHighPassSigma = "trace_high_pass_sigma"
-        case architecture, inpainterSHA256 = "inpainter_sha256"
+        case architecture, inpainterSHA256 = "inpainter_sha256", branchConsistencyWeight = "branch_consistency_weight"
     }
 }
 

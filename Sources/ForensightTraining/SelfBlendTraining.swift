@@ -92,7 +92,9 @@ public final class SelfBlendTrainer: TrainingRecipe {
     public func loss(epoch: Int, step: Int) -> Tensor {
         let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
         let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
-        return stepLoss(detector.trainingLogits(input), targets: targets)
+        let loss = stepLoss(detector.trainingLogits(input), targets: targets)
+        guard recipe.branchConsistencyWeight > 0, let extra = (detector as? any AuxiliaryLossDetector)?.auxiliaryLoss else { return loss }
+        return loss + extra * recipe.branchConsistencyWeight
     }
 
     public func validate() throws -> (score: Double, result: ValidationResult) {

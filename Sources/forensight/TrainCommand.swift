@@ -155,6 +155,9 @@ struct Train: ParsableCommand {
     @Option(help: "Weight of the consistency term: half of each step's reals and fakes get a second, mildly edited view (resize, JPEG, crop, decoder noise) whose logit must match (0: off).")
     var consistencyWeight: Float = 0
 
+    @Option(help: "Weight of the architecture's own extra term, for those that have one (m2tr-efficientnet-lite0: 1 − cosine similarity of the pooled RGB and frequency features; 0: off).")
+    var branchConsistencyWeight: Float = 0
+
     @Option(help: "Exported model: the landmarks that align face crops at test time, mtcnn or facemesh (steadier when photos are resized or mirrored).")
     var testLandmarks: LandmarkSource = .mtcnn
 
@@ -178,6 +181,7 @@ struct Train: ParsableCommand {
         }
         guard (32...1024).contains(inputSize ?? 224) else { throw ValidationError("--input-size must be between 32 and 1024") }
         guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
+        guard branchConsistencyWeight >= 0 && branchConsistencyWeight.isFinite else { throw ValidationError("--branch-consistency-weight must be ≥ 0") }
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
         guard detector != .ensemble || members.count >= 2 else { throw ValidationError("--detector ensemble needs at least two --member files") }
@@ -203,6 +207,7 @@ struct Train: ParsableCommand {
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
         recipe.consistencyWeight = consistencyWeight
+        recipe.branchConsistencyWeight = branchConsistencyWeight
         recipe.architecture = detector == .rffr ? RFFRDetector.architecture : architecture
         let traceSimulator = try loadSimulator()
         let rffrInpainter = try detector == .rffr ? loadInpainter() : nil
