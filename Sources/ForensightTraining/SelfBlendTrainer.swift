@@ -14,9 +14,11 @@ public enum FakeSource: String, Codable, Sendable {
     case generatorTrace = "generator-trace"
     /// Half self-blends, half the trace simulator's pairs, drawn per face (RFFR with `--simulator`).
     case selfBlendAndGeneratorTrace = "self-blend+generator-trace"
+    /// The datasets' own fake faces, a seeded draw beside each real (the in-domain protocol of `PairFolds`).
+    case dataset
 
     /// Whether a trace simulator makes some of the fakes.
-    public var usesSimulator: Bool { self != .selfBlend }
+    public var usesSimulator: Bool { self == .generatorTrace || self == .selfBlendAndGeneratorTrace }
 }
 
 /// The recipe of `forensight train --detector sbi` and `--detector synthesis` (saved with every checkpoint; a resume

@@ -26,12 +26,14 @@ public final class SelfBlendTrainer: TrainingRecipe {
     let blend: SelfBlend, augment = FaceAugmentation(), view = BenignView()
     /// The fakes' maker when the recipe's `fakes` is `.generatorTrace`.
     let simulator: GeneratorTraceSimulator?
+    /// The training fakes when the recipe's `fakes` is `.dataset` (empty otherwise).
+    let datasetFakes: [TrainingFace]
     /// The order of the current epoch's faces (`beginEpoch`).
     private var order: [Int] = []
 
     /// - Parameters:
     ///   - detector: the network to train, already holding its initial weights.
-    ///   - train: real faces to learn from.
+    ///   - train: real faces to learn from, and with `.dataset` fakes the fake faces drawn beside them.
     ///   - validation: held-out real faces and, optionally, fakes.
     ///   - output: the run folder (created).
     ///   - simulator: the trace simulator, required when the recipe's fakes are `.generatorTrace`.
@@ -43,6 +45,8 @@ public final class SelfBlendTrainer: TrainingRecipe {
         }
         guard validation.contains(where: { !$0.sample.isFake }) else { throw TrainingError("no held-out real faces for validation") }
         guard !recipe.fakes.usesSimulator || simulator != nil else { throw TrainingError("generator-trace fakes need a trace simulator") }
+        datasetFakes = recipe.fakes == .dataset ? train.filter(\.sample.isFake).map(\.withoutMesh) : []
+        guard recipe.fakes != .dataset || !datasetFakes.isEmpty else { throw TrainingError("dataset fakes: no fake training faces") }
         (self.recipe, self.detector, self.output) = (recipe, detector, output)
         self.simulator = recipe.fakes.usesSimulator ? simulator : nil
         self.simulator?.highPassSigma = recipe.traceHighPassSigma
@@ -144,13 +148,14 @@ public final class SelfBlendTrainer: TrainingRecipe {
         let k = members.count, h = consistencyPairs
         var images = [RGBImage?](repeating: nil, count: 2 * k + 2 * h)
         let faces = members.map { train[$0] }, recipe = recipe, blend = blend, augment = augment, view = view, simulator = simulator
+        let fakes = datasetFakes
         images.withUnsafeMutableBufferPointer { slots in
             // Each iteration writes only its own slots (j, k + j and, for j < h, its two views).
             nonisolated(unsafe) let out = slots
             DispatchQueue.concurrentPerform(iterations: k) { j in
                 var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + j), UInt64(members[j])))
-                (out[j], out[k + j]) = Self.trainingPair(faces[j], recipe: recipe, blend: blend, simulator: simulator, augment: augment,
-                                                         using: &random)
+                (out[j], out[k + j]) = Self.trainingPair(faces[j], recipe: recipe, blend: blend, simulator: simulator, datasetFakes: fakes,
+                                                         augment: augment, using: &random)
                 guard j < h else { return }
                 var viewRandom = SeededRandom(seed: mix(recipe.seed, 0xC0, UInt64(epoch), UInt64(firstPosition + j)))
                 out[2 * k + j] = view(out[j]!, using: &viewRandom)
@@ -166,13 +171,21 @@ public final class SelfBlendTrainer: TrainingRecipe {
     /// recipe's `pairedAugmentation` both get the same augmentation draws (the generator is copied, so it must be a
     /// value type like `SeededRandom`); without it, the fake's draws follow the real's.
     public func trainingPair(_ face: TrainingFace, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        Self.trainingPair(face, recipe: recipe, blend: blend, simulator: simulator, augment: augment, using: &random)
+        Self.trainingPair(face, recipe: recipe, blend: blend, simulator: simulator, datasetFakes: datasetFakes, augment: augment, using: &random)
     }
 
     static func trainingPair(_ face: TrainingFace, recipe: SelfBlendRecipe, blend: SelfBlend, simulator: GeneratorTraceSimulator?,
-                             augment: FaceAugmentation, using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
-        let (real, fake) = fakePair(face, blend: blend, simulator: simulator, alsoSelfBlends: recipe.fakes == .selfBlendAndGeneratorTrace,
+                             datasetFakes: [TrainingFace] = [], augment: FaceAugmentation,
+                             using random: inout SeededRandom) -> (real: RGBImage, fake: RGBImage) {
+        let (real, fake): (RGBImage, RGBImage)
+        if recipe.fakes == .dataset, !datasetFakes.isEmpty {
+            // A seeded draw among the training fakes; the pair shares its augmentation draws like a self-blend's.
+            let pick = min(datasetFakes.count - 1, Int(random.nextFloat() * Float(datasetFakes.count)))
+            (real, fake) = (face.image, datasetFakes[pick].image)
+        } else {
+            (real, fake) = fakePair(face, blend: blend, simulator: simulator, alsoSelfBlends: recipe.fakes == .selfBlendAndGeneratorTrace,
                                     using: &random)
+        }
         guard recipe.pairedAugmentation else {
             let augmentedReal = augment(real, using: &random)
             return (augmentedReal, augment(fake, using: &random))

@@ -128,6 +128,12 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the train / validation / test split (kept apart from --seed so runs with other seeds share the test split).")
     var splitSeed: UInt64 = 0
 
+    @Option(help: "sbi: the in-domain protocol instead of the project's split: K-fold cross-validation over the datasets' manipulation pairs (PairFolds), training on the real fakes of the other folds (0: off).")
+    var folds = 0
+
+    @Option(help: "With --folds: the fold held out for testing, 1…K (its ids are the ones missing from OUT/training-ids.txt).")
+    var fold = 1
+
     @Option(help: "Cap on steps per epoch (0: a full pass; the trace simulator's default is 300).")
     var stepsPerEpoch = 0
 
@@ -184,6 +190,9 @@ struct Train: ParsableCommand {
         guard branchConsistencyWeight >= 0 && branchConsistencyWeight.isFinite else { throw ValidationError("--branch-consistency-weight must be ≥ 0") }
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
+        guard folds == 0 || (folds >= 2 && (1...folds).contains(fold) && detector == .sbi) else {
+            throw ValidationError("--folds K (K ≥ 2) takes --fold 1…K and trains --detector sbi only")
+        }
         guard detector != .ensemble || members.count >= 2 else { throw ValidationError("--detector ensemble needs at least two --member files") }
         if (detector == .sbi || detector == .synthesis) && architecture == RFFRDetector.architecture {
             throw ValidationError("\(architecture) trains with --detector rffr --inpainter FILE (stage 1: --detector rffr-inpainter)")
@@ -224,9 +233,15 @@ struct Train: ParsableCommand {
         for path in data {
             do { manifest.append(contentsOf: try DatasetLayout.importer(for: path).load(), skippingDuplicateIDs: true) } catch { throw fail("\(error)") }
         }
-        let parts = ProtocolSplit(testFraction: testFraction, validationFraction: valFraction, seed: splitSeed).parts(of: manifest)
-        let (trainItems, valItems) = (Manifest(parts.train.filter { !$0.isFake }), parts.validation)
-        note("split: train \(trainItems.count) real items; validation \(valItems.count) (\(valItems.filter(\.isFake).count) fake); test \(parts.test.count) left out")
+        let parts = folds > 0 ? PairFolds(folds: folds, validationFraction: valFraction, seed: splitSeed).parts(of: manifest, fold: fold - 1)
+            : ProtocolSplit(testFraction: testFraction, validationFraction: valFraction, seed: splitSeed).parts(of: manifest)
+        if folds > 0 {
+            recipe.fakes = .dataset
+            guard parts.train.contains(where: \.isFake) else { throw fail("--folds: no fake among the training folds (give a dataset with fakes, e.g. FF++)") }
+        }
+        let (trainItems, valItems) = (Manifest(parts.train.filter { folds > 0 || !$0.isFake }), parts.validation)
+        note("split\(folds > 0 ? " (fold \(fold) of \(folds) held out)" : ""): train \(trainItems.count) items (\(trainItems.filter(\.isFake).count) fake); "
+             + "validation \(valItems.count) (\(valItems.filter(\.isFake).count) fake); test \(parts.test.count) left out")
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             // Everything the model learned from or was selected and calibrated on: `evaluate` leaves these out.
@@ -273,7 +288,7 @@ struct Train: ParsableCommand {
             trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out,
                                            simulator: traceSimulator?.model)
         } catch { throw fail("\(error)") }
-        note("training: \(trainFaces.count) real faces, \(trainer.stepsPerEpoch) steps × \(recipe.epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
+        note("training: \(trainFaces.count) faces, \(trainer.stepsPerEpoch) steps × \(recipe.epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
         let history: [EpochRecord<ValidationResult>]
         do {

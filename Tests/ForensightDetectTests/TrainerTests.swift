@@ -212,4 +212,35 @@ extension TrainerTests {
         }
         XCTAssertGreaterThanOrEqual(changed, 11)
     }
+
+    /// With `.dataset` fakes (the in-domain protocol), each real's fake is one of the training fakes, drawn by the
+    /// seed: bright uniform fakes beside dark reals stay bright through the augmentation, where self-blends of the
+    /// dark reals stay dark. A run without fakes is refused.
+    func testDatasetFakesAreDrawnFromTheTrainingFakes() throws {
+        var r = recipe
+        r.fakes = .dataset
+        let bright = (0..<3).map { k -> TrainingFace in
+            var f = face(UInt64(30 + k), label: 1, video: "fake\(k)")
+            f.image = RGBImage(width: 96, height: 96, pixels: [UInt8](repeating: 240, count: 96 * 96 * 3))
+            return f
+        }
+        let reals = (0..<4).map { face(UInt64($0), video: "v\($0)") }
+        func make(_ recipe: SelfBlendRecipe, _ name: String, fakes: [TrainingFace]) throws -> SelfBlendTrainer {
+            let detector = try DeepfakeDetector(card: DetectorCard(id: "t", architecture: "efficientnet-lite0"))
+            return try SelfBlendTrainer(recipe: recipe, detector: detector, train: reals + fakes, validation: [face(9, video: "r")],
+                                        output: dir.appendingPathComponent(name).path)
+        }
+        let trainer = try make(r, "d", fakes: bright)
+        XCTAssertEqual(trainer.stepsPerEpoch, 2, "steps count the reals only")
+        let (a, targets) = trainer.batch([0, 1], epoch: 0, firstPosition: 0)
+        let (b, _) = try make(r, "d2", fakes: bright).batch([0, 1], epoch: 0, firstPosition: 0)
+        XCTAssertEqual(a.scalars, b.scalars, "the same seed drew other fakes or augmentations")
+        XCTAssertEqual(targets.scalars, [0, 0, 1, 1])
+        let row = a.shape[1...].reduce(1, *)
+        func mean(_ t: Tensor, _ i: Int) -> Float { t.scalars[(i * row)..<((i + 1) * row)].reduce(0, +) / Float(row) }
+        for i in 0..<2 { XCTAssertLessThan(mean(a, i), mean(a, 2 + i) - 0.5, "fake row \(2 + i) is not a bright dataset fake") }
+        let (blends, _) = try make(recipe, "s", fakes: bright).batch([0, 1], epoch: 0, firstPosition: 0)
+        for i in 0..<2 { XCTAssertLessThan(abs(mean(blends, i) - mean(blends, 2 + i)), 0.5, "a self-blend is as bright as a dataset fake") }
+        XCTAssertThrowsError(try make(r, "none", fakes: []))
+    }
 }
