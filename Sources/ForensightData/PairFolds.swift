@@ -6,11 +6,13 @@ import Foundation
 ///
 /// People who appear together in a fake (target and source, as in `033_097` and `097_033`) form one group, and
 /// groups are joined through every fake that links them, so no person is on both sides of a fold. A real whose person
-/// is in no fake is a group of its own (its person, video or photo, as `ProtocolSplit` draws units). Each group goes
-/// to fold `h · folds` for a stable hash h of (seed, dataset, group); the draw depends only on the group and the seed.
+/// is in no fake is a group of its own (its person, video or photo, as `ProtocolSplit` draws units). The groups with
+/// a fake and those without are each put in a seeded order (a stable hash of seed and group) and dealt to the folds in
+/// turn, so every fold gets its share of both, whatever the dataset's size.
 ///
 /// `parts(of:fold:)` gives fold `k` as test, and the other folds as training, from which a seeded
-/// `validationFraction` of the groups is held out for validation (epoch choice, calibration, threshold).
+/// `validationFraction` of the groups with a fake and of those without (at least one of each where the training
+/// folds have two) is held out for validation (epoch choice, calibration, threshold).
 public struct PairFolds: Sendable, Equatable {
     /// Number of folds (at least 2).
     public var folds: Int
@@ -52,25 +54,46 @@ public struct PairFolds: Sendable, Equatable {
 
     /// The fold (0..<folds) of every sample, in manifest order.
     public func foldIndices(of manifest: Manifest) -> [Int] {
-        groups(of: manifest).map { min(folds - 1, Int(ProtocolSplit.unitHash("\(seed)/fold/\($0)") * Double(folds))) }
+        let keys = groups(of: manifest)
+        var fold: [String: Int] = [:]
+        for (_, members) in kinds(of: manifest, keys: keys) {
+            for (position, key) in ordered(members, salt: "fold").enumerated() { fold[key] = position % folds }
+        }
+        return keys.map { fold[$0]! }
     }
 
-    /// Fold `fold` as test; the other folds as training, less a seeded `validationFraction` of their groups as
-    /// validation. Fakes are kept in every part.
+    /// Fold `fold` as test; the other folds as training, less a seeded `validationFraction` of their groups (of each
+    /// kind, with a fake or without) as validation. Fakes are kept in every part.
     public func parts(of manifest: Manifest, fold: Int) -> (train: Manifest, validation: Manifest, test: Manifest) {
         precondition((0..<folds).contains(fold), "pair folds: fold \(fold) of \(folds)")
         let keys = groups(of: manifest), assigned = foldIndices(of: manifest)
+        let rest = Manifest(manifest.indices.filter { assigned[$0] != fold }.map { manifest[$0] })
+        let restKeys = manifest.indices.filter { assigned[$0] != fold }.map { keys[$0] }
+        var held = Set<String>()
+        for (_, members) in kinds(of: rest, keys: restKeys) where validationFraction > 0 {
+            let count = members.count >= 2 ? max(1, Int((validationFraction * Double(members.count)).rounded())) : 0
+            held.formUnion(ordered(members, salt: "val").prefix(count))
+        }
         var train: [Sample] = [], validation: [Sample] = [], test: [Sample] = []
         for (i, s) in manifest.enumerated() {
-            if assigned[i] == fold {
-                test.append(s)
-            } else if ProtocolSplit.unitHash("\(seed)/val/\(keys[i])") < validationFraction {
-                validation.append(s)
-            } else {
-                train.append(s)
-            }
+            if assigned[i] == fold { test.append(s) } else if held.contains(keys[i]) { validation.append(s) } else { train.append(s) }
         }
         return (Manifest(train), Manifest(validation), Manifest(test))
+    }
+
+    /// The distinct groups with a fake (`true`) and without (`false`).
+    private func kinds(of manifest: Manifest, keys: [String]) -> [Bool: Set<String>] {
+        var withFake = Set<String>(), all = Set<String>()
+        for (s, key) in zip(manifest, keys) {
+            all.insert(key)
+            if s.isFake { withFake.insert(key) }
+        }
+        return [true: withFake, false: all.subtracting(withFake)]
+    }
+
+    /// `groups` in the seeded order of a stable hash of (seed, salt, group).
+    private func ordered(_ groups: Set<String>, salt: String) -> [String] {
+        groups.map { (ProtocolSplit.unitHash("\(seed)/\(salt)/\($0)"), $0) }.sorted { $0 < $1 }.map(\.1)
     }
 
     /// `dataset/person:…` keys of the people a sample shows: its identity, a fake's source identity, and the video

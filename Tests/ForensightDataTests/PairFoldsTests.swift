@@ -3,7 +3,7 @@ import XCTest
 import ForensightData
 
 /// The in-domain protocol's folds: people linked by a fake stay on one side, every sample lands in one part, the
-/// draw depends on the seed only, and fakes are kept for training.
+/// folds are balanced and follow the seed, and fakes are kept for training.
 final class PairFoldsTests: XCTestCase {
     /// FF++-like: 24 originals; fakes in both directions of the pairs (0,1), (2,3), …, (10,11) for two methods, and
     /// one chain 12 → 13 → 14 that links three people.
@@ -48,15 +48,23 @@ final class PairFoldsTests: XCTestCase {
         XCTAssertEqual(tests[0].count + tests[1].count, Self.manifest.count)
     }
 
-    func testTheDrawDependsOnTheSeedAndTheGroupOnly() {
-        let plan = PairFolds(folds: 3, seed: 4)
+    func testFoldsAreBalancedAndTheDrawFollowsTheSeed() {
+        let plan = PairFolds(folds: 3, validationFraction: 0.25, seed: 4)
         let all = plan.foldIndices(of: Self.manifest)
         XCTAssertEqual(all, plan.foldIndices(of: Self.manifest))
-        XCTAssertEqual(Set(all), [0, 1, 2])
-        let originals = Manifest(Self.manifest.filter { !$0.isFake && Int($0.identity!)! >= 16 })
-        let alone = plan.foldIndices(of: originals)
-        let fold = Dictionary(uniqueKeysWithValues: zip(Self.manifest.map(\.id), all))
-        for (s, k) in zip(originals, alone) { XCTAssertEqual(k, fold[s.id], s.id) }
         XCTAssertNotEqual(PairFolds(folds: 3, seed: 5).foldIndices(of: Self.manifest), all)
+        // 7 groups with fakes (6 pairs and the chain) and 9 originals alone: 3 or 2 of the first, 3 of the second, per fold.
+        let groups = PairFolds(folds: 3).groups(of: Self.manifest)
+        for k in 0..<3 {
+            let members = zip(Self.manifest, zip(groups, all)).filter { $0.1.1 == k }
+            let withFake = Set(members.filter { $0.0.isFake }.map(\.1.0))
+            let alone = Set(members.map(\.1.0)).subtracting(withFake)
+            XCTAssertTrue((2...3).contains(withFake.count), "fold \(k): \(withFake.count) groups with fakes")
+            XCTAssertEqual(alone.count, 3, "fold \(k)")
+            // Validation holds groups of both kinds, taken from the training folds.
+            let (_, val, test) = plan.parts(of: Self.manifest, fold: k)
+            XCTAssertTrue(val.contains(where: \.isFake) && val.contains(where: { !$0.isFake }), "fold \(k): validation lacks a kind")
+            XCTAssertTrue(Set(val.map(\.id)).isDisjoint(with: Set(test.map(\.id))))
+        }
     }
 }
