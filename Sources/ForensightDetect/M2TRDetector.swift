@@ -12,13 +12,13 @@ import ForensightMedia
 /// (x − 127) / 128. The frequency filter is sized for the 14 × 14 map, so 224 px is the only input size.
 ///
 /// During training the branch-consistency term (`M2TRNetwork.branchConsistency`) of the last `trainingLogits` call
-/// is kept in `auxiliaryLoss`, which the self-blend recipe adds with its `branchConsistencyWeight`.
+/// is handed to the self-blend recipe by `takeAuxiliaryLoss()`, which adds it with its `branchConsistencyWeight`.
 public final class M2TRDetector: TrainableDetector, AuxiliaryLossDetector, FeatureDetector {
     public let network: M2TRNetwork
     public var card: DetectorCard
     public private(set) var weightsSHA256 = ""
-    /// The branch-consistency term of the last `trainingLogits` call (on the tape), nil before one.
-    public private(set) var auxiliaryLoss: Tensor?
+    /// The branch-consistency term of the last `trainingLogits` call (on the tape) until `takeAuxiliaryLoss()`.
+    private var pendingAuxiliaryLoss: Tensor?
 
     /// The architecture name in the card.
     public static let architecture = "m2tr-efficientnet-lite0"
@@ -73,8 +73,13 @@ public final class M2TRDetector: TrainableDetector, AuxiliaryLossDetector, Featu
 
     public func trainingLogits(_ input: Tensor) -> Tensor {
         let (logits, consistency) = network.logitsAndConsistency(input)
-        auxiliaryLoss = consistency
+        pendingAuxiliaryLoss = consistency
         return logits
+    }
+
+    public func takeAuxiliaryLoss() -> Tensor? {
+        defer { pendingAuxiliaryLoss = nil }
+        return pendingAuxiliaryLoss
     }
 
     /// The frequency filter is sized for one map: only the configured input side is accepted.
@@ -110,8 +115,9 @@ public final class M2TRDetector: TrainableDetector, AuxiliaryLossDetector, Featu
     public var pretrainedWeightsName: String? { "efficientnet_lite0.safetensors" }
 }
 
-/// A trainable detector whose training adds a term of its own to the classification loss: `auxiliaryLoss` is that
-/// term for the last `trainingLogits` call (on the autograd tape), which the trainer weights and adds.
+/// A trainable detector whose training adds a term of its own to the classification loss.
 public protocol AuxiliaryLossDetector: TrainableDetector {
-    var auxiliaryLoss: Tensor? { get }
+    /// The term of the last `trainingLogits` call (on the autograd tape), handed over once: the detector forgets it,
+    /// so it keeps no step's graph (and the activations it holds) alive into the next step. nil when taken already.
+    func takeAuxiliaryLoss() -> Tensor?
 }

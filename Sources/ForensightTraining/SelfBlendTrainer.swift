@@ -66,7 +66,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     public var architecture = "efficientnet-lite0"
     /// SHA-256 of the RFFR inpainter file (`rffr-efficientnet-lite0` only; a resume must use the same inpainter).
     public var inpainterSHA256: String?
-    /// Weight of a detector's own extra training term (`AuxiliaryLossDetector.auxiliaryLoss`, e.g. M2TR's branch
+    /// Weight of a detector's own extra training term (`AuxiliaryLossDetector.takeAuxiliaryLoss()`, e.g. M2TR's branch
     /// consistency), added to the loss of every step; 0 = off. Ignored by detectors without one.
     public var branchConsistencyWeight: Float = 0
 

@@ -97,7 +97,9 @@ public final class SelfBlendTrainer: TrainingRecipe {
         let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
         let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
         let loss = stepLoss(detector.trainingLogits(input), targets: targets)
-        guard recipe.branchConsistencyWeight > 0, let extra = (detector as? any AuxiliaryLossDetector)?.auxiliaryLoss else { return loss }
+        // Always taken, so that a detector does not hold this step's graph into the next one when the weight is 0.
+        let extra = (detector as? any AuxiliaryLossDetector)?.takeAuxiliaryLoss()
+        guard recipe.branchConsistencyWeight > 0, let extra else { return loss }
         return loss + extra * recipe.branchConsistencyWeight
     }
 

@@ -109,12 +109,16 @@ final class M2TRDetectorTests: XCTestCase {
         var losses: [Float] = []
         for _ in 0..<8 {
             optimizer.zeroGrad()
-            let loss = trainer.stepLoss(detector.trainingLogits(input), targets: targets) + (try XCTUnwrap(detector.auxiliaryLoss)) * 0.5
+            let loss = trainer.stepLoss(detector.trainingLogits(input), targets: targets) + (try XCTUnwrap(detector.takeAuxiliaryLoss())) * 0.5
             losses.append(loss.scalars[0])
             loss.backward()
             optimizer.step()
         }
         XCTAssertLessThan(losses.last!, losses.first! * 0.8, "\(losses)")
+        XCTAssertNil(detector.takeAuxiliaryLoss(), "the term is handed over once, so no step's graph outlives it")
+        // The recipe takes the term at every step.
+        _ = trainer.loss(epoch: 0, step: 0)
+        XCTAssertNil(detector.takeAuxiliaryLoss(), "the recipe left the term (and its graph) with the detector")
         XCTAssertNotNil(detector.network.filter.weightImag.grad, "the frequency filter learns")
         XCTAssertNotNil(detector.network.fusion.attention.inProjWeight.grad, "the fusion learns")
     }
