@@ -78,23 +78,27 @@ extension Tensor {
         }
     }
 
+    // A backward closure that needs the op's own output captures it `unowned`: the closure lives in that output's
+    // `gradNode`, so a strong capture would be a cycle that keeps the output and the whole graph behind it alive
+    // after the step (it only runs while backward holds the output). `AutogradMemoryTests` checks the graph is freed.
+
     /// Logistic σ(x) = 1 / (1 + e^{−x}).
     public func sigmoid() -> Tensor {
         let out = PointwiseKernel.sigmoid.map(self)
-        return out.recorded([self]) { g in [broadcastMap(g, out) { $0 * $1 * (1 - $1) }] }
+        return out.recorded([self]) { [unowned out] g in [broadcastMap(g, out) { $0 * $1 * (1 - $1) }] }
     }
 
     /// Hyperbolic tangent.
     public func tanh() -> Tensor {
         let out = PointwiseKernel.tanh.map(self)
-        return out.recorded([self]) { g in [broadcastMap(g, out) { $0 * (1 - $1 * $1) }] }
+        return out.recorded([self]) { [unowned out] g in [broadcastMap(g, out) { $0 * (1 - $1 * $1) }] }
     }
 
     /// Softmax along `axis`: e^{x_i − max} / Σ_j e^{x_j − max}.
     public func softmax(axis: Int = -1) -> Tensor {
         let ax = self.axis(axis)
         let out = softmaxKernel(axis: ax, log: false)
-        return out.recorded([self]) { g in
+        return out.recorded([self]) { [unowned out] g in
             // dx = y ⊙ (g − Σ g⊙y)
             let dot = (g * out).sum(axes: [ax], keepDims: true)
             return [out * (g - dot)]
@@ -105,7 +109,7 @@ extension Tensor {
     public func logSoftmax(axis: Int = -1) -> Tensor {
         let ax = self.axis(axis)
         let out = softmaxKernel(axis: ax, log: true)
-        return out.recorded([self]) { g in
+        return out.recorded([self]) { [unowned out] g in
             // dx = g − softmax ⊙ Σ g
             [g - out.exp() * g.sum(axes: [ax], keepDims: true)]
         }

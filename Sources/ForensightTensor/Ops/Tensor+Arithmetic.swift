@@ -55,7 +55,7 @@ extension Tensor {
     /// e^x.
     public func exp() -> Tensor {
         let out = PointwiseKernel.exp.map(self)
-        return out.recorded([self]) { g in [g * out] }
+        return out.recorded([self]) { [unowned out] g in [g * out] }  // unowned: no cycle through out's own node
     }
 
     /// Natural logarithm.
@@ -66,7 +66,7 @@ extension Tensor {
     /// Square root.
     public func sqrt() -> Tensor {
         let out = elementwiseMap(self) { $0.squareRoot() }
-        return out.recorded([self]) { g in [g / (out * 2)] }
+        return out.recorded([self]) { [unowned out] g in [g / (out * 2)] }  // unowned: no cycle through out's own node
     }
 
     /// x².
