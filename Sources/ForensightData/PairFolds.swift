@@ -53,8 +53,10 @@ public struct PairFolds: Sendable, Equatable {
     }
 
     /// The fold (0..<folds) of every sample, in manifest order.
-    public func foldIndices(of manifest: Manifest) -> [Int] {
-        let keys = groups(of: manifest)
+    public func foldIndices(of manifest: Manifest) -> [Int] { foldIndices(of: manifest, keys: groups(of: manifest)) }
+
+    /// `foldIndices(of:)` for the manifest's group keys, already computed.
+    private func foldIndices(of manifest: Manifest, keys: [String]) -> [Int] {
         var fold: [String: Int] = [:]
         for (_, members) in kinds(of: manifest, keys: keys) {
             for (position, key) in ordered(members, salt: "fold").enumerated() { fold[key] = position % folds }
@@ -66,7 +68,7 @@ public struct PairFolds: Sendable, Equatable {
     /// kind, with a fake or without) as validation. Fakes are kept in every part.
     public func parts(of manifest: Manifest, fold: Int) -> (train: Manifest, validation: Manifest, test: Manifest) {
         precondition((0..<folds).contains(fold), "pair folds: fold \(fold) of \(folds)")
-        let keys = groups(of: manifest), assigned = foldIndices(of: manifest)
+        let keys = groups(of: manifest), assigned = foldIndices(of: manifest, keys: keys)
         let rest = Manifest(manifest.indices.filter { assigned[$0] != fold }.map { manifest[$0] })
         let restKeys = manifest.indices.filter { assigned[$0] != fold }.map { keys[$0] }
         var held = Set<String>()
