@@ -14,6 +14,8 @@ public struct EnsembleSpec: Codable, Sendable, Equatable {
     public var bias: Double
     /// C, the inverse L2 strength the stacking was fitted with; nil when the weights were set by hand.
     public var inverseRegularization: Double?
+    /// A second stacking for still images (`StillImageStacking`); nil when photos are scored as video frames are.
+    public var stillImages: StillImageStacking?
 
     public init(members: [String], combiner: StackingCombiner, inverseRegularization: Double? = nil) {
         (self.members, weights, bias, self.inverseRegularization) = (members, combiner.weights, combiner.bias, inverseRegularization)
@@ -22,7 +24,9 @@ public struct EnsembleSpec: Codable, Sendable, Equatable {
     /// The combiner these weights make.
     public var combiner: StackingCombiner { StackingCombiner(weights: weights, bias: bias) }
 
-    enum CodingKeys: String, CodingKey { case members, weights, bias, inverseRegularization = "inverse_regularization" }
+    enum CodingKeys: String, CodingKey {
+        case members, weights, bias, inverseRegularization = "inverse_regularization", stillImages = "still_images"
+    }
 }
 
 /// One face crop scored by an ensemble: each member's calibrated P(fake) and the combination.
@@ -86,6 +90,7 @@ public final class EnsembleDetector: ExplainableDetector {
             throw DetectorError("\(prefix)inconsistent ensemble: \(members.count) members, \(spec.members.count) member ids, \(spec.weights.count) weights")
         }
         guard spec.weights.allSatisfy(\.isFinite), spec.bias.isFinite else { throw DetectorError("\(prefix)ensemble weights must be finite") }
+        if let still = spec.stillImages { try still.check(memberCount: members.count, prefix: prefix) }
         for (i, member) in members.enumerated() where member.card.id != spec.members[i] {
             throw DetectorError("\(prefix)member \(i) is \"\(member.card.id)\" but the ensemble card names \"\(spec.members[i])\"")
         }
@@ -147,16 +152,24 @@ public final class EnsembleDetector: ExplainableDetector {
 
     /// Per input of `batch` (crop, clip or frame, the kind the members share): each member's P(fake), the combined
     /// logit and the combined P(fake). A member that returns the wrong number of scores counts as P(fake) 0.5.
-    public func scores(_ batch: DetectorBatch, batchSize: Int = 16) -> [EnsembleFaceScore] {
-        let perMember = members.map { member in
-            let p = member.probabilities(batch, batchSize: batchSize)
+    ///
+    /// - Parameter stillImage: the inputs come from a photo: the still-image stacking applies when the card has one
+    ///   (`StillImageStacking`, its P(fake) mapped onto the card threshold). Members outside the route in force
+    ///   (`activeMembers`) are not run; their entry in `members` is 0.5.
+    public func scores(_ batch: DetectorBatch, batchSize: Int = 16, stillImage: Bool = false) -> [EnsembleFaceScore] {
+        let active = Set(activeMembers(stillImage: stillImage))
+        let perMember = members.enumerated().map { i, member in
+            let p = active.contains(i) ? member.probabilities(batch, batchSize: batchSize) : []
             return p.count == batch.count ? p : [Float](repeating: 0.5, count: batch.count)
         }
-        let combiner = self.combiner
+        let still = stillImage ? card.ensemble?.stillImages : nil
+        let combiner = still?.combiner ?? self.combiner
         return (0..<batch.count).map { f in
             let p = perMember.map { $0[f] }
             let z = combiner.logit(p.map { StackingCombiner.feature(probability: Double($0)) })
-            return EnsembleFaceScore(members: p, logit: Float(z), probability: probability(logit: Float(z)))
+            guard let still else { return EnsembleFaceScore(members: p, logit: Float(z), probability: probability(logit: Float(z))) }
+            let mapped = still.probability(logit: z, onto: Double(card.threshold))
+            return EnsembleFaceScore(members: p, logit: Float(StackingCombiner.feature(probability: mapped)), probability: Float(mapped))
         }
     }
 

@@ -87,8 +87,7 @@ public final class FusedDetector: ExplainableDetector {
 
     /// Member `p` on the primary scale when it reaches its threshold `t`: T + (p − t)(1 − T)/(1 − t); nil below `t`.
     public static func raised(_ p: Double, threshold t: Double, onto primary: Double) -> Double? {
-        guard p >= t else { return nil }
-        return t >= 1 ? 1 : min(1, primary + (p - t) * (1 - primary) / (1 - t))
+        p >= t ? ThresholdMap.rescaled(p, from: t, onto: primary) : nil
     }
 
     /// The file's record from each member's record (in member order): the primary record, its P(fake) raised by any

@@ -146,7 +146,7 @@ public struct Pipeline {
         }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let images = media.crops.map { cropTransform?($0.image) ?? $0.image }
-        let scored = try scoreUnits(media.crops, images: images, windows: media.motionWindows)
+        let scored = try scoreUnits(media.crops, images: images, windows: media.motionWindows, stillImage: media.kind == .image)
         return try verdict(media, path: path, readMs: readMs, images: images, scored: scored,
                            modelMs: Double(DispatchTime.now().uptimeNanoseconds - modelStarted) / 1e6)
     }
@@ -157,12 +157,15 @@ public struct Pipeline {
     /// model time, which is the batch's shared out by crop count.
     public func score(batch reads: [(media: MediaFaces, path: String, readMs: Double)]) throws
         -> [(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)])] {
-        guard detector.inputKind == .faceCrop, reads.count > 1, !(detector is FusedDetector) else {
+        // Photos and videos take different stackings in an ensemble that routes still images: such a batch mixes none.
+        let kinds = Set(reads.map(\.media.kind))
+        let routed = (detector as? EnsembleDetector)?.routesStillImages ?? false
+        guard detector.inputKind == .faceCrop, reads.count > 1, !(detector is FusedDetector), kinds.count == 1 || !routed else {
             return try reads.map { try score($0.media, path: $0.path, readMs: $0.readMs, cropTransform: cropTransform) }
         }
         let modelStarted = DispatchTime.now().uptimeNanoseconds
         let images = reads.map { read in read.media.crops.map { cropTransform?($0.image) ?? $0.image } }
-        let all = try scoreUnits(reads.flatMap(\.media.crops), images: images.flatMap { $0 })
+        let all = try scoreUnits(reads.flatMap(\.media.crops), images: images.flatMap { $0 }, stillImage: kinds == [.image])
         let modelMs = Double(DispatchTime.now().uptimeNanoseconds - modelStarted) / 1e6
         let total = max(1, all.scores.count)
         var start = 0
@@ -184,13 +187,17 @@ public struct Pipeline {
     }
 
     /// Scores the units of `crops` (crops, clips or frames, `units`); each face-frame takes the score of its unit.
-    func scoreUnits(_ crops: [FaceCrop], images: [RGBImage], windows: [MotionWindow] = []) throws -> UnitScores {
+    /// `stillImage`: the crops come from photos (an ensemble with a still-image stacking then uses it).
+    func scoreUnits(_ crops: [FaceCrop], images: [RGBImage], windows: [MotionWindow] = [], stillImage: Bool = false) throws -> UnitScores {
         let (batch, unitOf) = units(crops, images: images, windows: windows)
-        // An ensemble's members each score every unit once; their probabilities go into the record beside the combination.
+        // An ensemble's members each score every unit once; the probabilities of the members that ran go into the
+        // record beside the combination.
         let unitScores: [Double], unitMembers: [[Double]]?, memberIDs: [String]
         if let ensemble = detector as? EnsembleDetector {
-            let scored = ensemble.scores(batch)
-            (unitScores, unitMembers, memberIDs) = (scored.map { Double($0.probability) }, scored.map { $0.members.map(Double.init) }, ensemble.memberIDs)
+            let scored = ensemble.scores(batch, stillImage: stillImage)
+            let active = ensemble.activeMembers(stillImage: stillImage)
+            (unitScores, unitMembers, memberIDs) = (scored.map { Double($0.probability) }, scored.map { s in active.map { Double(s.members[$0]) } },
+                                                    active.map { ensemble.memberIDs[$0] })
         } else {
             (unitScores, unitMembers, memberIDs) = (detector.probabilities(batch).map(Double.init), nil, [])
         }

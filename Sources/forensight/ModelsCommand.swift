@@ -32,7 +32,7 @@ struct Models: ParsableCommand {
           forensight models architectures
           forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
         """,
-        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, Fuse.self, ExportONNX.self])
+        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, Route.self, Fuse.self, ExportONNX.self])
 
     /// `models import FILE` (a plain checkpoint, the default) or `models import clip FILE` (a checked CLIP encoder).
     struct Import: ParsableCommand {
