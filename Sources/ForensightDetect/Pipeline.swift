@@ -153,12 +153,26 @@ public struct Pipeline {
 
     /// Verdicts for several files' faces (`read`) at once, in their order: a face-crop detector scores all their
     /// crops in shared batches (a folder of photos with one face each then runs the network on full batches, not one
-    /// crop at a time); other detectors score file by file. Each verdict equals `score`'s for that file, but for the
-    /// model time, which is the batch's shared out by crop count.
+    /// crop at a time), and so does a fusion's primary member when every file is a photo; other detectors score file by
+    /// file. Each verdict equals `score`'s for that file, but for the model time, which is the batch's shared out by
+    /// crop count.
     public func score(batch reads: [(media: MediaFaces, path: String, readMs: Double)]) throws
         -> [(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)])] {
         // Photos and videos take different stackings in an ensemble that routes still images: such a batch mixes none.
         let kinds = Set(reads.map(\.media.kind))
+        if let fused = detector as? FusedDetector, let parts = memberPipelines(), reads.count > 1, kinds == [.image] {
+            // Photos through a fusion: the primary member scores them in shared batches, the others file by file.
+            guard reads.allSatisfy({ $0.media.companions.count == parts.count - 1 }) else {
+                throw DetectorError("fusion \"\(detector.card.id)\": a read without its members' reads")
+            }
+            let primary = try parts[0].score(batch: reads)
+            return try reads.indices.map { r in
+                let others = try parts.indices.dropFirst().map { i in
+                    try parts[i].score(reads[r].media.companions[i - 1], path: reads[r].path, cropTransform: cropTransform).verdict
+                }
+                return (fused.combine([primary[r].verdict] + others, model: modelInfo), primary[r].crops)
+            }
+        }
         let routed = (detector as? EnsembleDetector)?.routesStillImages ?? false
         guard detector.inputKind == .faceCrop, reads.count > 1, !(detector is FusedDetector), kinds.count == 1 || !routed else {
             return try reads.map { try score($0.media, path: $0.path, readMs: $0.readMs, cropTransform: cropTransform) }

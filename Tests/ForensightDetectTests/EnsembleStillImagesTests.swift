@@ -144,6 +144,24 @@ final class EnsembleStillImagesTests: XCTestCase {
         let reads = try [photo, clip, photo].map { (media: try pipeline.read(path: $0), path: $0, readMs: 0.0) }
         let batch = try pipeline.score(batch: reads).map(\.verdict)
         XCTAssertEqual(batch.map(\.probability), [onPhoto.probability, onVideo.probability, onPhoto.probability])
+
+        // A fusion of the routed ensemble and another face detector scores photos in shared batches (its primary
+        // member) and gives each photo the record it gets alone.
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().filter { $0.hasSuffix(".jpg") }.prefix(4)
+        let fused = try FusedDetector(id: "routed+d", members: [routed, try EnsembleTests.member("d", seed: 4)])
+        let fusion = Pipeline(detector: fused, faceDetector: try MTCNN(), frames: 2)
+        let alone = try names.map { try fusion.analyze(path: folder + "/" + $0) }
+        let together = try fusion.score(batch: try names.map { (media: try fusion.read(path: folder + "/" + $0), path: folder + "/" + $0, readMs: 0.0) })
+        XCTAssertEqual(together.count, alone.count)
+        for (one, many) in zip(alone, together.map(\.verdict)) {
+            XCTAssertEqual(one.source, many.source)
+            XCTAssertEqual(one.verdict, many.verdict)
+            XCTAssertEqual(one.probability ?? -1, many.probability ?? -1, accuracy: 1e-5)
+            XCTAssertEqual(one.members?.map(\.id), ["routed", "d"])
+            XCTAssertEqual(many.members?.map(\.id), ["routed", "d"])
+            XCTAssertEqual(one.members?[1].probability ?? -1, many.members?[1].probability ?? -1, accuracy: 1e-5)
+            XCTAssertEqual(many.faces.first?.members?.map(\.id), ["a", "b", "c"])
+        }
     }
 }
 
