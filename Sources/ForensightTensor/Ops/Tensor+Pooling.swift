@@ -164,12 +164,36 @@ extension Tensor {
         let rt = (0..<oh).map(rowTaps), ct = (0..<ow).map(colTaps)
         let out = Tensor.zeros([shape[0], shape[1], oh, ow])
         let src = data, dst = out.data
+        // Column taps as flat arrays (k taps per output column, unused ones weight 0), so the inner loops index
+        // arrays instead of walking arrays of tuples: each plane is resampled along its rows into a scratch plane of
+        // width `ow`, then along its columns (Σ_i w_y · (Σ_j w_x · input), the same sum regrouped).
+        let k = Swift.max(1, ct.map(\.count).max() ?? 1)
+        var colIndex = [Int](repeating: 0, count: ow * k), colWeight = [Float](repeating: 0, count: ow * k)
+        for x in 0..<ow { for (t, (j, wx)) in ct[x].enumerated() { (colIndex[x * k + t], colWeight[x * k + t]) = (j, wx) } }
+        let (indices, weights) = (colIndex, colWeight)
         parallelChunks(planes, minimumPerThread: 1) { r in
-            for pl in r {
-                for y in 0..<oh { for (i, wy) in rt[y] where wy != 0 {
-                    for x in 0..<ow { for (j, wx) in ct[x] { dst[(pl * oh + y) * ow + x] += wy * wx * src[pl * h * w + i * w + j] } }
-                } }
-            }
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, h * ow))
+            defer { scratch.deallocate() }
+            indices.withUnsafeBufferPointer { ix in weights.withUnsafeBufferPointer { wt in
+                for pl in r {
+                    let plane = src + pl * h * w
+                    for i in 0..<h {
+                        let row = plane + i * w, t = scratch + i * ow
+                        for x in 0..<ow {
+                            var acc: Float = 0
+                            for q in (x * k)..<(x * k + k) { acc += wt[q] * row[ix[q]] }
+                            t[x] = acc
+                        }
+                    }
+                    for y in 0..<oh {
+                        let o = dst + (pl * oh + y) * ow
+                        for (i, wy) in rt[y] where wy != 0 {
+                            let t = scratch + i * ow
+                            for x in 0..<ow { o[x] += wy * t[x] }
+                        }
+                    }
+                }
+            } }
         }
         let inputShape = shape
         return out.recorded([self]) { g in
