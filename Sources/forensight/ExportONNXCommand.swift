@@ -16,7 +16,7 @@ struct ExportONNX: ParsableCommand {
           mouth-motion-mlp           the window features [batch, 47] of MouthMotionFeatures (computed from FaceMesh tracks outside the graph)
         The card is stored as the metadata entry forensight.card, so the preprocessing travels with the file. Opset 13, IR version 8; ONNX Runtime gives our logits within 1e-4 (ONNXExportTests).
 
-        An ensemble or a fusion is several networks: each is written to its own file, OUT with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card.
+        An ensemble or a fusion is several networks: each is written to its own file, OUT with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card. A member network with no exporter yet (rffr-efficientnet-lite0, m2tr-efficientnet-lite0, …) is skipped with a line on stderr and the others are written: for the default model that is RFFR, which scores photos only, so the graphs reproduce its video scores. A file whose networks none can be exported exits 1.
 
         Examples:
           forensight models export-onnx models/sbi-efficientnet-lite0.safetensors --out sbi.onnx
@@ -33,11 +33,21 @@ struct ExportONNX: ParsableCommand {
         let detector: any Detector
         do { detector = try DetectorRegistry.load(path: model) } catch { throw fail("\(error)") }
         let networks = Self.networks(of: detector)
-        if let unsupported = networks.first(where: { !Self.exportable($0.detector) }) {
-            throw fail("\(model): a \(unsupported.detector.card.architecture) network cannot be exported to ONNX yet (export-onnx takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4 and mouth-motion-mlp, alone or in ensembles and fusions)")
+        let takes = "export-onnx takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4 and mouth-motion-mlp, alone or in ensembles and fusions"
+        if networks.count == 1, let only = networks.first, !Self.exportable(only.detector) {
+            throw fail("\(model): a \(only.detector.card.architecture) network cannot be exported to ONNX yet (\(takes))")
+        }
+        guard networks.contains(where: { Self.exportable($0.detector) }) else {
+            throw fail("\(model): none of its \(networks.count) networks can be exported to ONNX yet (\(takes))")
         }
         let source = (model as NSString).lastPathComponent
         for (number, part) in networks.enumerated() {
+            guard Self.exportable(part.detector) else {
+                // The others still make sense alone: e.g. the default's photo-only RFFR member is skipped, and the
+                // exported graphs then reproduce its video scores but not its photo scores.
+                note("skipped \(number)-\(part.id): a \(part.detector.card.architecture) network has no ONNX exporter yet; the graphs written do not reproduce scores that use it")
+                continue
+            }
             var metadata = ["forensight.card": part.detector.card.json, "forensight.source": source]
             let path: String
             if networks.count == 1 {

@@ -42,26 +42,32 @@ extension CommandLineTests {
         return try SafetensorsFile(path: output)
     }
 
-    /// The shipped models export, one graph per network: the default file (a fusion of a three-member self-blend
-    /// ensemble, EfficientNet-Lite2 at 256 px and two Lite0, with the mouth-motion MLP) gives four graphs named by
-    /// member, the single self-blend model one. ONNX Runtime gives each network's logits within 1e-4 on fixed inputs
+    /// The shipped models export, one graph per network: the default file (a fusion of a face ensemble, EfficientNet-
+    /// Lite2 at 256 px, two Lite0 and the photo-only RFFR member, with the mouth-motion MLP) gives four graphs named by
+    /// member (RFFR, which has no exporter, skipped and named), the single self-blend model one. ONNX Runtime gives each network's logits within 1e-4 on fixed inputs
     /// (mirror-averaged members: the mean of the crop's and its mirror's logit, as `detect` computes), and each graph
     /// carries its member's card and, for several, the whole detector's card.
     func testModelsExportONNXWritesEveryShippedNetworkMatchingOnnxRuntime() throws {
         guard let python = onnxPython() else { throw XCTSkip("no python with onnx and onnxruntime (pip install onnx onnxruntime)") }
         let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("models")
-        for (file, expected) in [("ensemble-default", ["0-sbi-lite2-256", "1-sbi-lite0-256", "2-sbi-lite0-all", "3-mouth-motion"]),
+        for (file, expected) in [("ensemble-default", ["0-sbi-lite2-256", "1-sbi-lite0-256", "2-sbi-lite0-all", "4-mouth-motion"]),
                                  ("sbi-efficientnet-lite0", [""])] {
             let model = models.appendingPathComponent(file + ".safetensors").path
             let detector = try DetectorRegistry.load(path: model)
             let exported = try run(["models", "export-onnx", model, "--out", dir.appendingPathComponent(file + ".onnx").path])
             XCTAssertEqual(exported.status, 0, exported.stderr)
-            let networks: [any Detector]
+            var networks: [any Detector]
             if let fused = detector as? FusedDetector {
                 networks = fused.members.flatMap { ($0 as? EnsembleDetector)?.members ?? [$0] }
             } else {
                 networks = [detector]
+            }
+            // The default's photo-only RFFR member has no exporter: it is skipped, named on stderr, and its file absent.
+            if let rffr = networks.firstIndex(where: { $0.card.architecture == "rffr-efficientnet-lite0" }) {
+                XCTAssertTrue(exported.stderr.contains("skipped \(rffr)-\(networks[rffr].card.id)"), exported.stderr)
+                XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(file).\(rffr)-\(networks[rffr].card.id).onnx").path))
+                networks.remove(at: rffr)
             }
             XCTAssertEqual(networks.count, expected.count)
             for (network, suffix) in zip(networks, expected) {
@@ -152,5 +158,28 @@ extension CommandLineTests {
         let notMeso = try run(["models", "export-onnx", dir.appendingPathComponent("missing.safetensors").path, "--out", dir.appendingPathComponent("x.onnx").path])
         XCTAssertEqual(notMeso.status, 1)
         XCTAssertEqual(notMeso.stderr.split(separator: "\n").count, 1, notMeso.stderr)
+    }
+
+    /// A network without an exporter: alone it is a one-line error (exit 1); in an ensemble it is skipped, named on
+    /// stderr, and the other members are written.
+    func testModelsExportONNXSkipsNetworksWithoutAnExporter() throws {
+        var card = DetectorCard(id: "m2tr-small", architecture: "m2tr-efficientnet-lite0")
+        card.inputSize = 224
+        let m2tr = try ParameterInit.withSeed(5) { try DetectorRegistry.make(card: card) }
+        let alone = dir.appendingPathComponent("m2tr.safetensors").path
+        try m2tr.save(to: alone, dtype: .f32)
+        let refused = try run(["models", "export-onnx", alone, "--out", dir.appendingPathComponent("m2tr.onnx").path])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("m2tr-efficientnet-lite0") && refused.stderr.contains(alone), refused.stderr)
+        let lite = try EnsembleTests.member("lite", seed: 2)
+        let pair = try EnsembleDetector(id: "pair", members: [lite, m2tr], combiner: StackingCombiner(weights: [1, 1], bias: 0))
+        let path = dir.appendingPathComponent("pair.safetensors").path
+        try pair.save(to: path, dtype: .f32)
+        let partial = try run(["models", "export-onnx", path, "--out", dir.appendingPathComponent("pair.onnx").path])
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        XCTAssertTrue(partial.stderr.contains("skipped 1-m2tr-small"), partial.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pair.0-lite.onnx").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pair.1-m2tr-small.onnx").path))
     }
 }
