@@ -77,6 +77,7 @@ public enum DetectorRegistry {
         EnsembleDetector.registryEntry,
         RFFRDetector.registryEntry,
         M2TRDetector.registryEntry,
+        ForgeLensDetector.registryEntry,
     ]
 
     private static let lock = NSLock()

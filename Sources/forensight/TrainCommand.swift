@@ -110,10 +110,10 @@ struct Train: ParsableCommand {
     @Option(help: "Real faces per step (each brings its self-blend).")
     var realsPerStep = 8
 
-    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-3 for the trace simulator).")
+    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-4 for forgelens-efficientnet-lite0, 1e-3 for the trace simulator).")
     var learningRate: Float?
 
-    @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower).")
+    @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower; forgelens-efficientnet-lite0 keeps its whole backbone frozen).")
     var frozenBlocks = 3
 
     @Option(help: "Network input side in pixels (default: the architecture's own, 224 for EfficientNet-Lite, 256 for meso4 and mesoinception4).")
@@ -210,7 +210,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var recipe = SelfBlendRecipe()
-        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs ?? 5, realsPerStep, learningRate ?? 2e-4)
+        (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs ?? 5, realsPerStep, learningRate ?? defaultLearningRate)
         (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, try resolvedInputSize(), stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
@@ -351,6 +351,9 @@ struct Train: ParsableCommand {
         note("\(label): \(meshed) of \(faces.count) faces have a dense mesh (\(byDataset)); the rest blend inside the five-point outline")
         return out
     }
+
+    /// The self-blend recipe's learning rate without --learning-rate: ForgeLens's own (1e-4), else 2e-4.
+    var defaultLearningRate: Float { architecture == ForgeLensDetector.architecture ? ForgeLensDetector.learningRate : 2e-4 }
 
     /// --input-size, or the input side a fresh detector of the architecture has on its card.
     func resolvedInputSize() throws -> Int {

