@@ -45,6 +45,13 @@ extension Detector {
 public protocol ExplainableDetector: Detector {
     /// One heatmap per crop, `side` × `side`, values in 0...1 (Grad-CAM or the detector's own method).
     func gradCAM(_ faces: [RGBImage]) -> (maps: [[Float]], side: Int)
+    /// The same for crops of a photo (`stillImage`) or of a video: detectors that score photos differently (an
+    /// ensemble with a still-image stacking) explain them the way they score them. Default: `gradCAM(faces)`.
+    func gradCAM(_ faces: [RGBImage], stillImage: Bool) -> (maps: [[Float]], side: Int)
+}
+
+extension ExplainableDetector {
+    public func gradCAM(_ faces: [RGBImage], stillImage: Bool) -> (maps: [[Float]], side: Int) { gradCAM(faces) }
 }
 
 /// The detectors Forensight can build and load, by the `architecture` named in their card.

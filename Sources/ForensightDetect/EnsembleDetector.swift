@@ -187,22 +187,29 @@ public final class EnsembleDetector: ExplainableDetector {
     /// The combined logit of each motion window.
     public func motionLogits(_ windows: [MotionWindow]) -> [Float] { scores(.motion(windows)).map(\.logit) }
 
-    /// Member i's term w_i · logit(p_i) in a face's combined logit, for every member.
-    public func contributions(_ score: EnsembleFaceScore) -> [Double] {
-        zip(combiner.weights, score.members).map { $0 * StackingCombiner.feature(probability: Double($1)) }
+    /// Member i's term w_i · logit(p_i) in a face's combined logit, for every member (the still-image stacking's
+    /// weights for crops of a photo, when the card has one).
+    public func contributions(_ score: EnsembleFaceScore, stillImage: Bool = false) -> [Double] {
+        let weights = (stillImage ? card.ensemble?.stillImages?.weights : nil) ?? combiner.weights
+        return zip(weights, score.members).map { $0 * StackingCombiner.feature(probability: Double($1)) }
     }
 
-    /// The member that explains a face: the one contributing most (largest w_i · logit(p_i)) among those that give
-    /// heatmaps; nil when none does.
-    public func explainingMember(_ score: EnsembleFaceScore) -> Int? {
-        contributions(score).enumerated().sorted { $0.element > $1.element }.map(\.offset).first { members[$0] is any ExplainableDetector }
+    /// The member that explains a face: the one contributing most (largest w_i · logit(p_i)) among those that ran
+    /// and give heatmaps; nil when none does.
+    public func explainingMember(_ score: EnsembleFaceScore, stillImage: Bool = false) -> Int? {
+        let active = Set(activeMembers(stillImage: stillImage))
+        return contributions(score, stillImage: stillImage).enumerated().sorted { $0.element > $1.element }.map(\.offset)
+            .first { active.contains($0) && members[$0] is any ExplainableDetector }
     }
 
     /// Grad-CAM of each crop by the member that contributes most to its combined logit (`explainingMember`), so the
     /// map shows the evidence that weighed most in the verdict. Maps of members with a different side are resampled
     /// (bilinear) to the largest; a crop no member can explain gets a map of zeros.
-    public func gradCAM(_ faces: [RGBImage]) -> (maps: [[Float]], side: Int) {
-        let chosen = scores(faces).map(explainingMember)
+    public func gradCAM(_ faces: [RGBImage]) -> (maps: [[Float]], side: Int) { gradCAM(faces, stillImage: false) }
+
+    /// `gradCAM` for crops of a photo (`stillImage`: members chosen by the still-image stacking) or of a video.
+    public func gradCAM(_ faces: [RGBImage], stillImage: Bool) -> (maps: [[Float]], side: Int) {
+        let chosen = scores(.faces(faces), stillImage: stillImage).map { explainingMember($0, stillImage: stillImage) }
         var byMember: [Int: (maps: [[Float]], side: Int, faces: [Int])] = [:]
         for m in Set(chosen.compactMap { $0 }).sorted() {
             let indices = faces.indices.filter { chosen[$0] == m }

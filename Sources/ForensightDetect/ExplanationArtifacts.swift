@@ -39,7 +39,7 @@ extension Pipeline {
         for face in verdict.faces {
             guard let worst = face.frames.max(by: { $0.probability < $1.probability }),
                   let crop = crops.first(where: { $0.track == face.track && $0.frame == worst.frame }) else { continue }
-            let (maps, side) = explainable.gradCAM([crop.image])
+            let (maps, side) = explainable.gradCAM([crop.image], stillImage: verdict.kind == "image")
             let overlay = HeatmapOverlay.render(crop.image, map: maps[0], side: side)
             var pair = RGBImage(width: crop.image.width * 2, height: crop.image.height)
             ImageGeometry.paste(crop.image, into: &pair, x: 0, y: 0)

@@ -82,7 +82,12 @@ public final class FusedDetector: ExplainableDetector {
 
     /// The primary member's heatmaps (zeros when it gives none).
     public func gradCAM(_ faces: [RGBImage]) -> (maps: [[Float]], side: Int) {
-        (members[0] as? any ExplainableDetector)?.gradCAM(faces) ?? (faces.map { _ in [0] }, 1)
+        gradCAM(faces, stillImage: false)
+    }
+
+    /// The primary member's heatmaps for crops of a photo or a video.
+    public func gradCAM(_ faces: [RGBImage], stillImage: Bool) -> (maps: [[Float]], side: Int) {
+        (members[0] as? any ExplainableDetector)?.gradCAM(faces, stillImage: stillImage) ?? (faces.map { _ in [0] }, 1)
     }
 
     /// Member `p` on the primary scale when it reaches its threshold `t`: T + (p − t)(1 − T)/(1 − t); nil below `t`.

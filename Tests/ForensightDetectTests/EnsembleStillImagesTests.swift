@@ -76,6 +76,32 @@ final class EnsembleStillImagesTests: XCTestCase {
         XCTAssertEqual(loaded.scores(.faces(faces)), asVideo)
     }
 
+    /// Heatmaps follow the route: on a photo the member that contributes most under the photo stacking explains a
+    /// face; on a video a member the video stacking does not run never does.
+    func testPhotosAreExplainedByThePhotoStacking() throws {
+        let (video, stills) = try Self.pair()
+        let routed = try EnsembleDetector.routing(id: "routed", video: video, stills: stills)
+        let faces = EnsembleTests.faces(6, seed: 21)
+        // Weigh the photo-only member c so that its term is large and positive on these faces.
+        let c = stills.members[2].probabilities(faces).map { StackingCombiner.feature(probability: Double($0)) }
+        routed.card.ensemble?.stillImages?.weights = [0.05, 0.05, c.reduce(0, +) >= 0 ? 3 : -3]
+        let photoScores = routed.scores(.faces(faces), stillImage: true), videoScores = routed.scores(.faces(faces))
+        let weights = try XCTUnwrap(routed.card.ensemble?.stillImages?.weights)
+        for score in photoScores {
+            let terms = zip(weights, score.members).map { $0 * StackingCombiner.feature(probability: Double($1)) }
+            XCTAssertEqual(routed.explainingMember(score, stillImage: true), terms.indices.max { terms[$0] < terms[$1] })
+        }
+        XCTAssertTrue(videoScores.allSatisfy { [0, 1].contains(routed.explainingMember($0)) })
+        let chosen = photoScores.map { routed.explainingMember($0, stillImage: true)! }
+        XCTAssertTrue(chosen.contains(2), "the photo-only member explains some photo faces: \(chosen)")
+        let (maps, side) = routed.gradCAM(faces, stillImage: true)
+        for (f, m) in chosen.enumerated() {
+            let own = (routed.members[m] as! any ExplainableDetector).gradCAM([faces[f]])
+            XCTAssertEqual(side, own.side)
+            XCTAssertEqual(maps[f], own.maps[0])
+        }
+    }
+
     func testRoutingNeedsEveryVideoMemberWithTheSameWeights() throws {
         let (video, stills) = try Self.pair()
         XCTAssertThrowsError(try EnsembleDetector.routing(id: "x", video: stills, stills: video)) { error in
