@@ -25,4 +25,7 @@ models=(--model "old=$old" --model "new=$new" --exclude-ids "$out/left-out-ids.t
 # 3. Stability: 100 CelebA and 100 FairFace test photos under seven edits.
 [ -f "$out/stability-photos.json" ] || "$bin" evaluate "$data/celeba-real" "$data/fairface-real" --test-split --stability \
   --stability-samples 100 "${models[@]}" --out "$out/stability-photos.json" --resume
-for f in photos-clean sfv-sub stability-photos; do "$bin" report "$out/$f.json" --out "$out/report-$f"; done
+# 4. FF++ test frames as photos (JPEG 95), reals and fakes, under the same edits; 2 frames per video (FFPP_FRAMES).
+[ -f "$out/stability-ffpp.json" ] || "$bin" evaluate "$data/ffpp-c23-mini" --test-split --stability --stability-samples 100 \
+  --stability-frames "${FFPP_FRAMES:-2}" "${models[@]}" --out "$out/stability-ffpp.json" --resume
+for f in photos-clean sfv-sub stability-photos stability-ffpp; do "$bin" report "$out/$f.json" --out "$out/report-$f"; done
