@@ -49,13 +49,7 @@ extension Models {
                                           notes: "fusion of " + detectors.map(\.card.id).joined(separator: ", ") + "; see models/MODEL_CARD.md")
                 try fused.save(to: out, dtype: SafetensorsDType(rawValue: dtype.uppercased())!)
             } catch { throw fail("\(out): \(error)") }
-            // The samples any member learned from, so `evaluate` leaves them out.
-            let ids = members.compactMap { try? String(contentsOfFile: ($0 as NSString).deletingPathExtension + ".training-ids.txt", encoding: .utf8) }
-            if !ids.isEmpty {
-                let union = Set(ids.flatMap { $0.split(separator: "\n").map(String.init) }).sorted()
-                try? (union.joined(separator: "\n") + "\n").write(toFile: (out as NSString).deletingPathExtension + ".training-ids.txt",
-                                                                   atomically: true, encoding: .utf8)
-            }
+            writeTrainingIDsUnion(of: members, beside: out)
             if json {
                 let object: [String: Any] = ["file": out, "id": fused.card.id, "members": detectors.map {
                     ["id": $0.card.id, "input": $0.inputKind.rawValue, "threshold": Double($0.card.threshold)] as [String: Any]
@@ -68,4 +62,13 @@ extension Models {
             }
         }
     }
+}
+
+/// Writes, beside `out`, the union of the `.training-ids.txt` files beside `models` (the samples any of them learned
+/// from, so `evaluate` leaves them out of a file built from them); nothing when none has one.
+func writeTrainingIDsUnion(of models: [String], beside out: String) {
+    let lists = models.compactMap { try? String(contentsOfFile: ($0 as NSString).deletingPathExtension + ".training-ids.txt", encoding: .utf8) }
+    guard !lists.isEmpty else { return }
+    let union = Set(lists.flatMap { $0.split(separator: "\n").map(String.init) }).sorted()
+    try? (union.joined(separator: "\n") + "\n").write(toFile: (out as NSString).deletingPathExtension + ".training-ids.txt", atomically: true, encoding: .utf8)
 }

@@ -56,15 +56,7 @@ extension Models {
                                                       notes: "videos: \(forVideo.card.id); photos: \(forStills.card.id); see models/MODEL_CARD.md")
                 try joined.save(to: out, dtype: SafetensorsDType(rawValue: dtype.uppercased())!)
             } catch { throw fail("\(out): \(error)") }
-            // The samples either ensemble learned from, so `evaluate` leaves them out.
-            let ids = [video, stillImages].compactMap {
-                try? String(contentsOfFile: ($0 as NSString).deletingPathExtension + ".training-ids.txt", encoding: .utf8)
-            }
-            if !ids.isEmpty {
-                let union = Set(ids.flatMap { $0.split(separator: "\n").map(String.init) }).sorted()
-                try? (union.joined(separator: "\n") + "\n").write(toFile: (out as NSString).deletingPathExtension + ".training-ids.txt",
-                                                                   atomically: true, encoding: .utf8)
-            }
+            writeTrainingIDsUnion(of: [video, stillImages], beside: out)
             let spec = joined.card.ensemble!, still = spec.stillImages!
             if json {
                 let object: [String: Any] = ["file": out, "id": joined.card.id, "members": spec.members, "threshold": Double(joined.card.threshold),
