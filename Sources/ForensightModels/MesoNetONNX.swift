@@ -11,21 +11,12 @@ public enum MesoNetONNX {
     public static func export(_ network: any MesoNetwork, metadata: [String: String] = [:]) -> Data {
         var g = ONNXGraph()
         var h = "input"
+        // Every MesoNet convolution has stride 1 and "same" padding, which then does not depend on the input's size.
         func conv(_ c: Conv2d, _ x: String, _ key: String) -> String {
-            let (kh, kw) = (c.weight.shape[2], c.weight.shape[3])
-            let p = Padding2D.same(height: network.inputSize, width: network.inputSize, kernel: (kh, kw), stride: c.stride, dilation: c.dilation)
-            var inputs = [x, g.initializer(key + ".weight", c.weight)]
-            if let b = c.bias { inputs.append(g.initializer(key + ".bias", b)) }
-            return g.node("Conv", inputs, [("kernel_shape", .ints([kh, kw])), ("strides", .ints([c.stride.0, c.stride.1])),
-                                           ("dilations", .ints([c.dilation.0, c.dilation.1])),
-                                           ("pads", .ints([p.top, p.left, p.bottom, p.right]))])
+            g.conv(c, x, key, height: network.inputSize, width: network.inputSize).output
         }
         func relu(_ x: String) -> String { g.node("Relu", [x]) }
-        func bn(_ b: BatchNorm2d, _ x: String, _ key: String) -> String {
-            g.node("BatchNormalization", [x, g.initializer(key + ".weight", b.weight), g.initializer(key + ".bias", b.bias),
-                                          g.initializer(key + ".running_mean", b.runningMean), g.initializer(key + ".running_var", b.runningVar)],
-                   [("epsilon", .float(b.eps))])
-        }
+        func bn(_ b: BatchNorm2d, _ x: String, _ key: String) -> String { g.batchNorm(b, x, key) }
         func pool(_ x: String, _ k: Int) -> String { g.node("MaxPool", [x], [("kernel_shape", .ints([k, k])), ("strides", .ints([k, k]))]) }
         func inception(_ block: MesoInceptionBlock, _ x: String, _ key: String) -> String {
             let b1 = relu(conv(block.branch1, x, key + ".branch1"))
@@ -50,14 +41,9 @@ public enum MesoNetONNX {
         } else {
             preconditionFailure("MesoNetONNX knows Meso4 and MesoInception4")
         }
-        func gemm(_ l: Linear, _ x: String, _ key: String, output: String? = nil) -> String {
-            var inputs = [x, g.initializer(key + ".weight", l.weight)]
-            if let b = l.bias { inputs.append(g.initializer(key + ".bias", b)) }
-            return g.node("Gemm", inputs, [("transB", .int(1))], output: output)
-        }
         h = g.node("Flatten", [h], [("axis", .int(1))])
-        h = g.node("LeakyRelu", [gemm(fc1, h, "fc1")], [("alpha", .float(Meso4.leakySlope))])
-        _ = gemm(fc2, h, "fc2", output: "logits")
+        h = g.node("LeakyRelu", [g.gemm(fc1, h, "fc1")], [("alpha", .float(Meso4.leakySlope))])
+        _ = g.gemm(fc2, h, "fc2", output: "logits")
         let name = network is Meso4 ? "meso4" : "mesoinception4"
         return g.model(input: "input", inputShape: [3, network.inputSize, network.inputSize], output: "logits", outputWidth: 1,
                        graphName: name, metadata: metadata)

@@ -11,7 +11,7 @@ import ForensightTensor
 public struct ONNXGraph {
     /// A node's attribute.
     public enum Attribute {
-        case int(Int), ints([Int]), float(Float)
+        case int(Int), ints([Int]), float(Float), string(String)
     }
 
     var nodes: [[UInt8]] = []
@@ -70,6 +70,7 @@ public struct ONNXGraph {
             case .int(let i): a.varint(3, UInt64(bitPattern: Int64(i))); a.varint(20, 2)  // i, type INT
             case .ints(let list): for i in list { a.varint(8, UInt64(bitPattern: Int64(i))) }; a.varint(20, 7)  // ints, INTS
             case .float(let f): a.float(2, f); a.varint(20, 1)  // f, FLOAT
+            case .string(let text): a.string(4, text); a.varint(20, 3)  // s, STRING
             }
             n.message(5, a)  // attribute
         }
@@ -80,6 +81,12 @@ public struct ONNXGraph {
     /// The model file's bytes: one float32 input `input` [batch, C, H, W] and one output `output` [batch, outputs];
     /// `metadata` becomes `metadata_props` (e.g. the model card).
     public func model(input: String, inputShape: [Int], output: String, outputWidth: Int, graphName: String, metadata: [String: String]) -> Data {
+        model(inputs: [(input, inputShape)], output: output, outputWidth: outputWidth, graphName: graphName, metadata: metadata)
+    }
+
+    /// The model file's bytes with several float32 inputs, each [batch] + its shape, in order.
+    public func model(inputs: [(name: String, shape: [Int])], output: String, outputWidth: Int, graphName: String,
+                      metadata: [String: String]) -> Data {
         func valueInfo(_ name: String, _ dims: [Int?]) -> Proto {
             var shape = Proto()
             for d in dims {
@@ -101,7 +108,7 @@ public struct ONNXGraph {
         for n in nodes { graph.bytes(1, n) }  // GraphProto.node
         graph.string(2, graphName)
         for t in initializers { graph.bytes(5, t) }  // initializer
-        graph.message(11, valueInfo(input, [nil] + inputShape.map { $0 }))  // input
+        for (name, shape) in inputs { graph.message(11, valueInfo(name, [nil] + shape.map { $0 })) }  // input
         graph.message(12, valueInfo(output, [nil, outputWidth]))  // output
         var model = Proto()
         model.varint(1, 8)  // ir_version

@@ -21,7 +21,7 @@ struct Models: ParsableCommand {
 
         `export-onnx` writes a MesoNet detector's network as an ONNX model, its card in the metadata (its own --help).
 
-        `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help).
+        `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help); `route` joins a video and a photo ensemble, `fuse` joins detectors that read a file differently, and `extract` writes one member of such a file back out as a detector file of its own.
 
         Examples:
           forensight models import ViT-B-16.pt --out ~/.cache/forensight/weights/vit_b16.safetensors
@@ -31,8 +31,9 @@ struct Models: ParsableCommand {
           forensight models info models/sbi-efficientnet-lite0.safetensors
           forensight models architectures
           forensight models ensemble --member a.safetensors --member b.safetensors --fit scores.csv --out ensemble.safetensors
+          forensight models extract models/ensemble-default.safetensors --member sbi-lite2-256 --out sbi-lite2-256.safetensors
         """,
-        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, Route.self, Fuse.self, ExportONNX.self])
+        subcommands: [Import.self, Info.self, Architectures.self, Ensemble.self, Route.self, Fuse.self, Extract.self, ExportONNX.self])
 
     /// `models import FILE` (a plain checkpoint, the default) or `models import clip FILE` (a checked CLIP encoder).
     struct Import: ParsableCommand {

@@ -231,4 +231,34 @@ extension CommandLineTests {
         XCTAssertEqual(notEnsemble.status, 1)
         XCTAssertTrue(notEnsemble.stderr.contains(single) && notEnsemble.stderr.contains("not an ensemble"), notEnsemble.stderr)
     }
+
+    /// `models extract`: lists a fusion's members at every depth and writes one back as the detector it was, with the
+    /// file's list of seen samples beside it; an unknown member or a file without members is one line and exit 1.
+    func testModelsExtractWritesOneMemberBack() throws {
+        let (video, stills) = try EnsembleStillImagesTests.pair()
+        let routed = try EnsembleDetector.routing(id: "r", video: video, stills: stills)
+        let fused = try FusedDetector(id: "r+d", members: [routed, try EnsembleTests.member("d", seed: 4)])
+        let path = dir.appendingPathComponent("fused.safetensors").path
+        try fused.save(to: path, dtype: .f32)
+        try "ffpp:1\n".write(toFile: dir.appendingPathComponent("fused.training-ids.txt").path, atomically: true, encoding: .utf8)
+        let listed = try run(["models", "extract", path])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertEqual(listed.stdout.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }, ["r", "  a", "  b", "  c", "d"])
+        let out = dir.appendingPathComponent("b.safetensors").path
+        let wrote = try run(["models", "extract", path, "--member", "b", "--out", out])
+        XCTAssertEqual(wrote.status, 0, wrote.stderr)
+        let b = try DetectorRegistry.load(path: out)
+        XCTAssertEqual(b.card.id, "b")
+        let faces = EnsembleTests.faces(2)
+        for (p, q) in zip(b.probabilities(faces), video.members[1].probabilities(faces)) { XCTAssertEqual(p, q, accuracy: 1e-6) }
+        XCTAssertEqual(try String(contentsOfFile: dir.appendingPathComponent("b.training-ids.txt").path, encoding: .utf8), "ffpp:1\n")
+        // Bad input: a member that is not there; a file with no members.
+        let missing = try run(["models", "extract", path, "--member", "z", "--out", out])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("no member \"z\"") && missing.stderr.contains("a, b, c"), missing.stderr)
+        let single = try run(["models", "extract", out])
+        XCTAssertEqual(single.status, 1)
+        XCTAssertTrue(single.stderr.contains("has no members"), single.stderr)
+    }
 }

@@ -23,13 +23,14 @@ extension CommandLineTests {
         return nil
     }
 
-    /// Runs `scripts/reference/run_onnx.py` on `onnx` with `input` and returns the output file (status asserted).
-    private func runONNX(_ python: String, _ onnx: String, _ x: Tensor, _ name: String) throws -> SafetensorsFile {
+    /// Runs `scripts/reference/run_onnx.py` on `onnx` with `inputs` (by graph input name) and returns the output file
+    /// (status asserted).
+    private func runONNX(_ python: String, _ onnx: String, _ inputs: [String: Tensor], _ name: String) throws -> SafetensorsFile {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/reference/run_onnx.py").path
         let input = dir.appendingPathComponent("\(name)-in.safetensors").path
         let output = dir.appendingPathComponent("\(name)-out.safetensors").path
-        try Safetensors.write(["input": x], to: input)
+        try Safetensors.write(inputs, to: input)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [python, script, onnx, input, output]
@@ -42,16 +43,28 @@ extension CommandLineTests {
         return try SafetensorsFile(path: output)
     }
 
+    /// Two smooth, asymmetric [2, 3, side, side] patterns (so the mirror image differs), offset by `phase`, and the
+    /// same patterns mirrored left to right.
+    private func patterns(side: Int, phase: Int = 0) -> (plain: Tensor, mirrored: Tensor) {
+        var values = [Float](repeating: 0, count: 2 * 3 * side * side)
+        for n in 0..<2 { for c in 0..<3 { for y in 0..<side { for col in 0..<side {
+            values[((n * 3 + c) * side + y) * side + col] = sin(Float(col * (c + 1) + 3 * n + phase) / 9) * cos(Float(y) / 13) + Float(col) / Float(side) - 0.5
+        } } } }
+        var mirrored = values
+        for row in 0..<(2 * 3 * side) { for col in 0..<side { mirrored[row * side + col] = values[row * side + side - 1 - col] } }
+        return (Tensor(values, shape: [2, 3, side, side]), Tensor(mirrored, shape: [2, 3, side, side]))
+    }
+
     /// The shipped models export, one graph per network: the default file (a fusion of a face ensemble, EfficientNet-
-    /// Lite2 at 256 px, two Lite0 and the photo-only RFFR member, with the mouth-motion MLP) gives four graphs named by
-    /// member (RFFR, which has no exporter, skipped and named), the single self-blend model one. ONNX Runtime gives each network's logits within 1e-4 on fixed inputs
+    /// Lite2 at 256 px, two Lite0 and the photo-only RFFR member with its inpainter, with the mouth-motion MLP) gives five
+    /// graphs named by member, the single self-blend model one. ONNX Runtime gives each network's logits within 1e-4 on fixed inputs
     /// (mirror-averaged members: the mean of the crop's and its mirror's logit, as `detect` computes), and each graph
     /// carries its member's card and, for several, the whole detector's card.
     func testModelsExportONNXWritesEveryShippedNetworkMatchingOnnxRuntime() throws {
         guard let python = onnxPython() else { throw XCTSkip("no python with onnx and onnxruntime (pip install onnx onnxruntime)") }
         let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("models")
-        for (file, expected) in [("ensemble-default", ["0-sbi-lite2-256", "1-sbi-lite0-256", "2-sbi-lite0-all", "4-mouth-motion"]),
+        for (file, expected) in [("ensemble-default", ["0-sbi-lite2-256", "1-sbi-lite0-256", "2-sbi-lite0-all", "3-rffr-efficientnet-lite0", "4-mouth-motion"]),
                                  ("sbi-efficientnet-lite0", [""])] {
             let model = models.appendingPathComponent(file + ".safetensors").path
             let detector = try DetectorRegistry.load(path: model)
@@ -63,42 +76,36 @@ extension CommandLineTests {
             } else {
                 networks = [detector]
             }
-            // The default's photo-only RFFR member has no exporter: it is skipped, named on stderr, and its file absent.
-            if let rffr = networks.firstIndex(where: { $0.card.architecture == "rffr-efficientnet-lite0" }) {
-                XCTAssertTrue(exported.stderr.contains("skipped \(rffr)-\(networks[rffr].card.id)"), exported.stderr)
-                XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(file).\(rffr)-\(networks[rffr].card.id).onnx").path))
-                networks.remove(at: rffr)
-            }
             XCTAssertEqual(networks.count, expected.count)
             for (network, suffix) in zip(networks, expected) {
                 let name = suffix.isEmpty ? file + ".onnx" : "\(file).\(suffix).onnx"
                 let path = dir.appendingPathComponent(name).path
                 XCTAssertTrue(FileManager.default.fileExists(atPath: path), name)
-                let x: Tensor, ours: [Float]
+                let inputs: [String: Tensor], ours: [Float]
                 if let mouth = network as? MouthMotionDetector {
                     let f = mouth.network.inputFeatures
-                    x = Tensor((0..<(3 * f)).map { mouth.network.featureMean.scalars[$0 % f] + Float(($0 * 31) % 97) / 50 - 1 }, shape: [3, f])
-                    ours = withoutGrad { mouth.network(x) }.scalars
+                    let x = Tensor((0..<(3 * f)).map { mouth.network.featureMean.scalars[$0 % f] + Float(($0 * 31) % 97) / 50 - 1 }, shape: [3, f])
+                    (inputs, ours) = (["input": x], withoutGrad { mouth.network(x) }.scalars)
+                } else if let rffr = network as? RFFRDetector {
+                    // Both inputs of the graph: the normalised crop and the crop at the inpainter's working size.
+                    let crop = patterns(side: rffr.card.inputSize), working = patterns(side: rffr.network.inpainter.config.workingSize, phase: 5)
+                    func logits(_ c: Tensor, _ w: Tensor) -> [Float] { withoutGrad { rffr.network(rffr.network.input(normalized: c, working: w)) }.scalars }
+                    let plain = logits(crop.plain, working.plain)
+                    ours = rffr.card.flipAverage == true ? zip(plain, logits(crop.mirrored, working.mirrored)).map { ($0 + $1) / 2 } : plain
+                    inputs = ["crop": crop.plain, "working": working.plain]
                 } else {
                     let d = try XCTUnwrap(network as? DeepfakeDetector, name)
-                    let side = d.card.inputSize
-                    // Two smooth, asymmetric patterns, so the mirror image differs.
-                    var values = [Float](repeating: 0, count: 2 * 3 * side * side)
-                    for n in 0..<2 { for c in 0..<3 { for y in 0..<side { for col in 0..<side {
-                        values[((n * 3 + c) * side + y) * side + col] = sin(Float(col * (c + 1) + 3 * n) / 9) * cos(Float(y) / 13) + Float(col) / Float(side) - 0.5
-                    } } } }
-                    x = Tensor(values, shape: [2, 3, side, side])
-                    var mirrored = values
-                    for row in 0..<(2 * 3 * side) { for col in 0..<side { mirrored[row * side + col] = values[row * side + side - 1 - col] } }
-                    let plain = withoutGrad { d.network(x) }.scalars
+                    let x = patterns(side: d.card.inputSize)
+                    let plain = withoutGrad { d.network(x.plain) }.scalars
                     if d.card.flipAverage == true {
-                        ours = zip(plain, withoutGrad { d.network(Tensor(mirrored, shape: x.shape)) }.scalars).map { ($0 + $1) / 2 }
+                        ours = zip(plain, withoutGrad { d.network(x.mirrored) }.scalars).map { ($0 + $1) / 2 }
                         XCTAssertGreaterThan(abs(ours[0] - plain[0]), 1e-3, "the mirror changes the logit: \(name)")
                     } else {
                         ours = plain
                     }
+                    inputs = ["input": x.plain]
                 }
-                let out = try runONNX(python, path, x, name)
+                let out = try runONNX(python, path, inputs, name)
                 let theirs = try XCTUnwrap(try out.allTensors()["logits"])
                 XCTAssertEqual(theirs.shape, [ours.count, 1])
                 XCTAssertGreaterThan(abs(ours[0] - ours[1]), 1e-3, "distinct logits for distinct inputs: \(name)")
