@@ -32,6 +32,16 @@ public enum EfficientNetLiteONNX {
     /// `graph`, its weights named `prefix` + the state-dict key; returns the pooled features [batch, head channels].
     public static func features(_ network: EfficientNetLite, input: String, side: Int, prefix: String, graph g: inout ONNXGraph) -> String {
         var size = side
+        let (h, six) = trunk(convStem: network.convStem, bn0: network.bn0, blocks: network.blocks, input: input, size: &size, prefix: prefix, graph: &g)
+        let head = g.conv(network.convHead, h, prefix + "_conv_head", height: size, width: size).output
+        let activated = g.node("Min", [g.node("Relu", [g.batchNorm(network.bn1, head, prefix + "_bn1")]), six])
+        return g.node("Flatten", [g.node("GlobalAveragePool", [activated])], [("axis", .int(1))])
+    }
+
+    /// Adds the stem and `blocks` (EfficientNet-Lite's, or the first of them as in `EfficientNetLiteTrunk`) on `input`,
+    /// whose side is `size` (updated to the output's); returns the output map and the name of the ReLU6 bound constant.
+    public static func trunk(convStem: Conv2d, bn0: BatchNorm2d, blocks: [MBConvBlock], input: String, size: inout Int, prefix: String,
+                             graph g: inout ONNXGraph) -> (output: String, six: String) {
         let six = g.initializer(prefix + "relu6.max", Tensor([6], shape: [1]))
         func conv(_ c: Conv2d, _ x: String, _ key: String) -> String {
             let (out, h, _) = g.conv(c, x, prefix + key, height: size, width: size)
@@ -41,8 +51,8 @@ public enum EfficientNetLiteONNX {
         func bn(_ b: BatchNorm2d, _ x: String, _ key: String) -> String { g.batchNorm(b, x, prefix + key) }
         func relu6(_ x: String) -> String { g.node("Min", [g.node("Relu", [x]), six]) }
 
-        var h = relu6(bn(network.bn0, conv(network.convStem, input, "_conv_stem"), "_bn0"))
-        for (i, block) in network.blocks.enumerated() {
+        var h = relu6(bn(bn0, conv(convStem, input, "_conv_stem"), "_bn0"))
+        for (i, block) in blocks.enumerated() {
             let key = "_blocks.\(i)"
             var x = h
             if let expand = block.expandConv, let bn0 = block.bn0 { x = relu6(bn(bn0, conv(expand, x, key + "._expand_conv"), key + "._bn0")) }
@@ -50,8 +60,7 @@ public enum EfficientNetLiteONNX {
             x = bn(block.bn2, conv(block.projectConv, x, key + "._project_conv"), key + "._bn2")
             h = block.hasSkip ? g.node("Add", [x, h]) : x
         }
-        h = relu6(bn(network.bn1, conv(network.convHead, h, "_conv_head"), "_bn1"))
-        return g.node("Flatten", [g.node("GlobalAveragePool", [h])], [("axis", .int(1))])
+        return (h, six)
     }
 }
 

@@ -14,10 +14,11 @@ struct ExportONNX: ParsableCommand {
           efficientnet-lite0/-lite2  the normalised crop [batch, 3, side, side] (resize and normalise as the card says); with the card's flip_average the graph averages the crop's and its mirror image's logits, as detect does
           meso4, mesoinception4      the normalised crop [batch, 3, side, side]
           mouth-motion-mlp           the window features [batch, 47] of MouthMotionFeatures (computed from FaceMesh tracks outside the graph)
+          m2tr-efficientnet-lite0    the normalised crop [batch, 3, 224, 224]; the frequency filter is written as one MatMul per channel (it is linear for a fixed map size)
           rffr-efficientnet-lite0    two inputs, the same face crop twice: crop [batch, 3, side, side] normalised as the card says, and working [batch, 3, W, W] at the inpainter's working size W (128 for the default), pixels / 127.5 − 1; the frozen inpainter, its fixed masks, the residual 4 · (x̂ − x) and both branches are inside the graph (with flip_average, both inputs are mirrored in the graph)
         The card is stored as the metadata entry forensight.card, so the preprocessing travels with the file. Opset 13, IR version 8; ONNX Runtime gives our logits within 1e-4 (ONNXExportTests).
 
-        An ensemble or a fusion is several networks: each is written to its own file, OUT with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card. A member network with no exporter yet (m2tr-efficientnet-lite0, forgelens-efficientnet-lite0) is skipped with a line on stderr and the others are written; a file whose networks none can be exported exits 1. Every network of the default model exports.
+        An ensemble or a fusion is several networks: each is written to its own file, OUT with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card. A member network with no exporter yet (forgelens-efficientnet-lite0) is skipped with a line on stderr and the others are written; a file whose networks none can be exported exits 1. Every network of the default model exports.
 
         Examples:
           forensight models export-onnx models/sbi-efficientnet-lite0.safetensors --out sbi.onnx
@@ -34,7 +35,7 @@ struct ExportONNX: ParsableCommand {
         let detector: any Detector
         do { detector = try DetectorRegistry.load(path: model) } catch { throw fail("\(error)") }
         let networks = Self.networks(of: detector)
-        let takes = "export-onnx takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4, mouth-motion-mlp and rffr-efficientnet-lite0, alone or in ensembles and fusions"
+        let takes = "export-onnx takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4, m2tr-efficientnet-lite0, mouth-motion-mlp and rffr-efficientnet-lite0, alone or in ensembles and fusions"
         if networks.count == 1, let only = networks.first, !Self.exportable(only.detector) {
             throw fail("\(model): a \(only.detector.card.architecture) network cannot be exported to ONNX yet (\(takes))")
         }
@@ -75,7 +76,7 @@ struct ExportONNX: ParsableCommand {
 
     /// Whether a single network's detector has an ONNX exporter.
     static func exportable(_ detector: any Detector) -> Bool {
-        detector is DeepfakeDetector || detector is MesoNetDetector || detector is MouthMotionDetector || detector is RFFRDetector
+        detector is DeepfakeDetector || detector is MesoNetDetector || detector is MouthMotionDetector || detector is RFFRDetector || detector is M2TRDetector
     }
 
     /// The ONNX bytes of one network's detector, or nil for an architecture with no exporter.
@@ -90,6 +91,9 @@ struct ExportONNX: ParsableCommand {
         case let d as MouthMotionDetector:
             d.network.eval()
             return MouthMotionNetONNX.export(d.network, metadata: metadata)
+        case let d as M2TRDetector:
+            d.network.eval()
+            return M2TRNetworkONNX.export(d.network, flipAverage: d.card.flipAverage == true, metadata: metadata)
         case let d as RFFRDetector:
             d.network.eval()
             return RFFRNetworkONNX.export(d.network, side: d.card.inputSize, flipAverage: d.card.flipAverage == true, metadata: metadata)

@@ -167,26 +167,61 @@ extension CommandLineTests {
         XCTAssertEqual(notMeso.stderr.split(separator: "\n").count, 1, notMeso.stderr)
     }
 
-    /// A network without an exporter: alone it is a one-line error (exit 1); in an ensemble it is skipped, named on
-    /// stderr, and the other members are written.
+    /// A network without an exporter (ForgeLens): alone it is a one-line error (exit 1); in an ensemble it is skipped,
+    /// named on stderr, and the other members are written.
     func testModelsExportONNXSkipsNetworksWithoutAnExporter() throws {
-        var card = DetectorCard(id: "m2tr-small", architecture: "m2tr-efficientnet-lite0")
+        var card = DetectorCard(id: "forgelens-small", architecture: "forgelens-efficientnet-lite0")
         card.inputSize = 224
-        let m2tr = try ParameterInit.withSeed(5) { try DetectorRegistry.make(card: card) }
-        let alone = dir.appendingPathComponent("m2tr.safetensors").path
-        try m2tr.save(to: alone, dtype: .f32)
-        let refused = try run(["models", "export-onnx", alone, "--out", dir.appendingPathComponent("m2tr.onnx").path])
+        let forgelens = try ParameterInit.withSeed(5) { try DetectorRegistry.make(card: card) }
+        let alone = dir.appendingPathComponent("forgelens.safetensors").path
+        try forgelens.save(to: alone, dtype: .f32)
+        let refused = try run(["models", "export-onnx", alone, "--out", dir.appendingPathComponent("forgelens.onnx").path])
         XCTAssertEqual(refused.status, 1)
         XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
-        XCTAssertTrue(refused.stderr.contains("m2tr-efficientnet-lite0") && refused.stderr.contains(alone), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("forgelens-efficientnet-lite0") && refused.stderr.contains(alone), refused.stderr)
         let lite = try EnsembleTests.member("lite", seed: 2)
-        let pair = try EnsembleDetector(id: "pair", members: [lite, m2tr], combiner: StackingCombiner(weights: [1, 1], bias: 0))
+        let pair = try EnsembleDetector(id: "pair", members: [lite, forgelens], combiner: StackingCombiner(weights: [1, 1], bias: 0))
         let path = dir.appendingPathComponent("pair.safetensors").path
         try pair.save(to: path, dtype: .f32)
         let partial = try run(["models", "export-onnx", path, "--out", dir.appendingPathComponent("pair.onnx").path])
         XCTAssertEqual(partial.status, 0, partial.stderr)
-        XCTAssertTrue(partial.stderr.contains("skipped 1-m2tr-small"), partial.stderr)
+        XCTAssertTrue(partial.stderr.contains("skipped 1-forgelens-small"), partial.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pair.0-lite.onnx").path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pair.1-m2tr-small.onnx").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pair.1-forgelens-small.onnx").path))
+    }
+
+    /// `models export-onnx` on an M2TR detector (the ImageNet Lite0 trunk, seeded layers after it with BatchNorm
+    /// statistics and the frequency filter moved off their starting values, mirror averaging on): ONNX Runtime gives our logits within 1e-4 on fixed inputs, the frequency filter
+    /// included as its matrix. Skips when no Python has onnx and onnxruntime.
+    func testModelsExportONNXOfM2TRMatchesOnnxRuntime() throws {
+        guard let python = onnxPython() else { throw XCTSkip("no python with onnx and onnxruntime (pip install onnx onnxruntime)") }
+        var card = DetectorCard(id: "m2tr-onnx", architecture: "m2tr-efficientnet-lite0")
+        (card.inputSize, card.flipAverage) = (224, true)
+        let weights = ModelLocations.weightsDirectory + "/efficientnet_lite0.safetensors"
+        guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("no ImageNet Lite0 weights (bash scripts/setup/weights.sh)") }
+        let m2tr = try XCTUnwrap(try ParameterInit.withSeed(5) { try DetectorRegistry.make(card: card) } as? M2TRDetector)
+        // The ImageNet trunk (a seeded random one of 11 blocks fades every input to the same map), then the statistics
+        // of the layers after it and the frequency filter moved off their starting values.
+        try m2tr.loadPretrained(try SafetensorsFile(path: weights).allTensors())
+        var generator = SeededRandom(seed: 17)
+        for (key, tensor) in m2tr.network.stateDict() where !key.hasPrefix("trunk.") && (key.contains("running") || key.hasPrefix("filter.")) {
+            for j in 0..<tensor.count {
+                tensor.data[j] = key.hasSuffix("running_var") ? 0.5 + generator.nextFloat()
+                    : key.hasPrefix("filter.") ? 2 * generator.nextFloat() - 1 : 0.2 * (generator.nextFloat() - 0.5)
+            }
+        }
+        m2tr.network.eval()
+        let model = dir.appendingPathComponent("m2tr.safetensors").path, onnx = dir.appendingPathComponent("m2tr.onnx").path
+        try m2tr.save(to: model, dtype: .f32)
+        let exported = try run(["models", "export-onnx", model, "--out", onnx])
+        XCTAssertEqual(exported.status, 0, exported.stderr)
+        let x = patterns(side: 224)
+        let ours = zip(withoutGrad { m2tr.network(x.plain) }.scalars, withoutGrad { m2tr.network(x.mirrored) }.scalars).map { ($0 + $1) / 2 }
+        let out = try runONNX(python, onnx, ["input": x.plain], "m2tr")
+        let theirs = try XCTUnwrap(try out.allTensors()["logits"])
+        XCTAssertEqual(theirs.shape, [2, 1])
+        XCTAssertGreaterThan(abs(ours[0] - ours[1]), 1e-3, "distinct logits for distinct inputs")
+        for (a, b) in zip(ours, theirs.scalars) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        XCTAssertTrue(try XCTUnwrap(out.metadata["forensight.card"]).contains("\"id\":\"m2tr-onnx\""))
     }
 }
