@@ -137,29 +137,14 @@ public final class DeepfakeDetector: ExplainableDetector {
     /// tensor's storage directly must be announced with `markStateChanged()` on the module. A network with any part in
     /// training mode runs as the module.
     public func logits(_ input: Tensor) -> [Float] {
-        guard network.namedModules.allSatisfy({ !$0.1.isTraining }) else { return withoutGrad { network(input) }.scalars }
+        guard CompiledLite.evaluating(network) else { return withoutGrad { network(input) }.scalars }
         return compiledNetwork()(input).scalars
     }
 
-    private let compiledLock = NSLock()
-    private var compiled: EfficientNetLiteInference?
-    /// The network's `stateVersion` when `compiled` was last found current.
-    private var checkedGeneration = -1
+    private let compiled = CompiledLite()
 
-    /// The network compiled for inference, current with its weights. Comparing every weight costs about half a
-    /// batch-1 forward pass, so it is done only when the network's state may have changed since the last check.
-    func compiledNetwork() -> EfficientNetLiteInference {
-        compiledLock.lock()
-        defer { compiledLock.unlock() }
-        let generation = network.stateVersion
-        if let compiled, generation == checkedGeneration || compiled.matches(network) {
-            checkedGeneration = generation
-            return compiled
-        }
-        let fresh = EfficientNetLiteInference(network)
-        (compiled, checkedGeneration) = (fresh, generation)
-        return fresh
-    }
+    /// The network compiled for inference, current with its weights (`CompiledLite`).
+    func compiledNetwork() -> EfficientNetLiteInference { compiled.current(for: network) }
 
     /// The network's logit for each face crop, before calibration, in batches of `batchSize`. With the card's
     /// `flipAverage` it is the mean of the crop's logit and its mirror image's.

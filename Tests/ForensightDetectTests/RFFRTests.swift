@@ -83,6 +83,9 @@ final class RFFRTests: XCTestCase {
         let worst = zip(input.scalars[(3 * 1024)..<(6 * 1024)], cue).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(worst, 1e-5)
         d.network.eval()
+        // In evaluation the crop branch runs compiled (folded BatchNorm): the module's logits within float rounding.
+        let module = withoutGrad { d.network(input) }.scalars, compiled = d.logits(input)
+        for (a, b) in zip(module, compiled) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a))) }
         d.card.flipAverage = true
         let path = dir.appendingPathComponent("rffr.safetensors").path
         try d.save(to: path, dtype: .f32)
