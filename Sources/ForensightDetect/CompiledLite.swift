@@ -19,15 +19,20 @@ final class CompiledLite: @unchecked Sendable {
 
     /// `network` compiled, current with its weights. Comparing every weight costs about half a batch-1 forward pass,
     /// so it is done only when the network's state may have changed since the last check.
-    func current(for network: EfficientNetLite) -> EfficientNetLiteInference {
+    func current(for network: EfficientNetLite) -> EfficientNetLiteInference { current(of: network) { EfficientNetLiteInference(network) } }
+
+    /// `trunk` (M2TR's backbone) compiled, current with its weights; only `trunkMap` runs on it.
+    func current(for trunk: EfficientNetLiteTrunk) -> EfficientNetLiteInference { current(of: trunk) { EfficientNetLiteInference(trunk: trunk) } }
+
+    private func current(of module: Module, compile: () -> EfficientNetLiteInference) -> EfficientNetLiteInference {
         lock.lock()
         defer { lock.unlock() }
-        let generation = network.stateVersion
-        if let compiled, generation == checkedGeneration || compiled.matches(network) {
+        let generation = module.stateVersion
+        if let compiled, generation == checkedGeneration || compiled.matches(module) {
             checkedGeneration = generation
             return compiled
         }
-        let fresh = EfficientNetLiteInference(network)
+        let fresh = compile()
         (compiled, checkedGeneration) = (fresh, generation)
         return fresh
     }

@@ -50,7 +50,17 @@ public final class M2TRDetector: TrainableDetector, AuxiliaryLossDetector, Featu
         make: { try M2TRDetector(card: $0) }, load: { try M2TRDetector(card: $0, file: $1, path: $2) })
 
     public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
-        card.faceLogits(faces, batchSize: batchSize) { input in withoutGrad { network(input) }.scalars }
+        card.faceLogits(faces, batchSize: batchSize) { logits($0) }
+    }
+
+    private let compiledTrunk = CompiledLite()
+
+    /// Raw logits of a prepared input batch, no gradient recorded. With the network in evaluation mode the backbone
+    /// runs compiled for inference (`CompiledLite`), the transformer, filter, fusion and head as modules: the module's
+    /// logits within float rounding (`M2TRDetectorTests`).
+    public func logits(_ input: Tensor) -> [Float] {
+        guard CompiledLite.evaluating(network) else { return withoutGrad { network(input) }.scalars }
+        return withoutGrad { network.logits(trunkOutput: compiledTrunk.current(for: network.trunk).trunkMap(input)) }.scalars
     }
 
     public func save(to path: String, dtype: SafetensorsDType = .f32) throws {

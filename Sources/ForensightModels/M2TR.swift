@@ -78,7 +78,12 @@ public final class M2TRNetwork: Module {
     public func maps(_ x: Tensor) -> (rgb: Tensor, frequency: Tensor, fused: Tensor) {
         precondition(x.rank == 4 && x.shape[2] == config.inputSize && x.shape[3] == config.inputSize,
                      "m2tr input \(x.shape): [N, 3, \(config.inputSize), \(config.inputSize)]")
-        let f = proj(trunk(x))
+        return maps(trunkOutput: trunk(x))
+    }
+
+    /// The three maps from the trunk's output map [N, C, m, m] (the rest of `maps(_:)`).
+    public func maps(trunkOutput: Tensor) -> (rgb: Tensor, frequency: Tensor, fused: Tensor) {
+        let f = proj(trunkOutput)
         var s = f
         for layer in transformer { s = layer(s) }
         let q = filter(f)
@@ -90,6 +95,9 @@ public final class M2TRNetwork: Module {
 
     /// One logit per image: [N, 1].
     public func callAsFunction(_ x: Tensor) -> Tensor { fc(dropout(features(x))) }
+
+    /// One logit per image from the trunk's output map (as `callAsFunction` after the trunk): [N, 1].
+    public func logits(trunkOutput: Tensor) -> Tensor { fc(dropout(Self.pooled(maps(trunkOutput: trunkOutput).fused))) }
 
     /// The logits [N, 1] and the branch-consistency term of the same forward pass (`branchConsistency`).
     public func logitsAndConsistency(_ x: Tensor) -> (logits: Tensor, consistency: Tensor) {

@@ -72,6 +72,20 @@ final class M2TRDetectorTests: XCTestCase {
         XCTAssertEqual(loaded.faceLogits(faces, batchSize: 1), detector.faceLogits(faces, batchSize: 1))
         XCTAssertFalse(loaded.weightsSHA256.isEmpty)
         XCTAssertEqual(loaded.featureWidth, 96)
+        // In evaluation the backbone runs compiled (folded BatchNorm): the module's trunk map and logit within float
+        // rounding, with BatchNorm statistics off identity.
+        var generator = SeededRandom(seed: 4)
+        for (key, tensor) in detector.network.trunk.stateDict() where key.contains("running") {
+            for j in 0..<tensor.count { tensor.data[j] = key.hasSuffix("running_var") ? 0.5 + generator.nextFloat() : 0.2 * (generator.nextFloat() - 0.5) }
+        }
+        detector.network.trunk.markStateChanged()
+        let x = detector.card.inputTensor([face(2, video: "b").image])
+        let module = withoutGrad { detector.network.trunk(x) }.scalars
+        let compiled = EfficientNetLiteInference(trunk: detector.network.trunk).trunkMap(x).scalars
+        XCTAssertEqual(module.count, compiled.count)
+        let scale = max(1, module.map(abs).max()!)
+        XCTAssertLessThan(zip(module, compiled).map { abs($0 - $1) }.max()!, 1e-4 * scale)
+        XCTAssertEqual(detector.logits(x)[0], withoutGrad { detector.network(x) }.scalars[0], accuracy: 1e-4)
     }
 
     /// Training steps of the self-blend recipe on the tiny configuration: the same seed gives the same weights twice,
