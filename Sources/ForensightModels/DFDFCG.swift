@@ -126,7 +126,7 @@ public final class DFDFCGNetwork: Module {
         let spatial = spatialHead(spatialFeature), temporalLogit = temporalHead(temporalFeature)
         let joint = spatioTemporalHead(Tensor.concatenate([spatialFeature, temporalFeature], axis: 1))
         let enabled = [(config.spatialHead, spatial), (config.temporalHead, temporalLogit), (config.spatioTemporalHead, joint)]
-            .filter(\.0).map(\.1)
+            .filter { $0.0 }.map { $0.1 }
         var logits = enabled[0]
         for other in enabled.dropFirst() { logits = logits + other }
         var guidance: Tensor? = nil

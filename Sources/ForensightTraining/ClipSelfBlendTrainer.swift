@@ -130,7 +130,8 @@ public final class ClipSelfBlendTrainer: TrainingRecipe {
         images.withUnsafeMutableBufferPointer { imageSlots in
             points.withUnsafeMutableBufferPointer { pointSlots in
                 // Each iteration writes only its own clips' slots.
-                nonisolated(unsafe) let (outImages, outPoints) = (imageSlots, pointSlots)
+                nonisolated(unsafe) let outImages = imageSlots
+                nonisolated(unsafe) let outPoints = pointSlots
                 DispatchQueue.concurrentPerform(iterations: k) { j in
                     var random = SeededRandom(seed: mix(recipe.seed, UInt64(epoch), UInt64(firstPosition + j), UInt64(members[j])))
                     let (blendSeed, augmentSeed) = (random.next(), random.next())
