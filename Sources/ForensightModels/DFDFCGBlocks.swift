@@ -107,7 +107,8 @@ public enum FacialComponent: Int, CaseIterable, Sendable {
 /// of the mouth corners; skin = the face box (the landmarks' bounding box grown by 0.55·D left and right, 0.6·D up
 /// and 0.6·D down, clipped to the crop) minus the other three. A cell (its centre) inside several discs belongs to
 /// the one whose centre is nearest relative to its radius. A component that covers no cell centre (a coarse grid)
-/// takes the one cell holding its centre point (for skin: the cell of the box's top-centre, the forehead).
+/// takes the one cell holding its centre point (for skin: the cell of the box's top-centre, the forehead), which it
+/// may then share with another component.
 public enum FacialRegions {
     /// Masks [4, h·w] (row-major cells, 1 inside) for landmarks `points` (five (x, y) pairs, normalised).
     public static func masks(points: [(x: Float, y: Float)], grid h: Int, _ w: Int) -> [Float] {

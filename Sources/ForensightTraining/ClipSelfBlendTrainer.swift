@@ -41,8 +41,9 @@ public final class ClipSelfBlendTrainer: TrainingRecipe {
                 output: String) throws {
         guard recipe.fakes == .selfBlend else { throw TrainingError("\(recipe.architecture) trains on self-blended clips only") }
         let reals = train.filter { !$0.sample.isFake }.map { recipe.denseMask ? $0 : $0.withoutMesh }
-        self.train = recipe.fillPadding ? reals.map { $0.fillingPadding() } : reals
-        clips = Self.clips(self.train, length: detector.clipLength)
+        let filled = recipe.fillPadding ? reals.map { $0.fillingPadding() } : reals
+        train = filled
+        clips = Self.clips(filled, length: detector.clipLength)
         guard clips.count >= recipe.realsPerStep else {
             throw TrainingError("need at least \(recipe.realsPerStep) real training clips of \(detector.clipLength) frames, found \(clips.count)")
         }
@@ -52,7 +53,7 @@ public final class ClipSelfBlendTrainer: TrainingRecipe {
         blend = recipe.selfBlend
         self.validation = ClipValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, length: detector.clipLength,
                                             clipsPerVideo: max(1, recipe.validationFramesPerVideo / detector.clipLength),
-                                            seed: recipe.seed, blend: blend)
+                                            seed: recipe.seed, blend: recipe.selfBlend)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     }
 

@@ -34,16 +34,21 @@ extension Train {
             }
         } catch { throw fail("\(error)") }
         guard let export, !history.isEmpty else { return }
+        try exportClipDetector(recipe: recipe, clipLength: model.clipLength, to: export)
+    }
+
+    /// Writes `out/best.safetensors` to `path` in fp16, uncalibrated, with the training ids beside it.
+    func exportClipDetector(recipe: SelfBlendRecipe, clipLength: Int, to path: String) throws {
         do {
             guard let best = try DetectorRegistry.load(path: out + "/best.safetensors") as? any ClipTrainableDetector else {
                 throw DetectorError("\(out)/best.safetensors: not a clip detector")
             }
-            best.card.notes = "self-blended clips of \(model.clipLength) frames, seed \(recipe.seed), \(recipe.epochs) epochs; uncalibrated; see docs/ZOO.md"
-            try best.save(to: export, dtype: .f16)
-            let ids = (export as NSString).deletingPathExtension + ".training-ids.txt"
+            best.card.notes = "self-blended clips of \(clipLength) frames, seed \(recipe.seed), \(recipe.epochs) epochs; uncalibrated; see docs/ZOO.md"
+            try best.save(to: path, dtype: .f16)
+            let ids = (path as NSString).deletingPathExtension + ".training-ids.txt"
             try? FileManager.default.removeItem(atPath: ids)
             try FileManager.default.copyItem(atPath: out + "/training-ids.txt", toPath: ids)
         } catch { throw fail("\(error)") }
-        note("exported \(export) (uncalibrated)")
+        note("exported \(path) (uncalibrated)")
     }
 }

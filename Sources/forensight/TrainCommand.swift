@@ -279,6 +279,9 @@ struct Train: ParsableCommand {
         if exportOnly {
             guard let export else { throw fail("--export-only needs --export FILE") }
             guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
+            if let clips = try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)) as? any ClipTrainableDetector {
+                return try exportClipDetector(recipe: recipe, clipLength: clips.clipLength, to: export)
+            }
             try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
             return
         }
