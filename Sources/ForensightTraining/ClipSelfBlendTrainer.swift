@@ -42,7 +42,7 @@ public final class ClipSelfBlendTrainer: TrainingRecipe {
         guard recipe.fakes == .selfBlend else { throw TrainingError("\(recipe.architecture) trains on self-blended clips only") }
         let reals = train.filter { !$0.sample.isFake }.map { recipe.denseMask ? $0 : $0.withoutMesh }
         let filled = recipe.fillPadding ? reals.map { $0.fillingPadding() } : reals
-        train = filled
+        self.train = filled
         clips = Self.clips(filled, length: detector.clipLength)
         guard clips.count >= recipe.realsPerStep else {
             throw TrainingError("need at least \(recipe.realsPerStep) real training clips of \(detector.clipLength) frames, found \(clips.count)")
