@@ -10,8 +10,28 @@ public struct FaceAugmentation: Sendable {
     public init() {}
 
     public func callAsFunction<R: RandomNumberGenerator>(_ image: RGBImage, using random: inout R) -> RGBImage {
+        augmented(image, using: &random).image
+    }
+
+    /// Where an augmentation moved the face: whether it mirrored the crop (first), then the square it cut out.
+    public struct Geometry: Sendable, Equatable {
+        public var flipped: Bool
+        /// Width of the input crop (the mirror axis).
+        public var width: Int
+        /// The cut square, in the (mirrored) input's pixels.
+        public var x: Int, y: Int, side: Int
+
+        /// A point of the input crop (pixels) in the output, normalised to its side (0…1).
+        public func normalised(x px: Float, y py: Float) -> (x: Float, y: Float) {
+            (((flipped ? Float(width) - px : px) - Float(x)) / Float(side), (py - Float(y)) / Float(side))
+        }
+    }
+
+    /// The augmented crop (the same draws as `callAsFunction`) and its geometry, so landmarks can follow the face.
+    public func augmented<R: RandomNumberGenerator>(_ image: RGBImage, using random: inout R) -> (image: RGBImage, geometry: Geometry) {
         var out = image
-        if Bool.random(using: &random) { out = ImageGeometry.flipHorizontal(out) }
+        let flipped = Bool.random(using: &random)
+        if flipped { out = ImageGeometry.flipHorizontal(out) }
         if chance(0.3, &random) {
             out = FaceColor.jitter(out, shift: 8, brightness: 0.08, contrast: 0.12, saturation: 0.15, using: &random)
         }
@@ -29,7 +49,7 @@ public struct FaceAugmentation: Sendable {
         if chance(0.7, &random) { out = Perturbation.jpeg(quality: Int.random(in: 60...100, using: &random)).apply(to: out) }
         let side = Int((Double(min(out.width, out.height)) * Double.random(in: 0.88...1, using: &random)).rounded())
         let x = Int.random(in: 0...(out.width - side), using: &random), y = Int.random(in: 0...(out.height - side), using: &random)
-        return ImageGeometry.crop(out, x: x, y: y, width: side, height: side)
+        return (ImageGeometry.crop(out, x: x, y: y, width: side, height: side), Geometry(flipped: flipped, width: image.width, x: x, y: y, side: side))
     }
 
     private func chance<R: RandomNumberGenerator>(_ p: Double, _ random: inout R) -> Bool { Double.random(in: 0..<1, using: &random) < p }

@@ -279,10 +279,14 @@ struct Train: ParsableCommand {
         if exportOnly {
             guard let export else { throw fail("--export-only needs --export FILE") }
             guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
+            if let clips = try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)) as? any ClipTrainableDetector {
+                return try exportClipDetector(recipe: recipe, clipLength: clips.clipLength, to: export)
+            }
             try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
             return
         }
         let model = try rffrInpainter.map { try initialRFFR(inpainter: $0.model) } ?? initialDetector()
+        if let clips = model as? any ClipTrainableDetector { return try trainClips(clips, recipe: recipe, train: trainFaces, validation: valFaces) }
         let trainer: SelfBlendTrainer
         do {
             trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out,
@@ -352,8 +356,10 @@ struct Train: ParsableCommand {
         return out
     }
 
-    /// The self-blend recipe's learning rate without --learning-rate: ForgeLens's own (1e-4), else 2e-4.
-    var defaultLearningRate: Float { architecture == ForgeLensDetector.architecture ? ForgeLensDetector.learningRate : 2e-4 }
+    /// The self-blend recipe's learning rate without --learning-rate: ForgeLens's and DFD-FCG's own (1e-4), else 2e-4.
+    var defaultLearningRate: Float {
+        [ForgeLensDetector.architecture: ForgeLensDetector.learningRate, DFDFCGDetector.architecture: DFDFCGDetector.learningRate][architecture] ?? 2e-4
+    }
 
     /// --input-size, or the input side a fresh detector of the architecture has on its card.
     func resolvedInputSize() throws -> Int {
