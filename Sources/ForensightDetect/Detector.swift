@@ -85,6 +85,7 @@ public enum DetectorRegistry {
         RFFRDetector.registryEntry,
         M2TRDetector.registryEntry,
         ForgeLensDetector.registryEntry,
+        CLIPAdapterDetector.registryEntry,
     ]
 
     private static let lock = NSLock()
