@@ -65,7 +65,7 @@ final class CLIPAdapterDetectorTests: XCTestCase {
     func testFileRoundTripKeepsTheParts() throws {
         for parts in [nil, "freq,arcmargin"] {
             var c = card(parts)
-            c.inputSize = 224
+            c.inputSize = 64
             let detector = try ParameterInit.withSeed(8) { try CLIPAdapterDetector(card: c) }
             detector.network.eval()
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("adapter-\(UUID()).safetensors").path
