@@ -193,11 +193,16 @@ public final class CLIPAdapterNetwork: Module {
         for p in normParameters { p.requiresGrad = true }
     }
 
-    /// The backbone's normalisation affine parameters (whether or not they train).
+    /// The normalisation affine parameters of the backbone's layers that the tokens pass through, whether or not
+    /// they train: the trunk's BatchNorms, or CLIP's `ln_pre` and the LayerNorms of blocks 0…layer (not `ln_post`).
     public var normParameters: [Tensor] {
-        let backbone: Module
-        if let lite = tokens as? EfficientNetLiteTokens { backbone = lite.trunk } else if let clip = tokens as? CLIPTokens { backbone = clip.encoder } else { return [] }
-        return backbone.namedModules.flatMap { _, m -> [Tensor] in
+        let used: [Module]
+        if let lite = tokens as? EfficientNetLiteTokens {
+            used = [lite.trunk]
+        } else if let clip = tokens as? CLIPTokens {
+            used = [clip.encoder.lnPre] + clip.encoder.blocks.prefix(clip.layers[0] + 1).map { $0 as Module }
+        } else { return [] }
+        return used.flatMap(\.namedModules).flatMap { _, m -> [Tensor] in
             if let bn = m as? BatchNorm2d { return [bn.weight, bn.bias] }
             if let ln = m as? LayerNorm { return [ln.weight, ln.bias].compactMap { $0 } }
             return []

@@ -136,4 +136,53 @@ final class CLIPAdapterDetectorTests: XCTestCase {
         _ = detector.trainingLogits(input)
         XCTAssertNil(detector.takeAuxiliaryLoss())
     }
+
+    /// The recipe's side of `IdentityAwareDetector`: each row's identity number (the training faces' people numbered
+    /// in sorted order; a self-blend keeps its source's; unknown stays nil) and label arrive before the logits, and
+    /// the detector's own term joins the loss unweighted.
+    func testTheRecipeHandsOverIdentitiesAndLabels() throws {
+        var recipe = SelfBlendRecipe()
+        (recipe.epochs, recipe.realsPerStep, recipe.inputSize, recipe.stepsPerEpoch, recipe.warmupSteps) = (1, 4, 32, 1, 1)
+        let train = (0..<4).map { face(UInt64($0), video: "v\($0)", person: [Optional("b"), "a", nil, "b"][$0]) }
+        let validation = (10..<12).map { face(UInt64($0), video: "r\($0)", person: nil) }
+        let spy = IdentitySpyDetector(card: DetectorCard(id: "spy", architecture: "toy-tiny"))
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("adapter-spy-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let trainer = try SelfBlendTrainer(recipe: recipe, detector: spy, train: train, validation: validation, output: out)
+        trainer.beginEpoch(0)
+        let loss = trainer.loss(epoch: 0, step: 0)
+        let (ids, labels) = try XCTUnwrap(spy.batches.first)
+        XCTAssertEqual(labels, [0, 0, 0, 0, 1, 1, 1, 1])
+        XCTAssertEqual(Array(ids[4...]), Array(ids[..<4]), "each fake keeps its source's identity")
+        XCTAssertEqual(ids[..<4].map { $0.map(String.init) ?? "-" }.sorted(), ["-", "0", "1", "1"], "a → 0, b → 1, unknown → nil")
+        XCTAssertEqual(loss.item - spy.lastBCE(labels: labels), 0.5, accuracy: 1e-5, "the detector's own term, unweighted")
+    }
+}
+
+/// A toy `IdentityAwareDetector` that records what the recipe hands it and returns a constant term of 0.5.
+final class IdentitySpyDetector: TrainableDetector, IdentityAwareDetector {
+    let inner: TinyTrainableDetector
+    var card: DetectorCard { get { inner.card } set { inner.card = newValue } }
+    var weightsSHA256: String { inner.weightsSHA256 }
+    private(set) var batches: [([Int?], [Float])] = []
+    private var logits: Tensor?
+    private var pending = false
+
+    init(card: DetectorCard) { inner = TinyTrainableDetector(card: card) }
+
+    var module: Module { inner.module }
+    var pretrainedWeightsName: String? { nil }
+    func inputTensor(_ faces: [RGBImage]) -> Tensor { inner.inputTensor(faces) }
+    func trainingLogits(_ input: Tensor) -> Tensor { logits = inner.trainingLogits(input); return logits! }
+    func beginTrainingEpoch(frozenBlocks: Int, dropoutSeed: UInt64) { inner.beginTrainingEpoch(frozenBlocks: frozenBlocks, dropoutSeed: dropoutSeed) }
+    func loadPretrained(_ weights: [String: Tensor]) throws { try inner.loadPretrained(weights) }
+    func faceLogits(_ faces: [RGBImage], batchSize: Int) -> [Float] { inner.faceLogits(faces, batchSize: batchSize) }
+    func save(to path: String, dtype: SafetensorsDType) throws { try inner.save(to: path, dtype: dtype) }
+    func setTrainingBatch(identities: [Int?], labels: [Float]) { batches.append((identities, labels)); pending = true }
+    func takeAuxiliaryLoss() -> Tensor? { defer { pending = false }; return pending ? Tensor([0.5], shape: [1]) : nil }
+
+    /// The binary cross-entropy of the last logits.
+    func lastBCE(labels: [Float]) -> Float {
+        Tensor.binaryCrossEntropyWithLogits(logits!, targets: Tensor(labels, shape: [labels.count, 1])).item
+    }
 }

@@ -206,4 +206,26 @@ final class CLIPAdapterTests: XCTestCase {
         XCTAssertTrue(logits.scalars[0].isFinite)
         print("clip-adapter-efficientnet-lite0 trainable parameters: \(model.parameterCount(trainableOnly: true))")
     }
+
+    /// On a CLIP image encoder (the tiny Hugging Face fixture: 2 × 2 patches at 32 px): the same logits on and off the
+    /// tape, and norm tuning trains the encoder's LayerNorms only.
+    func testOnCLIPTokensNormTuningTrainsTheLayerNorms() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/clip/hf_vision_model.safetensors")
+        let encoder = try CLIPCheckpoint(path: url.path, heads: 2, activation: .gelu).encoder
+        let model = ParameterInit.withSeed(6) { CLIPAdapterNetwork(clip: encoder, layer: 1, config: Self.tinyConfig()) }
+        model.eval()
+        model.freezeBackbone()
+        var random = SeededRandom(seed: 8)
+        let x = Tensor.randn([2, 3, 32, 32], using: &random)
+        let untaped = withoutGrad { model(x) }
+        let taped = model(x)
+        XCTAssertEqual(untaped.shape, [2, 1])
+        XCTAssertLessThan(zip(untaped.scalars, taped.scalars).map { abs($0 - $1) }.max()!, 1e-5)
+        taped.sum().backward()
+        let layerNorms = model.normParameters
+        XCTAssertFalse(layerNorms.isEmpty)
+        XCTAssertTrue(layerNorms.allSatisfy { $0.grad != nil })
+        let ids = Set(layerNorms.map(ObjectIdentifier.init))
+        XCTAssertTrue(encoder.namedParameters().filter { !ids.contains(ObjectIdentifier($0.1)) }.allSatisfy { $0.1.grad == nil && !$0.1.requiresGrad })
+    }
 }
