@@ -186,3 +186,19 @@ final class IdentitySpyDetector: TrainableDetector, IdentityAwareDetector {
         Tensor.binaryCrossEntropyWithLogits(logits!, targets: Tensor(labels, shape: [labels.count, 1])).item
     }
 }
+
+extension CommandLineTests {
+    /// `models architectures` lists the CLIP adapter as trainable; `train --adapter-parts` with an unknown part is a
+    /// usage error naming the known ones.
+    func testTrainTakesTheAdapterPartsAndRefusesUnknownOnes() throws {
+        let listed = try run(["models", "architectures", "--json"])
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        XCTAssertTrue(rows.contains { $0["architecture"] as? String == "clip-adapter-efficientnet-lite0" && $0["trainable"] as? Bool == true })
+        let refused = try run(["train", "--detector", "sbi", "--architecture", "clip-adapter-efficientnet-lite0", "--adapter-parts", "freq,bogus",
+                               "--data", dir.path, "--out", dir.appendingPathComponent("run").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--adapter-parts") && refused.stderr.contains("arcmargin"), refused.stderr)
+        let help = try run(["train", "--help"])
+        XCTAssertTrue(help.stdout.contains("--adapter-parts") && help.stdout.contains("--identity-weight"), help.stdout)
+    }
+}
