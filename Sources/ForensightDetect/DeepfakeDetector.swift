@@ -50,13 +50,15 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var motion: MotionSampling?
     /// For a fusion (architecture `fusion`): its members' ids; nil otherwise.
     public var fusion: FusionSpec?
+    /// For the CLIP adapter detector (`clip-adapter-efficientnet-lite0`): its parts and identity weight; nil otherwise.
+    public var adapter: AdapterSpec?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
     enum CodingKeys: String, CodingKey {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
         case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks, ensemble
-        case input, clipFrames = "clip_frames", pixelScale = "pixel_scale", interpolation, motion, fusion
+        case input, clipFrames = "clip_frames", pixelScale = "pixel_scale", interpolation, motion, fusion, adapter
     }
 
     /// The cropper this model expects.

@@ -86,6 +86,7 @@ public enum DetectorRegistry {
         M2TRDetector.registryEntry,
         ForgeLensDetector.registryEntry,
         DFDFCGDetector.registryEntry,
+        CLIPAdapterDetector.registryEntry,
     ]
 
     private static let lock = NSLock()

@@ -30,6 +30,8 @@ public final class SelfBlendTrainer: TrainingRecipe {
     let datasetFakes: [TrainingFace]
     /// The order of the current epoch's faces (`beginEpoch`).
     private var order: [Int] = []
+    /// The training faces' people (`personKey`) numbered from 0 in sorted order, for an `IdentityAwareDetector`.
+    let identityNumbers: [String: Int]
 
     /// - Parameters:
     ///   - detector: the network to train, already holding its initial weights.
@@ -51,7 +53,9 @@ public final class SelfBlendTrainer: TrainingRecipe {
         self.simulator = recipe.fakes.usesSimulator ? simulator : nil
         self.simulator?.highPassSigma = recipe.traceHighPassSigma
         let masked = reals.map { recipe.denseMask ? $0 : $0.withoutMesh }
-        self.train = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
+        let faces = recipe.fillPadding ? masked.map { $0.fillingPadding() } : masked
+        self.train = faces
+        identityNumbers = Dictionary(uniqueKeysWithValues: Set(faces.compactMap { Self.personKey($0.sample) }).sorted().enumerated().map { ($1, $0) })
         try detector.setInputSize(recipe.inputSize)
         blend = recipe.selfBlend
         self.validation = ValidationSet(validation.map { recipe.denseMask ? $0 : $0.withoutMesh }, framesPerVideo: recipe.validationFramesPerVideo,
@@ -96,11 +100,33 @@ public final class SelfBlendTrainer: TrainingRecipe {
     public func loss(epoch: Int, step: Int) -> Tensor {
         let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
         let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
+        if let aware = detector as? any IdentityAwareDetector {
+            let (identities, labels) = batchIdentities(members)
+            aware.setTrainingBatch(identities: identities, labels: labels)
+        }
         let loss = stepLoss(detector.trainingLogits(input), targets: targets)
         // Always taken, so that a detector does not hold this step's graph into the next one when the weight is 0.
         let extra = (detector as? any AuxiliaryLossDetector)?.takeAuxiliaryLoss()
+        // An identity-aware detector weighs its own terms (from its card).
+        if detector is any IdentityAwareDetector, let extra { return loss + extra }
         guard recipe.branchConsistencyWeight > 0, let extra else { return loss }
         return loss + extra * recipe.branchConsistencyWeight
+    }
+
+    /// A sample's person for identity-invariant learning: the dataset and the manifest's `identity` (FF++'s target
+    /// id, CelebA's person id from the file name); nil when the manifest has none (FairFace, UTKFace).
+    static func personKey(_ sample: Sample) -> String? { sample.identity.map { sample.dataset + "/" + $0 } }
+
+    /// Identity numbers and labels of the rows of `batch(members, …)`: the k reals, their k fakes (a self-blend, or
+    /// the trace simulator's fake, keeps its source's identity; a dataset fake drawn beside it is unknown), then the
+    /// views of the first h reals and h fakes.
+    func batchIdentities(_ members: [Int]) -> (identities: [Int?], labels: [Float]) {
+        let k = members.count, h = consistencyPairs
+        let reals = members.map { Self.personKey(train[$0].sample).flatMap { identityNumbers[$0] } }
+        let fakes = recipe.fakes == .dataset ? [Int?](repeating: nil, count: k) : reals
+        let identities = reals + fakes + Array(reals.prefix(h)) + Array(fakes.prefix(h))
+        let labels = [Float](repeating: 0, count: k) + [Float](repeating: 1, count: k) + [Float](repeating: 0, count: h) + [Float](repeating: 1, count: h)
+        return (identities, labels)
     }
 
     public func validate() throws -> (score: Double, result: ValidationResult) {

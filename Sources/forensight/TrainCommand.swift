@@ -5,6 +5,7 @@ import ForensightNN
 import ForensightMedia
 import ForensightFaces
 import ForensightData
+import ForensightModels
 import ForensightDetect
 import ForensightTraining
 import ForensightOptim
@@ -110,10 +111,10 @@ struct Train: ParsableCommand {
     @Option(help: "Real faces per step (each brings its self-blend).")
     var realsPerStep = 8
 
-    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-4 for forgelens-efficientnet-lite0, 1e-3 for the trace simulator).")
+    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-4 for forgelens-efficientnet-lite0 and clip-adapter-efficientnet-lite0, 1e-3 for the trace simulator).")
     var learningRate: Float?
 
-    @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower; forgelens-efficientnet-lite0 keeps its whole backbone frozen).")
+    @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower; forgelens-efficientnet-lite0 and clip-adapter-efficientnet-lite0 keep their backbone frozen).")
     var frozenBlocks = 3
 
     @Option(help: "Network input side in pixels (default: the architecture's own, 224 for EfficientNet-Lite, 256 for meso4 and mesoinception4).")
@@ -164,6 +165,12 @@ struct Train: ParsableCommand {
     @Option(help: "Weight of the architecture's own extra term, for those that have one (m2tr-efficientnet-lite0: 1 − cosine similarity of the pooled RGB and frequency features; 0: off).")
     var branchConsistencyWeight: Float = 0
 
+    @Option(help: "clip-adapter-efficientnet-lite0: the parts switched on, comma-separated, for an ablation (norms, freq, boundary, identity, arcmargin, slerp; all; none). Stored in the model card.")
+    var adapterParts = "all"
+
+    @Option(help: "clip-adapter-efficientnet-lite0: λ, the weight of the identity discriminator's cross-entropy (behind gradient reversal; part identity). Stored in the model card.")
+    var identityWeight: Float = CLIPAdapterDetector.defaultIdentityWeight
+
     @Option(help: "Exported model: the landmarks that align face crops at test time, mtcnn or facemesh (steadier when photos are resized or mirrored).")
     var testLandmarks: LandmarkSource = .mtcnn
 
@@ -188,6 +195,10 @@ struct Train: ParsableCommand {
         guard (32...1024).contains(inputSize ?? 224) else { throw ValidationError("--input-size must be between 32 and 1024") }
         guard consistencyWeight >= 0 && consistencyWeight.isFinite else { throw ValidationError("--consistency-weight must be ≥ 0") }
         guard branchConsistencyWeight >= 0 && branchConsistencyWeight.isFinite else { throw ValidationError("--branch-consistency-weight must be ≥ 0") }
+        guard identityWeight >= 0 && identityWeight.isFinite else { throw ValidationError("--identity-weight must be ≥ 0") }
+        guard adapterSpec != nil else {
+            throw ValidationError("--adapter-parts: name parts among \(CLIPAdapterParts.named.map(\.0).joined(separator: ", ")), or all, or none")
+        }
         guard (1...256).contains(traceWidth), (1...5).contains(traceStages) else { throw ValidationError("--trace-width must be 1–256 and --trace-stages 1–5") }
         guard (0...16).contains(frozenBlocks) else { throw ValidationError("--frozen-blocks must be between 0 and 16") }
         guard folds == 0 || (folds >= 2 && (1...folds).contains(fold) && detector == .sbi) else {
@@ -356,9 +367,19 @@ struct Train: ParsableCommand {
         return out
     }
 
-    /// The self-blend recipe's learning rate without --learning-rate: ForgeLens's and DFD-FCG's own (1e-4), else 2e-4.
+    /// The self-blend recipe's learning rate without --learning-rate: ForgeLens's, the CLIP adapter's and DFD-FCG's (1e-4), else 2e-4.
     var defaultLearningRate: Float {
-        [ForgeLensDetector.architecture: ForgeLensDetector.learningRate, DFDFCGDetector.architecture: DFDFCGDetector.learningRate][architecture] ?? 2e-4
+        switch architecture {
+        case ForgeLensDetector.architecture: ForgeLensDetector.learningRate
+        case CLIPAdapterDetector.architecture: CLIPAdapterDetector.learningRate
+        case DFDFCGDetector.architecture: DFDFCGDetector.learningRate
+        default: 2e-4
+        }
+    }
+
+    /// The CLIP adapter's parts and identity weight from --adapter-parts and --identity-weight (nil: an unknown part).
+    var adapterSpec: AdapterSpec? {
+        CLIPAdapterParts(names: adapterParts.split(separator: ",").map(String.init)).map { AdapterSpec(parts: $0.names, identityWeight: identityWeight) }
     }
 
     /// --input-size, or the input side a fresh detector of the architecture has on its card.
@@ -372,6 +393,7 @@ struct Train: ParsableCommand {
     func initialDetector() throws -> any TrainableDetector {
         var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + architecture, architecture: architecture)
         card.inputSize = try resolvedInputSize()
+        if architecture == CLIPAdapterDetector.architecture { card.adapter = adapterSpec }
         let model: any TrainableDetector
         do { model = try ParameterInit.withSeed(seed) { try DetectorRegistry.makeTrainable(card: card) } } catch { throw fail("\(error)") }
         guard let path = initWeights ?? model.pretrainedWeightsName.map({ ModelLocations.weightsDirectory + "/" + $0 }) else { return model }
