@@ -69,33 +69,38 @@ extension EnsembleDetector {
     /// Whether photos take a stacking of their own.
     public var routesStillImages: Bool { card.ensemble?.stillImages != nil }
 
-    /// One ensemble that scores videos as `video` does and photos as `stills` does: the members of `stills` (which
-    /// must include every member of `video`, the same weights file for file), `video`'s stacking (weight 0 for the
-    /// members it lacks), threshold, aggregation and calibration, and `stills`' stacking as the still-image stacking.
+    /// One ensemble that scores videos as `video` does and photos as `stills` does: the members of `stills`, then
+    /// those of `video` that `stills` lacks (a member both hold must be the same weights file for file); `video`'s
+    /// stacking (weight 0 for the members it lacks), threshold, aggregation and calibration, and `stills`' stacking as
+    /// the still-image stacking (weight 0, so not run on photos, for the video members it lacks).
     ///
-    /// - Throws: `DetectorError` naming the member that `stills` lacks or holds with other weights.
+    /// - Throws: `DetectorError` naming a member the two hold with other weights.
     public static func routing(id: String, video: EnsembleDetector, stills: EnsembleDetector, notes: String = "") throws -> EnsembleDetector {
         guard let videoSpec = video.card.ensemble, let stillSpec = stills.card.ensemble else {
             throw DetectorError("both detectors must be ensembles")
         }
-        var weights = [Double](repeating: 0, count: stills.members.count)
+        var members = stills.members
+        var videoWeights = [Double](repeating: 0, count: members.count), stillWeights = stillSpec.weights
         for (i, member) in video.members.enumerated() {
-            guard let j = stills.members.firstIndex(where: { $0.card.id == member.card.id }) else {
-                throw DetectorError("the still-image ensemble \"\(stills.card.id)\" has no member \"\(member.card.id)\"")
+            if let j = stills.members.firstIndex(where: { $0.card.id == member.card.id }) {
+                guard try Self.sameWeights(member, stills.members[j]) else {
+                    throw DetectorError("member \"\(member.card.id)\" holds other weights in \"\(video.card.id)\" and \"\(stills.card.id)\"")
+                }
+                videoWeights[j] = videoSpec.weights[i]
+            } else {
+                members.append(member)
+                videoWeights.append(videoSpec.weights[i])
+                stillWeights.append(0)
             }
-            guard try Self.sameWeights(member, stills.members[j]) else {
-                throw DetectorError("member \"\(member.card.id)\" holds other weights in \"\(video.card.id)\" and \"\(stills.card.id)\"")
-            }
-            weights[j] = videoSpec.weights[i]
         }
         var card = video.card
         (card.id, card.notes) = (id, notes)
-        var spec = EnsembleSpec(members: stillSpec.members, combiner: StackingCombiner(weights: weights, bias: videoSpec.bias),
+        var spec = EnsembleSpec(members: members.map(\.card.id), combiner: StackingCombiner(weights: videoWeights, bias: videoSpec.bias),
                                 inverseRegularization: videoSpec.inverseRegularization)
-        spec.stillImages = StillImageStacking(weights: stillSpec.weights, bias: stillSpec.bias, threshold: Double(stills.card.threshold),
+        spec.stillImages = StillImageStacking(weights: stillWeights, bias: stillSpec.bias, threshold: Double(stills.card.threshold),
                                               inverseRegularization: stillSpec.inverseRegularization)
         card.ensemble = spec
-        return try EnsembleDetector(card: card, members: stills.members, source: nil)
+        return try EnsembleDetector(card: card, members: members, source: nil)
     }
 
     /// Whether two detectors hold the same card and tensors (their saved files, in f32, hash the same).

@@ -9,7 +9,7 @@ extension Models {
         static let configuration = CommandConfiguration(
             abstract: "Join two fitted ensembles into one: videos scored as the first scores them, photos as the second does.",
             discussion: """
-            Some members are worth their cost on a photo (one face crop) and not on a video (32 of them), such as RFFR's inpainter. Fit one ensemble without them (--video) and one with them (--still-images, which must hold every member of --video with the same weights), then join the two: the file holds the members of --still-images once, the video stacking (weight 0, so not run, for members it lacks) and the still-image stacking.
+            Some members are worth their cost on a photo (one face crop) and not on a video (32 of them), such as RFFR's inpainter. Fit one ensemble without them (--video) and one with them (--still-images), then join the two: the file holds the members of --still-images, then those of --video that --still-images lacks, each once (a member both hold must be the same weights), the video stacking (weight 0, so not run on videos, for members it lacks) and the still-image stacking (weight 0, so not run on photos, for video-only members). A video member that is not worth its cost on photos, or a new video member whose photo numbers are not measured yet, keeps the photos exactly as --still-images scores them.
 
             Videos: the members of --video run and combine exactly as in --video; its threshold, calibration and aggregation are the file's. Photos: the members of --still-images run and combine as in --still-images, and its P(fake) p is mapped from its own threshold t onto the file's threshold T (p·T/t below t, T + (p − t)(1 − T)/(1 − t) above), so every record is called at T and photos keep the order and verdicts --still-images gives them. `detect --json` lists, per face, the members that ran.
 
@@ -21,7 +21,7 @@ extension Models {
         @Option(help: "The ensemble that scores videos (its threshold is the file's).")
         var video: String
 
-        @Option(name: .customLong("still-images"), help: "The ensemble that scores photos; it holds every member of --video.")
+        @Option(name: .customLong("still-images"), help: "The ensemble that scores photos (members of --video it lacks are not run on photos).")
         var stillImages: String
 
         @Option(help: "The file to write.")

@@ -102,10 +102,19 @@ final class EnsembleStillImagesTests: XCTestCase {
         }
     }
 
-    func testRoutingNeedsEveryVideoMemberWithTheSameWeights() throws {
+    /// A video member the photo ensemble lacks joins the file with photo weight 0: photos score exactly as the photo
+    /// ensemble (the member not run), videos as the video ensemble. A member both hold must hold the same weights.
+    func testRoutingKeepsVideoOnlyMembersAndNeedsTheSameWeights() throws {
         let (video, stills) = try Self.pair()
-        XCTAssertThrowsError(try EnsembleDetector.routing(id: "x", video: stills, stills: video)) { error in
-            XCTAssertTrue("\(error)".contains("no member \"c\""), "\(error)")
+        let swapped = try EnsembleDetector.routing(id: "x", video: stills, stills: video)
+        XCTAssertEqual(swapped.members.map(\.card.id), ["a", "b", "c"])
+        XCTAssertEqual(swapped.card.ensemble?.weights, [0.4, -0.2, 1.5])
+        XCTAssertEqual(swapped.card.ensemble?.stillImages?.weights, [1.2, 0.7, 0])
+        XCTAssertEqual(swapped.activeMembers(stillImage: true), [0, 1])
+        let faces = EnsembleTests.faces(3)
+        for (p, q) in zip(swapped.scores(.faces(faces)), stills.scores(.faces(faces))) { XCTAssertEqual(p.probability, q.probability, accuracy: 1e-6) }
+        for (p, q) in zip(swapped.scores(.faces(faces), stillImage: true), video.scores(.faces(faces))) {
+            XCTAssertEqual(Double(p.probability), ThresholdMap.rescaled(Double(q.probability), from: 0.6, onto: 0.8), accuracy: 1e-5)
         }
         let otherB = try EnsembleTests.member("b", seed: 7)
         let retrained = try EnsembleDetector(id: "a+b'+c", members: [stills.members[0], otherB, stills.members[2]],
@@ -220,11 +229,12 @@ extension CommandLineTests {
         let plain = try run(["models", "route", "--video", videoPath, "--still-images", stillsPath, "--out", out, "--id", "r"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertTrue(plain.stdout.contains("c: video weight 0.0000, photo weight 1.5000"), plain.stdout)
-        // Bad input: the two the wrong way round (the photo ensemble lacks nothing, the video one lacks c); a single detector.
-        let swapped = try run(["models", "route", "--video", stillsPath, "--still-images", videoPath, "--out", out])
-        XCTAssertEqual(swapped.status, 1)
-        XCTAssertEqual(swapped.stderr.split(separator: "\n").count, 1, swapped.stderr)
-        XCTAssertTrue(swapped.stderr.contains("no member \"c\""), swapped.stderr)
+        // The two the other way round: the video-only member c joins with photo weight 0.
+        let swapped = try run(["models", "route", "--video", stillsPath, "--still-images", videoPath, "--out", out, "--json"])
+        XCTAssertEqual(swapped.status, 0, swapped.stderr)
+        let other = try JSONSerialization.jsonObject(with: Data(swapped.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual((other["still_images"] as? [String: Any])?["weights"] as? [Double], [1.2, 0.7, 0])
+        // Bad input: a single detector.
         let single = dir.appendingPathComponent("single.safetensors").path
         try video.members[0].save(to: single, dtype: .f32)
         let notEnsemble = try run(["models", "route", "--video", single, "--still-images", stillsPath, "--out", out])
