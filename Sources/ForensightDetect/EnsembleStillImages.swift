@@ -72,15 +72,20 @@ extension EnsembleDetector {
     /// One ensemble that scores videos as `video` does and photos as `stills` does: the members of `stills`, then
     /// those of `video` that `stills` lacks (a member both hold must be the same weights file for file); `video`'s
     /// stacking (weight 0 for the members it lacks), threshold, aggregation and calibration, and `stills`' stacking as
-    /// the still-image stacking (weight 0, so not run on photos, for the video members it lacks).
+    /// the still-image stacking (weight 0, so not run on photos, for the video members it lacks). When `stills` is
+    /// itself routed, its still-image stacking (and that stacking's own threshold) is the one taken: photos score as
+    /// `stills` scores them.
     ///
     /// - Throws: `DetectorError` naming a member the two hold with other weights.
     public static func routing(id: String, video: EnsembleDetector, stills: EnsembleDetector, notes: String = "") throws -> EnsembleDetector {
         guard let videoSpec = video.card.ensemble, let stillSpec = stills.card.ensemble else {
             throw DetectorError("both detectors must be ensembles")
         }
+        // Photos as `stills` scores them: its own still-image stacking when it has one (a routed file), else its stacking.
+        let photo = stillSpec.stillImages ?? StillImageStacking(weights: stillSpec.weights, bias: stillSpec.bias, threshold: Double(stills.card.threshold),
+                                                                inverseRegularization: stillSpec.inverseRegularization)
         var members = stills.members
-        var videoWeights = [Double](repeating: 0, count: members.count), stillWeights = stillSpec.weights
+        var videoWeights = [Double](repeating: 0, count: members.count), stillWeights = photo.weights
         for (i, member) in video.members.enumerated() {
             if let j = stills.members.firstIndex(where: { $0.card.id == member.card.id }) {
                 guard try Self.sameWeights(member, stills.members[j]) else {
@@ -97,8 +102,8 @@ extension EnsembleDetector {
         (card.id, card.notes) = (id, notes)
         var spec = EnsembleSpec(members: members.map(\.card.id), combiner: StackingCombiner(weights: videoWeights, bias: videoSpec.bias),
                                 inverseRegularization: videoSpec.inverseRegularization)
-        spec.stillImages = StillImageStacking(weights: stillWeights, bias: stillSpec.bias, threshold: Double(stills.card.threshold),
-                                              inverseRegularization: stillSpec.inverseRegularization)
+        spec.stillImages = StillImageStacking(weights: stillWeights, bias: photo.bias, threshold: photo.threshold,
+                                              inverseRegularization: photo.inverseRegularization)
         card.ensemble = spec
         return try EnsembleDetector(card: card, members: members, source: nil)
     }

@@ -116,6 +116,20 @@ final class EnsembleStillImagesTests: XCTestCase {
         for (p, q) in zip(swapped.scores(.faces(faces), stillImage: true), video.scores(.faces(faces))) {
             XCTAssertEqual(Double(p.probability), ThresholdMap.rescaled(Double(q.probability), from: 0.6, onto: 0.8), accuracy: 1e-5)
         }
+        // A routed file as the photo side: its own photo stacking is taken, so photos score as the routed file scores
+        // them, and a new video member (d) is not run on photos.
+        let routed = try EnsembleDetector.routing(id: "r", video: video, stills: stills)
+        let d = try EnsembleTests.member("d", seed: 4)
+        let newVideo = try EnsembleDetector(id: "a+b+d", members: [video.members[0], video.members[1], d],
+                                            combiner: StackingCombiner(weights: [0.5, 0.3, 0.9], bias: 0.2), threshold: 0.65)
+        let rerouted = try EnsembleDetector.routing(id: "r2", video: newVideo, stills: routed)
+        XCTAssertEqual(rerouted.members.map(\.card.id), ["a", "b", "c", "d"])
+        XCTAssertEqual(rerouted.card.ensemble?.stillImages?.weights, [0.4, -0.2, 1.5, 0])
+        XCTAssertEqual(rerouted.card.ensemble?.stillImages?.threshold ?? 0, 0.8, accuracy: 1e-6)
+        for (p, q) in zip(rerouted.scores(.faces(faces), stillImage: true), stills.scores(.faces(faces))) {
+            XCTAssertEqual(Double(p.probability), ThresholdMap.rescaled(Double(q.probability), from: 0.8, onto: 0.65), accuracy: 1e-5)
+        }
+        for (p, q) in zip(rerouted.scores(.faces(faces)), newVideo.scores(.faces(faces))) { XCTAssertEqual(p.probability, q.probability, accuracy: 1e-6) }
         let otherB = try EnsembleTests.member("b", seed: 7)
         let retrained = try EnsembleDetector(id: "a+b'+c", members: [stills.members[0], otherB, stills.members[2]],
                                              combiner: StackingCombiner(weights: [1, 1, 1], bias: 0), threshold: 0.7)
