@@ -88,8 +88,8 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     /// Pooled features [B, 1280], as `EfficientNetLite.features`.
     public func features(_ x: Tensor) -> Tensor { imageByImage(x) { $0.globalAveragePool() } }
 
-    /// `finish(blockedFeatureMap(x))`, image by image when the batch allows: with one thread, or with at least two
-    /// images per thread (spread over the threads, each running the whole network with single-threaded kernels, so
+    /// `finish(stage(x))` (the stage `blockedFeatureMap` unless given), image by image when the batch allows: with one
+    /// thread, or with at least two images per thread (spread over the threads, each running the whole network with single-threaded kernels, so
     /// no meeting at the end of every layer). One image's activations (a few MB at most) stay in cache where the
     /// whole batch's would not. Smaller batches on several threads split every layer over the threads instead.
     func imageByImage(_ x: Tensor, stage: ((Tensor) -> ChannelBlocked)? = nil, _ finish: @escaping (ChannelBlocked) -> Tensor) -> Tensor {

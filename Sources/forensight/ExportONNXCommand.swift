@@ -69,9 +69,8 @@ struct ExportONNX: ParsableCommand {
 
     /// The single networks of `detector` with the ids that name their files: itself, or its members (recursively).
     static func networks(of detector: any Detector) -> [(id: String, detector: any Detector)] {
-        if let ensemble = detector as? EnsembleDetector { return ensemble.members.flatMap { networks(of: $0) } }
-        if let fused = detector as? FusedDetector { return fused.members.flatMap { networks(of: $0) } }
-        return [(detector.card.id, detector)]
+        let direct = Models.Extract.directMembers(of: detector)
+        return direct.isEmpty ? [(detector.card.id, detector)] : direct.flatMap { networks(of: $0) }
     }
 
     /// Whether a single network's detector has an ONNX exporter.

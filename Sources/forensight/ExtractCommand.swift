@@ -61,11 +61,12 @@ extension Models {
 
         /// Every member of `detector` at any depth, depth first, with its depth (1 for a direct member).
         static func members(of detector: any Detector, depth: Int = 1) -> [(depth: Int, detector: any Detector)] {
-            let direct: [any Detector]
-            if let ensemble = detector as? EnsembleDetector { direct = ensemble.members }
-            else if let fusion = detector as? FusedDetector { direct = fusion.members }
-            else { return [] }
-            return direct.flatMap { [(depth, $0)] + members(of: $0, depth: depth + 1) }
+            directMembers(of: detector).flatMap { [(depth, $0)] + members(of: $0, depth: depth + 1) }
+        }
+
+        /// The members an ensemble or a fusion is made of, in order; none for a single network's detector.
+        static func directMembers(of detector: any Detector) -> [any Detector] {
+            (detector as? EnsembleDetector)?.members ?? (detector as? FusedDetector)?.members ?? []
         }
     }
 }
