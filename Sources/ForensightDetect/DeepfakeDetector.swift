@@ -52,6 +52,9 @@ public struct DetectorCard: Codable, Sendable, Equatable {
     public var fusion: FusionSpec?
     /// For the CLIP adapter detector (`clip-adapter-efficientnet-lite0`): its parts and identity weight; nil otherwise.
     public var adapter: AdapterSpec?
+    /// For a CLIP-family detector (`forgelens-clip`, `dfd-fcg-clip`, `clip-adapter-clip`): its encoder's sizes and the
+    /// blocks it reads; nil otherwise.
+    public var clipBackbone: CLIPBackboneSpec?
 
     public init(id: String, architecture: String) { (self.id, self.architecture) = (id, architecture) }
 
@@ -59,6 +62,7 @@ public struct DetectorCard: Codable, Sendable, Equatable {
         case schema, id, architecture, cropSize = "crop_size", cropMargin = "crop_margin", cropMode = "crop_mode"
         case inputSize = "input_size", mean, std, threshold, aggregation, notes, calibration, flipAverage = "flip_average", landmarks, ensemble
         case input, clipFrames = "clip_frames", pixelScale = "pixel_scale", interpolation, motion, fusion, adapter
+        case clipBackbone = "clip_backbone"
     }
 
     /// The cropper this model expects.

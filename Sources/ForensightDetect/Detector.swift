@@ -87,6 +87,9 @@ public enum DetectorRegistry {
         ForgeLensDetector.registryEntry,
         DFDFCGDetector.registryEntry,
         CLIPAdapterDetector.registryEntry,
+        ForgeLensDetector.clipRegistryEntry,
+        DFDFCGDetector.clipRegistryEntry,
+        CLIPAdapterDetector.clipRegistryEntry,
     ]
 
     private static let lock = NSLock()

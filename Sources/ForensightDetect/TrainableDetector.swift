@@ -37,6 +37,8 @@ extension DetectorRegistry {
     /// Every registered architecture whose fresh detector is a `TrainableDetector`, sorted.
     public static var trainableArchitectures: [String] {
         architectures.filter { architecture in
+            // A CLIP variant cannot be built without its encoder's sizes (`train --clip` gives them).
+            if clipArchitectures.contains(architecture) { return true }
             var card = DetectorCard(id: "probe", architecture: architecture)
             card.input = nil
             return (try? entry(for: architecture)?.make(card)) is (any TrainableDetector)

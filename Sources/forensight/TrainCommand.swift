@@ -93,6 +93,9 @@ struct Train: ParsableCommand {
     @Option(help: "Pretrained weights to start from (default: the architecture's ImageNet weights that setup converts).")
     var initWeights: String?
 
+    @Option(help: "forgelens-clip, dfd-fcg-clip, clip-adapter-clip: your CLIP image encoder (a Hugging Face CLIPVisionModel or CLIPModel safetensors, an open_clip .bin or .safetensors, OpenAI's TorchScript .pt, or a file from `forensight models import clip`). Its weights stay frozen and are saved in the trained model.")
+    var clip: String?
+
     @Option(help: "Seed for the split, the shuffling, the self-blends and the augmentation.")
     var seed: UInt64 = 0
 
@@ -111,7 +114,7 @@ struct Train: ParsableCommand {
     @Option(help: "Real faces per step (each brings its self-blend).")
     var realsPerStep = 8
 
-    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-4 for forgelens-efficientnet-lite0 and clip-adapter-efficientnet-lite0, 1e-3 for the trace simulator).")
+    @Option(help: "Peak learning rate (AdamW; default 2e-4, 1e-4 for forgelens-efficientnet-lite0, clip-adapter-efficientnet-lite0, dfd-fcg-efficientnet-lite0 and the CLIP variants, 1e-3 for the trace simulator).")
     var learningRate: Float?
 
     @Option(help: "Stem and first MBConv blocks left frozen (0 trains everything, slower; forgelens-efficientnet-lite0 and clip-adapter-efficientnet-lite0 keep their backbone frozen).")
@@ -210,7 +213,8 @@ struct Train: ParsableCommand {
         }
         if detector == .sbi || detector == .synthesis {
             // Builds only the requested architecture; the list of trainable ones is made for the error alone.
-            guard (try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture))) != nil else {
+            guard DetectorRegistry.clipArchitectures.contains(architecture)
+                    || (try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture))) != nil else {
                 throw ValidationError("\(architecture) cannot be trained by `forensight train` (trainable: \(DetectorRegistry.trainableArchitectures.joined(separator: ", ")))")
             }
         }
@@ -290,7 +294,7 @@ struct Train: ParsableCommand {
         if exportOnly {
             guard let export else { throw fail("--export-only needs --export FILE") }
             guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
-            if let clips = try? DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)) as? any ClipTrainableDetector {
+            if let clips = try? DetectorRegistry.load(path: out + "/best.safetensors") as? any ClipTrainableDetector {
                 return try exportClipDetector(recipe: recipe, clipLength: clips.clipLength, to: export)
             }
             try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
@@ -373,6 +377,7 @@ struct Train: ParsableCommand {
         case ForgeLensDetector.architecture: ForgeLensDetector.learningRate
         case CLIPAdapterDetector.architecture: CLIPAdapterDetector.learningRate
         case DFDFCGDetector.architecture: DFDFCGDetector.learningRate
+        case ForgeLensDetector.clipArchitecture, CLIPAdapterDetector.clipArchitecture, DFDFCGDetector.clipArchitecture: 1e-4
         default: 2e-4
         }
     }
@@ -384,6 +389,7 @@ struct Train: ParsableCommand {
 
     /// --input-size, or the input side a fresh detector of the architecture has on its card.
     func resolvedInputSize() throws -> Int {
+        if let spec = try clipBackbone()?.spec { return spec.imageSize }
         if let inputSize { return inputSize }
         guard detector == .sbi || detector == .synthesis else { return 224 }
         do { return try DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)).card.inputSize } catch { throw fail("\(error)") }
@@ -393,9 +399,15 @@ struct Train: ParsableCommand {
     func initialDetector() throws -> any TrainableDetector {
         var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + architecture, architecture: architecture)
         card.inputSize = try resolvedInputSize()
-        if architecture == CLIPAdapterDetector.architecture { card.adapter = adapterSpec }
+        if architecture == CLIPAdapterDetector.architecture || architecture == CLIPAdapterDetector.clipArchitecture { card.adapter = adapterSpec }
+        let clipBackbone = try clipBackbone()
+        if let clipBackbone { card.useCLIP(clipBackbone.spec) }
         let model: any TrainableDetector
         do { model = try ParameterInit.withSeed(seed) { try DetectorRegistry.makeTrainable(card: card) } } catch { throw fail("\(error)") }
+        if let clipBackbone {
+            do { try model.loadPretrained(clipBackbone.weights) } catch { throw fail("\(clip ?? ""): \(error)") }
+            return model
+        }
         guard let path = initWeights ?? model.pretrainedWeightsName.map({ ModelLocations.weightsDirectory + "/" + $0 }) else { return model }
         do {
             try model.loadPretrained(try Safetensors.read(path: path))
