@@ -159,6 +159,8 @@ public final class ClipSelfBlendTrainer: TrainingRecipe {
 struct ClipValidationSet {
     /// Each clip's frames and kind: 0 real, 1 self-blend, 2 dataset fake.
     var clips: [[RGBImage]] = [], kinds: [Int] = []
+    /// Each clip's video (dataset/video id; a self-blended clip's is its real clip's, prefixed `fake/`).
+    var units: [String] = []
 
     init(_ faces: [TrainingFace], length t: Int, clipsPerVideo: Int, seed: UInt64, blend: SelfBlend) {
         let windows = ClipSelfBlendTrainer.clips(faces, length: t)
@@ -168,14 +170,14 @@ struct ClipValidationSet {
             let picked = members.count <= clipsPerVideo ? members : (0..<clipsPerVideo).map { members[$0 * members.count / clipsPerVideo] }
             for w in picked {
                 let frames = windows[w].map { faces[$0] }
-                if frames[0].sample.isFake { clips.append(frames.map(\.image)); kinds.append(2); continue }
+                if frames[0].sample.isFake { clips.append(frames.map(\.image)); kinds.append(2); units.append(video); continue }
                 let blendSeed = mix(seed, 0xB1E4D, UInt64(windows[w][0]))
-                clips.append(frames.map(\.image)); kinds.append(0)
+                clips.append(frames.map(\.image)); kinds.append(0); units.append(video)
                 clips.append(frames.map { face in
                     var random = SeededRandom(seed: blendSeed)
                     return blend(face.image, landmarks: face.landmarks, mesh: face.mesh, using: &random).image
                 })
-                kinds.append(1)
+                kinds.append(1); units.append("fake/" + video)
             }
         }
     }

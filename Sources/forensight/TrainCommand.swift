@@ -295,7 +295,7 @@ struct Train: ParsableCommand {
             guard let export else { throw fail("--export-only needs --export FILE") }
             guard FileManager.default.fileExists(atPath: out + "/best.safetensors") else { throw fail("\(out): no best.safetensors yet") }
             if let clips = try? DetectorRegistry.load(path: out + "/best.safetensors") as? any ClipTrainableDetector {
-                return try exportClipDetector(recipe: recipe, clipLength: clips.clipLength, to: export)
+                return try exportClipDetector(recipe: recipe, clipLength: clips.clipLength, validation: valFaces, to: export)
             }
             try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
             return
