@@ -370,50 +370,6 @@ struct Train: ParsableCommand {
         note("\(label): \(meshed) of \(faces.count) faces have a dense mesh (\(byDataset)); the rest blend inside the five-point outline")
         return out
     }
-
-    /// The self-blend recipe's learning rate without --learning-rate: ForgeLens's, the CLIP adapter's and DFD-FCG's (1e-4), else 2e-4.
-    var defaultLearningRate: Float {
-        switch architecture {
-        case ForgeLensDetector.architecture: ForgeLensDetector.learningRate
-        case CLIPAdapterDetector.architecture: CLIPAdapterDetector.learningRate
-        case DFDFCGDetector.architecture: DFDFCGDetector.learningRate
-        case ForgeLensDetector.clipArchitecture, CLIPAdapterDetector.clipArchitecture, DFDFCGDetector.clipArchitecture: 1e-4
-        default: 2e-4
-        }
-    }
-
-    /// The CLIP adapter's parts and identity weight from --adapter-parts and --identity-weight (nil: an unknown part).
-    var adapterSpec: AdapterSpec? {
-        CLIPAdapterParts(names: adapterParts.split(separator: ",").map(String.init)).map { AdapterSpec(parts: $0.names, identityWeight: identityWeight) }
-    }
-
-    /// --input-size, or the input side a fresh detector of the architecture has on its card.
-    func resolvedInputSize() throws -> Int {
-        if let spec = try clipBackbone()?.spec { return spec.imageSize }
-        if let inputSize { return inputSize }
-        guard detector == .sbi || detector == .synthesis else { return 224 }
-        do { return try DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)).card.inputSize } catch { throw fail("\(error)") }
-    }
-
-    /// A fresh detector of `--architecture` (its head initialised from the seed) holding its pretrained weights.
-    func initialDetector() throws -> any TrainableDetector {
-        var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + architecture, architecture: architecture)
-        card.inputSize = try resolvedInputSize()
-        if architecture == CLIPAdapterDetector.architecture || architecture == CLIPAdapterDetector.clipArchitecture { card.adapter = adapterSpec }
-        let clipBackbone = try clipBackbone()
-        if let clipBackbone { card.useCLIP(clipBackbone.spec) }
-        let model: any TrainableDetector
-        do { model = try ParameterInit.withSeed(seed) { try DetectorRegistry.makeTrainable(card: card) } } catch { throw fail("\(error)") }
-        if let clipBackbone {
-            do { try model.loadPretrained(clipBackbone.weights) } catch { throw fail("\(clip ?? ""): \(error)") }
-            return model
-        }
-        guard let path = initWeights ?? model.pretrainedWeightsName.map({ ModelLocations.weightsDirectory + "/" + $0 }) else { return model }
-        do {
-            try model.loadPretrained(try Safetensors.read(path: path))
-        } catch { throw fail("\(path): \(error) (run scripts/setup/weights.sh to convert the ImageNet weights)") }
-        return model
-    }
 }
 
 /// The blending mask of `train --mask`.
