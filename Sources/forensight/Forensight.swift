@@ -37,7 +37,7 @@ struct Forensight: ParsableCommand {
           forensight report r.json --out report/
           forensight bench engine                    engine speed vs peers
           forensight serve                           web app and REST API on 127.0.0.1:8080
-          forensight export MODEL --onnx net.onnx    a detector's networks as ONNX graphs
+          forensight export MODEL --onnx net.onnx    its networks as ONNX graphs
         """,
         version: "0.1.0",
         subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Embed.self, Bench.self, Models.self,
