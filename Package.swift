@@ -64,6 +64,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Tests only: reads docs/openapi.yaml to check the server against it.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // ONNX export: the messages of onnx.proto, generated once into Sources/ONNXProto (scripts/reference/generate_onnx_proto.sh).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -98,7 +100,10 @@ let package = Package(
         .target(name: "ForensightTraining", dependencies: ["ForensightTensor", "ForensightOptim", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                            "ForensightFaces", "ForensightData", "ForensightDetect", "ForensightEvaluation"],
                 swiftSettings: swift6),
-        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN", "ForensightCheckpoint"], swiftSettings: vectorISA + swift6),
+        .target(name: "ForensightModels", dependencies: ["ForensightTensor", "ForensightNN", "ForensightCheckpoint", "ONNXProto"],
+                swiftSettings: vectorISA + swift6),
+        // onnx.proto's messages as Swift (generated code, committed; its header names the onnx version).
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: swift6),
         .target(name: "ForensightBench", dependencies: ["ForensightTensor", "ForensightNN", "ForensightModels", "ForensightMedia",
                                                         "ForensightFaces", "ForensightOptim", "ForensightTraining", "ForensightDetect", "ForensightEvaluation"],
                 swiftSettings: swift6),

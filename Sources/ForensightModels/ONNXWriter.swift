@@ -1,21 +1,22 @@
 import Foundation
 import ForensightTensor
+import ONNXProto
 
-/// A writer of ONNX models (`onnx.proto`'s `ModelProto`, IR version 8, default opset 13), protobuf-encoded by hand.
+/// A writer of ONNX models (`onnx.proto`'s `ModelProto`, IR version 8, default opset 13).
 ///
-/// Why by hand and not swift-protobuf with generated code: an exported graph needs eight messages of `onnx.proto`
-/// (model, graph, node, attribute, tensor, value info, type, shape) and only the writing side; the protobuf wire format
-/// for them is three field kinds (varint, length-delimited, 32-bit float), about 60 lines here, against a new package
-/// dependency (and its build time on every machine) plus generated code to keep in step. Field numbers are
-/// onnx.proto's, named at each use; ONNX Runtime and `onnx.checker` read the result (`ONNXExportTests`).
+/// The messages are swift-protobuf's, generated once from onnx.proto into the ONNXProto target and committed
+/// (scripts/reference/generate_onnx_proto.sh regenerates them; the file's header names the onnx version): field numbers,
+/// types and the wire format come from a maintained library and the specification itself rather than from code of
+/// ours, and a newer onnx.proto is one regeneration away. Only the SwiftProtobuf library is built with the project;
+/// the protoc plugin is needed only to regenerate. ONNX Runtime and `onnx.checker` read the result (`ONNXExportTests`).
 public struct ONNXGraph {
     /// A node's attribute.
     public enum Attribute {
         case int(Int), ints([Int]), float(Float), string(String)
     }
 
-    var nodes: [[UInt8]] = []
-    var initializers: [[UInt8]] = []
+    var nodes: [Onnx_NodeProto] = []
+    var initializers: [Onnx_TensorProto] = []
     var counter = 0
 
     public init() {}
@@ -29,52 +30,50 @@ public struct ONNXGraph {
     /// Adds a float32 constant (a weight) and returns its name.
     @discardableResult
     public mutating func initializer(_ name: String, _ tensor: Tensor) -> String {
-        var t = Proto()
-        for d in tensor.shape { t.varint(1, UInt64(d)) }  // TensorProto.dims
-        t.varint(2, 1)  // data_type FLOAT
-        t.string(8, name)  // name
-        var raw = [UInt8](); raw.reserveCapacity(tensor.count * 4)
-        for v in tensor.scalars { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
-        t.bytes(9, raw)  // raw_data
-        initializers.append(t.buffer)
+        let bits = tensor.scalars.map { $0.bitPattern.littleEndian }
+        initializers.append(Self.tensor(name, dims: tensor.shape, type: .float, raw: bits.withUnsafeBytes { Data($0) }))
         return name
     }
 
     /// Adds an int64 constant (a shape or an axis list) and returns its name.
     @discardableResult
     public mutating func int64Initializer(_ name: String, _ values: [Int64], shape: [Int]? = nil) -> String {
-        var t = Proto()
-        for d in shape ?? [values.count] { t.varint(1, UInt64(d)) }  // TensorProto.dims
-        t.varint(2, 7)  // data_type INT64
-        t.string(8, name)  // name
-        var raw = [UInt8](); raw.reserveCapacity(values.count * 8)
-        for v in values { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
-        t.bytes(9, raw)  // raw_data
-        initializers.append(t.buffer)
+        let raw = values.map { $0.littleEndian }.withUnsafeBytes { Data($0) }
+        initializers.append(Self.tensor(name, dims: shape ?? [values.count], type: .int64, raw: raw))
         return name
+    }
+
+    /// A constant tensor with its values as little-endian `raw_data`.
+    private static func tensor(_ name: String, dims: [Int], type: Onnx_TensorProto.DataType, raw: Data) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        t.dims = dims.map(Int64.init)
+        t.dataType = Int32(type.rawValue)
+        t.name = name
+        t.rawData = raw
+        return t
     }
 
     /// Adds a node `op` from `inputs` to one new output, returned.
     @discardableResult
     public mutating func node(_ op: String, _ inputs: [String], _ attributes: [(String, Attribute)] = [], output: String? = nil) -> String {
         let out = output ?? name(op.lowercased())
-        var n = Proto()
-        for i in inputs { n.string(1, i) }  // NodeProto.input
-        n.string(2, out)  // output
-        n.string(3, out)  // name
-        n.string(4, op)  // op_type
-        for (key, value) in attributes {
-            var a = Proto()
-            a.string(1, key)  // AttributeProto.name
+        var n = Onnx_NodeProto()
+        n.input = inputs
+        n.output = [out]
+        n.name = out
+        n.opType = op
+        n.attribute = attributes.map { key, value in
+            var a = Onnx_AttributeProto()
+            a.name = key
             switch value {
-            case .int(let i): a.varint(3, UInt64(bitPattern: Int64(i))); a.varint(20, 2)  // i, type INT
-            case .ints(let list): for i in list { a.varint(8, UInt64(bitPattern: Int64(i))) }; a.varint(20, 7)  // ints, INTS
-            case .float(let f): a.float(2, f); a.varint(20, 1)  // f, FLOAT
-            case .string(let text): a.string(4, text); a.varint(20, 3)  // s, STRING
+            case .int(let i): (a.i, a.type) = (Int64(i), .int)
+            case .ints(let list): (a.ints, a.type) = (list.map(Int64.init), .ints)
+            case .float(let f): (a.f, a.type) = (f, .float)
+            case .string(let text): (a.s, a.type) = (Data(text.utf8), .string)
             }
-            n.message(5, a)  // attribute
+            return a
         }
-        nodes.append(n.buffer)
+        nodes.append(n)
         return out
     }
 
@@ -87,63 +86,43 @@ public struct ONNXGraph {
     /// The model file's bytes with several float32 inputs, each [batch] + its shape, in order.
     public func model(inputs: [(name: String, shape: [Int])], output: String, outputWidth: Int, graphName: String,
                       metadata: [String: String]) -> Data {
-        func valueInfo(_ name: String, _ dims: [Int?]) -> Proto {
-            var shape = Proto()
-            for d in dims {
-                var dim = Proto()
-                if let d { dim.varint(1, UInt64(d)) } else { dim.string(2, "batch") }  // dim_value / dim_param
-                shape.message(1, dim)  // TensorShapeProto.dim
+        /// A float32 tensor's name and shape, `nil` dimensions being the symbolic batch.
+        func valueInfo(_ name: String, _ dims: [Int?]) -> Onnx_ValueInfoProto {
+            var tensorType = Onnx_TypeProto.Tensor()
+            tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+            tensorType.shape.dim = dims.map { d in
+                var dim = Onnx_TensorShapeProto.Dimension()
+                if let d { dim.dimValue = Int64(d) } else { dim.dimParam = "batch" }
+                return dim
             }
-            var tensorType = Proto()
-            tensorType.varint(1, 1)  // elem_type FLOAT
-            tensorType.message(2, shape)  // shape
-            var type = Proto()
-            type.message(1, tensorType)  // TypeProto.tensor_type
-            var info = Proto()
-            info.string(1, name)
-            info.message(2, type)
+            var info = Onnx_ValueInfoProto()
+            info.name = name
+            info.type.tensorType = tensorType
             return info
         }
-        var graph = Proto()
-        for n in nodes { graph.bytes(1, n) }  // GraphProto.node
-        graph.string(2, graphName)
-        for t in initializers { graph.bytes(5, t) }  // initializer
-        for (name, shape) in inputs { graph.message(11, valueInfo(name, [nil] + shape.map { $0 })) }  // input
-        graph.message(12, valueInfo(output, [nil, outputWidth]))  // output
-        var model = Proto()
-        model.varint(1, 8)  // ir_version
-        model.string(2, "forensight")  // producer_name
-        model.message(7, graph)  // graph
-        var opset = Proto()
-        opset.string(1, "")
-        opset.varint(2, 13)
-        model.message(8, opset)  // opset_import
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            var entry = Proto()
-            entry.string(1, key)
-            entry.string(2, value)
-            model.message(14, entry)  // metadata_props
+        var graph = Onnx_GraphProto()
+        graph.node = nodes
+        graph.name = graphName
+        graph.initializer = initializers
+        graph.input = inputs.map { valueInfo($0.name, [nil] + $0.shape.map { $0 }) }
+        graph.output = [valueInfo(output, [nil, outputWidth])]
+        var model = Onnx_ModelProto()
+        model.irVersion = 8
+        model.producerName = "forensight"
+        model.graph = graph
+        var opset = Onnx_OperatorSetIdProto()
+        (opset.domain, opset.version) = ("", 13)  // the default domain (ai.onnx)
+        model.opsetImport = [opset]
+        model.metadataProps = metadata.sorted { $0.key < $1.key }.map { key, value in
+            var entry = Onnx_StringStringEntryProto()
+            (entry.key, entry.value) = (key, value)
+            return entry
         }
-        return Data(model.buffer)
-    }
-}
-
-/// Protobuf wire encoding: varints (type 0), length-delimited fields (type 2) and 32-bit floats (type 5).
-struct Proto {
-    var buffer: [UInt8] = []
-
-    private mutating func raw(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 { buffer.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        buffer.append(UInt8(v))
-    }
-
-    mutating func varint(_ field: Int, _ value: UInt64) { raw(UInt64(field << 3)); raw(value) }
-    mutating func bytes(_ field: Int, _ value: [UInt8]) { raw(UInt64(field << 3 | 2)); raw(UInt64(value.count)); buffer += value }
-    mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
-    mutating func message(_ field: Int, _ value: Proto) { bytes(field, value.buffer) }
-    mutating func float(_ field: Int, _ value: Float) {
-        raw(UInt64(field << 3 | 5))
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { buffer += $0 }
+        do {
+            return try model.serializedData()
+        } catch {
+            // onnx.proto has no required fields, so encoding fails only past protobuf's 2 GiB message limit.
+            preconditionFailure("ONNX model \(graphName) cannot be encoded: \(error)")
+        }
     }
 }

@@ -91,7 +91,7 @@ struct Bench: ParsableCommand {
             commandName: "detect",
             abstract: "The detect pipeline end to end on a 10-s 720p clip: decode, faces, model, total, against a Python pipeline.",
             discussion: """
-            The peer runs the same stages in Python on the same clip (scripts/bench/pipeline_peer.py): ffprobe and ffmpeg's select filter for the same 32 frames, facenet-pytorch MTCNN with a 40-px minimum face on every frame, and ONNX Runtime on the detector's face networks, which this command exports as ONNX graphs first (as `models export-onnx`). It needs a python3 with torch, facenet-pytorch and onnxruntime; without them the rows say how to install them and the total compares against the 2-s target. A mouth-motion member has no peer stage. For long, 4K and folder inputs as whole processes, see scripts/bench/detect_scaling.py (docs/BENCHMARKS.md).
+            The peer runs the same stages in Python on the same clip (scripts/bench/pipeline_peer.py): ffprobe and ffmpeg's select filter for the same 32 frames, facenet-pytorch MTCNN with a 40-px minimum face on every frame, and ONNX Runtime on the detector's face networks, which this command exports as ONNX graphs first (as `forensight export --onnx`). It needs a python3 with torch, facenet-pytorch and onnxruntime; without them the rows say how to install them and the total compares against the 2-s target. A mouth-motion member has no peer stage. For long, 4K and folder inputs as whole processes, see scripts/bench/detect_scaling.py (docs/BENCHMARKS.md).
 
             Examples:
               forensight bench detect
@@ -134,8 +134,8 @@ struct Bench: ParsableCommand {
             do { detector = try DetectorRegistry.load(path: model) } catch { throw fail("\(error)") }
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             var paths: [String] = []
-            for (number, part) in ExportONNX.networks(of: detector).enumerated() where part.detector is DeepfakeDetector {
-                guard let bytes = ExportONNX.graph(of: part.detector, metadata: [:]) else { continue }
+            for (number, part) in ONNXExport.networks(of: detector).enumerated() where part.detector is DeepfakeDetector {
+                guard let bytes = ONNXExport.graph(of: part.detector, metadata: [:]) else { continue }
                 let path = folder + "/\(number)-\(part.id).onnx"
                 do { try bytes.write(to: URL(fileURLWithPath: path)) } catch { throw fail("\(path): \(error.localizedDescription)") }
                 paths.append(path)

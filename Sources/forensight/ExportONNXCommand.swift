@@ -3,11 +3,10 @@ import Foundation
 import ForensightModels
 import ForensightDetect
 
-/// `forensight models export-onnx`: a detector file's networks as ONNX graphs (input tensor → logit), each with its
-/// card in the graph's metadata; an ensemble or a fusion gives one graph per member network.
-struct ExportONNX: ParsableCommand {
+/// `forensight export MODEL --onnx FILE`: a detector file's networks as ONNX graphs (input tensor → logit), each with
+/// its card in the graph's metadata; an ensemble or a fusion gives one graph per member network.
+struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export-onnx",
         abstract: "Write a detector's networks as ONNX models (input tensor to logit), each with its card in the metadata.",
         discussion: """
         Each graph takes the network's input tensor and gives the raw logit [batch, 1] (before the card's calibration), in evaluation mode (BatchNorm with running statistics, no dropout):
@@ -18,11 +17,38 @@ struct ExportONNX: ParsableCommand {
           rffr-efficientnet-lite0    two inputs, the same face crop twice: crop [batch, 3, side, side] normalised as the card says, and working [batch, 3, W, W] at the inpainter's working size W (128 for the default), pixels / 127.5 − 1; the frozen inpainter, its fixed masks, the residual 4 · (x̂ − x) and both branches are inside the graph (with flip_average, both inputs are mirrored in the graph)
         The card is stored as the metadata entry forensight.card, so the preprocessing travels with the file. Opset 13, IR version 8; ONNX Runtime gives our logits within 1e-4 (ONNXExportTests).
 
-        An ensemble or a fusion is several networks: each is written to its own file, OUT with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card. A member network with no exporter yet (forgelens-efficientnet-lite0, clip-adapter-efficientnet-lite0, dfd-fcg-efficientnet-lite0) is skipped with a line on stderr and the others are written; a file whose networks none can be exported exits 1. Every network of the default model exports.
+        An ensemble or a fusion is several networks: each is written to its own file, FILE with its member number and id before the extension (default.onnx → default.0-sbi-lite2-256.onnx, …), with the member's card as forensight.card and the whole detector's card (the stacking weights, the fusion rule, the thresholds) as forensight.parent_card. A member network with no exporter yet (forgelens-efficientnet-lite0, clip-adapter-efficientnet-lite0, dfd-fcg-efficientnet-lite0) is skipped with a line on stderr and the others are written; a file whose networks none can be exported exits 1. Every network of the default model exports.
+
+        `forensight models export-onnx MODEL --out FILE` is the same command under its former name.
+
+        Examples:
+          forensight export models/sbi-efficientnet-lite0.safetensors --onnx sbi.onnx
+          forensight export models/ensemble-default.safetensors --onnx default.onnx      five files, one per network
+          forensight export ~/.cache/forensight/weights/meso4-df.safetensors --onnx meso4-df.onnx
+          python3 scripts/reference/run_onnx.py sbi.onnx in.safetensors out.safetensors  run it in ONNX Runtime
+        """)
+
+    @Argument(help: "A detector file (.safetensors with a forensight.card).")
+    var model: String
+
+    @Option(help: ArgumentHelp("The ONNX file to write (for several networks, the pattern of their names).", valueName: "file"))
+    var onnx: String
+
+    func run() throws { try ONNXExport.write(model: model, to: onnx) }
+}
+
+/// `forensight models export-onnx MODEL --out FILE`: the former name of `forensight export MODEL --onnx FILE`, kept as
+/// an alias (the same function does the work).
+struct ExportONNX: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-onnx",
+        abstract: "Alias of `forensight export MODEL --onnx FILE`: a detector's networks as ONNX models.",
+        discussion: """
+        The same export as `forensight export MODEL --onnx FILE` (see `forensight export --help` for what each graph takes and gives), under its former name.
 
         Examples:
           forensight models export-onnx models/sbi-efficientnet-lite0.safetensors --out sbi.onnx
-          forensight models export-onnx models/ensemble-default.safetensors --out default.onnx
+          same as: forensight export models/sbi-efficientnet-lite0.safetensors --onnx sbi.onnx
         """)
 
     @Argument(help: "A detector file (.safetensors with a forensight.card).")
@@ -31,11 +57,18 @@ struct ExportONNX: ParsableCommand {
     @Option(help: "The ONNX file to write (for several networks, the pattern of their names).")
     var out: String
 
-    func run() throws {
+    func run() throws { try ONNXExport.write(model: model, to: out) }
+}
+
+/// The ONNX export behind `forensight export --onnx` and `forensight models export-onnx`.
+enum ONNXExport {
+    /// Writes the networks of the detector file `model` as ONNX graphs: to `out` for a single network, else to `out`
+    /// with each member's number and id before the extension. Throws the exit status after a one-line error.
+    static func write(model: String, to out: String) throws {
         let detector: any Detector
         do { detector = try DetectorRegistry.load(path: model) } catch { throw fail("\(error)") }
         let networks = Self.networks(of: detector)
-        let takes = "export-onnx takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4, m2tr-efficientnet-lite0, mouth-motion-mlp and rffr-efficientnet-lite0, alone or in ensembles and fusions"
+        let takes = "ONNX export takes efficientnet-lite0, efficientnet-lite2, meso4, mesoinception4, m2tr-efficientnet-lite0, mouth-motion-mlp and rffr-efficientnet-lite0, alone or in ensembles and fusions"
         if networks.count == 1, let only = networks.first, !Self.exportable(only.detector) {
             throw fail("\(model): a \(only.detector.card.architecture) network cannot be exported to ONNX yet (\(takes))")
         }

@@ -37,10 +37,11 @@ struct Forensight: ParsableCommand {
           forensight report r.json --out report/
           forensight bench engine                    engine speed vs peers
           forensight serve                           web app and REST API on 127.0.0.1:8080
+          forensight export MODEL --onnx net.onnx    its networks as ONNX graphs
         """,
         version: "0.1.0",
         subcommands: [Detect.self, Faces.self, Import.self, Prepare.self, Train.self, Evaluate.self, Report.self, Embed.self, Bench.self, Models.self,
-                      Serve.self, Worker.self, EnqueueCommand.self, AnalyzeJob.self])
+                      Export.self, Serve.self, Worker.self, EnqueueCommand.self, AnalyzeJob.self])
 }
 
 /// Writes a one-line error to stderr and returns the exit status to throw (`throw throw fail("…")`). Commands throw rather

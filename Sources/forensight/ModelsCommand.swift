@@ -19,7 +19,7 @@ struct Models: ParsableCommand {
 
         `architectures` lists the detector architectures this build knows (a card's `architecture`), and which of them `forensight train --architecture` can train.
 
-        `export-onnx` writes a MesoNet detector's network as an ONNX model, its card in the metadata (its own --help).
+        `export-onnx` is an alias of `forensight export MODEL --onnx FILE`: a detector's networks as ONNX graphs, each with its card in the metadata (its own --help).
 
         `ensemble` combines detector files into one ensemble file by logistic stacking fitted on scored validation faces (its own --help); `route` joins a video and a photo ensemble, `fuse` joins detectors that read a file differently, and `extract` writes one member of such a file back out as a detector file of its own.
 

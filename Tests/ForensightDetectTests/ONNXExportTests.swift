@@ -55,6 +55,57 @@ extension CommandLineTests {
         return (Tensor(values, shape: [2, 3, side, side]), Tensor(mirrored, shape: [2, 3, side, side]))
     }
 
+    /// `forensight export MODEL --onnx FILE`, the primary command, and its alias `models export-onnx MODEL --out FILE`
+    /// write the same bytes (one shared implementation); `onnx.checker` accepts the file (full check), which declares
+    /// IR version 8, the default opset 13 and producer forensight, and its metadata holds the detector's card as
+    /// forensight.card. `export --help` teaches the option with examples. The checker part skips without onnx.
+    func testExportCommandWritesACheckedGraphWithItsCard() throws {
+        let help = try run(["export", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("--onnx") && help.stdout.contains("Examples:") && help.stdout.contains("forensight export "), help.stdout)
+        var card = DetectorCard(id: "export-meso4", architecture: "meso4")
+        (card.inputSize, card.pixelScale, card.mean, card.std) = (64, 1, [0, 0, 0], [1, 1, 1])
+        let detector = try ParameterInit.withSeed(3) { try MesoNetDetector(card: card) }
+        let model = dir.appendingPathComponent("export-meso4.safetensors").path
+        try detector.save(to: model, dtype: .f32)
+        let onnx = dir.appendingPathComponent("export-meso4.onnx"), alias = dir.appendingPathComponent("alias.onnx")
+        let exported = try run(["export", model, "--onnx", onnx.path])
+        XCTAssertEqual(exported.status, 0, exported.stderr)
+        XCTAssertTrue(exported.stderr.contains("wrote \(onnx.path)"), exported.stderr)
+        XCTAssertEqual(try run(["models", "export-onnx", model, "--out", alias.path]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: onnx), try Data(contentsOf: alias), "export --onnx and models export-onnx write the same file")
+        XCTAssertEqual(try run(["export", model]).status, 2, "--onnx is required")
+
+        guard let python = onnxPython() else { throw XCTSkip("no python with onnx and onnxruntime (pip install onnx onnxruntime)") }
+        let check = """
+        import json, sys, onnx
+        m = onnx.load(sys.argv[1])
+        onnx.checker.check_model(m, full_check=True)
+        print(json.dumps({"ir": m.ir_version, "opset": [[o.domain, o.version] for o in m.opset_import], "producer": m.producer_name,
+                          "metadata": {p.key: p.value for p in m.metadata_props}, "outputs": [o.name for o in m.graph.output]}))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, "-c", check, onnx.path]
+        let output = Pipe(), errors = Pipe()
+        (p.standardOutput, p.standardError) = (output, errors)
+        try p.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "onnx.checker: \(message)")
+        let facts = try XCTUnwrap(try JSONSerialization.jsonObject(with: printed) as? [String: Any])
+        XCTAssertEqual(facts["ir"] as? Int, 8)
+        XCTAssertEqual((facts["opset"] as? [[Any]])?.map { "\($0[0]):\($0[1])" }, [":13"], "the default domain at opset 13")
+        XCTAssertEqual(facts["producer"] as? String, "forensight")
+        XCTAssertEqual(facts["outputs"] as? [String], ["logits"])
+        let metadata = try XCTUnwrap(facts["metadata"] as? [String: String])
+        let stored = try XCTUnwrap(metadata["forensight.card"], "the card is in metadata_props")
+        let decoded = try JSONDecoder().decode(DetectorCard.self, from: Data(stored.utf8))
+        XCTAssertEqual([decoded.id, decoded.architecture], ["export-meso4", "meso4"])
+        XCTAssertEqual(metadata["forensight.source"], "export-meso4.safetensors")
+    }
+
     /// The shipped models export, one graph per network: the default file (a fusion of a face ensemble, EfficientNet-
     /// Lite2 at 256 px, two Lite0 and the photo-only RFFR member with its inpainter, with the mouth-motion MLP) gives five
     /// graphs named by member, the single self-blend model one. ONNX Runtime gives each network's logits within 1e-4 on fixed inputs
@@ -68,7 +119,7 @@ extension CommandLineTests {
                                  ("sbi-efficientnet-lite0", [""])] {
             let model = models.appendingPathComponent(file + ".safetensors").path
             let detector = try DetectorRegistry.load(path: model)
-            let exported = try run(["models", "export-onnx", model, "--out", dir.appendingPathComponent(file + ".onnx").path])
+            let exported = try run(["export", model, "--onnx", dir.appendingPathComponent(file + ".onnx").path])
             XCTAssertEqual(exported.status, 0, exported.stderr)
             var networks: [any Detector]
             if let fused = detector as? FusedDetector {
@@ -190,7 +241,7 @@ extension CommandLineTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pair.1-forgelens-small.onnx").path))
     }
 
-    /// `models export-onnx` on an M2TR detector (the ImageNet Lite0 trunk, seeded layers after it with BatchNorm
+    /// `export --onnx` on an M2TR detector (the ImageNet Lite0 trunk, seeded layers after it with BatchNorm
     /// statistics and the frequency filter moved off their starting values, mirror averaging on): ONNX Runtime gives our logits within 1e-4 on fixed inputs, the frequency filter
     /// included as its matrix. Skips when no Python has onnx and onnxruntime.
     func testModelsExportONNXOfM2TRMatchesOnnxRuntime() throws {
@@ -213,7 +264,7 @@ extension CommandLineTests {
         m2tr.network.eval()
         let model = dir.appendingPathComponent("m2tr.safetensors").path, onnx = dir.appendingPathComponent("m2tr.onnx").path
         try m2tr.save(to: model, dtype: .f32)
-        let exported = try run(["models", "export-onnx", model, "--out", onnx])
+        let exported = try run(["export", model, "--onnx", onnx])
         XCTAssertEqual(exported.status, 0, exported.stderr)
         let x = patterns(side: 224)
         let ours = zip(withoutGrad { m2tr.network(x.plain) }.scalars, withoutGrad { m2tr.network(x.mirrored) }.scalars).map { ($0 + $1) / 2 }

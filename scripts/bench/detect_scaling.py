@@ -10,7 +10,7 @@ memory of forensight plus its ffmpeg/ffprobe children (scripts/bench/peak_rss.py
         [--peer python=/path/to/python3 --peer-onnx NET.onnx [--peer-onnx NET2.onnx ...] [--peer-decode select|seek]]
 
 --peer adds the Python pipeline of scripts/bench/pipeline_peer.py (ffmpeg, facenet-pytorch MTCNN, ONNX Runtime on
-the --peer-onnx graphs, which `forensight models export-onnx` writes) as one more column, timed the same way (a whole
+the --peer-onnx graphs, which `forensight export --onnx` writes) as one more column, timed the same way (a whole
 process, one run per round, its imports included) on every video input; it does not read folders. For a
 like-for-like column, give the builds `--model` with the detector whose graphs the peer runs (the peer has no
 mouth-motion member, no calibration and no stacking weights).
@@ -134,7 +134,7 @@ def main():
     builds = [b.split("=", 1) for b in options.build]
     if options.peer:
         if not options.peer_onnx:
-            parser.error("--peer needs at least one --peer-onnx graph (forensight models export-onnx MODEL --out NET.onnx)")
+            parser.error("--peer needs at least one --peer-onnx graph (forensight export MODEL --onnx NET.onnx)")
         builds.append(tuple(options.peer.split("=", 1)) + (True,))
     builds = [(b[0], b[1], len(b) > 2) for b in builds]
     wanted = options.only.split(",")

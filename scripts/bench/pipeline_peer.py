@@ -13,7 +13,7 @@ What a Python user would write with the usual libraries, stage by stage:
            sampled frame, the most confident face kept; its box grown to a square of 1.3x its longer side and
            resized to each graph's input size (bilinear). No landmark alignment or tracking: less work than
            `detect` does.
-  model    ONNX Runtime runs each --onnx graph (`forensight models export-onnx` writes them; an ensemble writes one
+  model    ONNX Runtime runs each --onnx graph (`forensight export --onnx` writes them; an ensemble writes one
            per network) on all crops as one batch, input (x - 127) / 128. P(fake) of a graph is the sigmoid of its
            logit; the peer averages the graphs' P per frame, and the file's score is the max over frames of that
            mean (one face per frame). Calibration and stacking weights are not applied: timing is what this is for.

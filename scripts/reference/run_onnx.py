@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs an ONNX model in ONNX Runtime on the tensors of a safetensors file (the check of `forensight models export-onnx`).
+"""Runs an ONNX model in ONNX Runtime on the tensors of a safetensors file (the check of `forensight export --onnx`).
 
     python3 scripts/reference/run_onnx.py MODEL.onnx INPUT.safetensors OUTPUT.safetensors
 
