@@ -129,7 +129,7 @@ public final class DFDFCGDetector: ClipTrainableDetector {
     public func trainingLogits(_ input: Tensor) -> Tensor { network.stillLogits(input) }
 
     public func trainingClipLogits(_ input: Tensor, landmarks: [[(x: Float, y: Float)]]?) -> Tensor {
-        let tokens = network.tokens.layerTokens(input)
+        let tokens = network.layerTokensSharingRepeats(input)
         var masks: [Tensor]? = nil
         if let landmarks, guidanceWeight > 0 {
             precondition(landmarks.count == input.shape[0], "DFD-FCG: \(landmarks.count) landmark sets for \(input.shape[0]) frames")

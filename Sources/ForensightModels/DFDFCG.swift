@@ -144,7 +144,40 @@ public final class DFDFCGNetwork: Module {
 
     /// Everything for B clips of `frames` frames given as images [B·T, 3, S, S] (clip-major).
     public func outputs(_ x: Tensor, frames: Int, masks: [Tensor]? = nil) -> DFDFCGOutputs {
-        outputs(tokens: tokens.layerTokens(x), frames: frames, masks: masks)
+        outputs(tokens: layerTokensSharingRepeats(x), frames: frames, masks: masks)
+    }
+
+    /// `tokens.layerTokens(x)`, with each run of identical consecutive images of `x` [N, 3, S, S] run through the
+    /// backbone once and its tokens repeated: a photo is a clip of T copies of itself, so it costs one frame instead
+    /// of T. The values are the same as without sharing (a frozen backbone in evaluation mode sees each image alone),
+    /// and so are the gradients into the projections.
+    public func layerTokensSharingRepeats(_ x: Tensor) -> [Tensor] {
+        let runs = Self.identicalRuns(x)
+        guard runs.count < x.shape[0] else { return tokens.layerTokens(x) }
+        let firsts = Tensor.concatenate(runs.map { x.slice(axis: 0, $0.start..<($0.start + 1)) }, axis: 0)
+        return tokens.layerTokens(firsts).map { tok in
+            let (s, d) = (tok.shape[1], tok.shape[2])
+            let parts = runs.indices.map { u in
+                runs[u].count == 1 ? tok.slice(axis: 0, u..<(u + 1)) : tok.slice(axis: 0, u..<(u + 1)).expand(to: [runs[u].count, s, d])
+            }
+            return parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 0)
+        }
+    }
+
+    /// The runs of bit-identical consecutive images along the first axis of `x`: (first index, length), in order.
+    public static func identicalRuns(_ x: Tensor) -> [(start: Int, count: Int)] {
+        let n = x.shape.first ?? 0
+        guard n > 0 else { return [] }
+        let size = x.count / n
+        var runs: [(start: Int, count: Int)] = [(0, 1)]
+        for i in 1..<max(n, 1) {
+            if memcmp(x.data + (i - 1) * size, x.data + i * size, size * MemoryLayout<Float>.size) == 0 {
+                runs[runs.count - 1].count += 1
+            } else {
+                runs.append((i, 1))
+            }
+        }
+        return runs
     }
 
     /// One logit per clip: [B·T, 3, S, S] → [B, 1].
