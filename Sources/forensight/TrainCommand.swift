@@ -176,7 +176,7 @@ struct Train: ParsableCommand {
     @Option(help: "Exported model: the landmarks that align face crops at test time, mtcnn or facemesh (steadier when photos are resized or mirrored).")
     var testLandmarks: LandmarkSource = .mtcnn
 
-    @Option(help: "forgelens-efficientnet-lite0 (any frozen-backbone architecture): before the first epoch, run --cache-views augmented real / self-blend pairs of every training face through the frozen backbone once and keep its features in half precision in this folder; each step then reads its batch from there and trains only the head, several times faster. A complete cache is reused (--resume too), a killed build continues; validation still runs the whole network. See docs/TRAINING.md.")
+    @Option(help: "forgelens-efficientnet-lite0 (any frozen-backbone architecture): before the first epoch, run --cache-views augmented real / self-blend pairs of every training face through the frozen backbone once and keep its features in half precision in this folder; each step then reads its batch from there and trains only the head (1.5× the images/s for ForgeLens measured on a CPU, where its FAFormer is most of a step). A complete cache is reused (--resume too), a killed build continues; validation still runs the whole network. See docs/TRAINING.md.")
     var featureCache: String?
 
     @Option(help: "With --feature-cache: augmented (real, self-blend) pairs stored per training face; each step reads one of them, drawn per face. More views, more variety, a longer build and a bigger cache (about 190 KB per pair at 224 px).")
