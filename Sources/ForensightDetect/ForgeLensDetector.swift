@@ -13,7 +13,7 @@ import ForensightMedia
 /// stays frozen whatever `--frozen-blocks` says; the projections, class tokens, guidance module, FAFormer and head
 /// train (AdamW, 1e-4 by default). Its card is EfficientNet-Lite's: 224 px crops, (x − 127) / 128; the tokens carry
 /// no positional embedding, so other multiples of 32 work as for the CNN.
-public final class ForgeLensDetector: TrainableDetector, FeatureDetector {
+public final class ForgeLensDetector: FrozenBackboneDetector, FeatureDetector {
     public let network: ForgeLensNetwork
     public var card: DetectorCard
     public private(set) var weightsSHA256 = ""
@@ -105,6 +105,20 @@ public final class ForgeLensDetector: TrainableDetector, FeatureDetector {
     public var pretrainedWeightsName: String? { clipEncoder == nil ? "efficientnet_lite0.safetensors" : nil }
 
     public func setInputSize(_ side: Int) throws { try checkCLIPInputSize(side) }
+
+    // MARK: FrozenBackboneDetector
+
+    /// The selected blocks' maps [N, Cₗ, H, W] (blocks 7, 10, 14: 80 × 14 × 14, 112 × 14 × 14, 192 × 7 × 7 at 224 px).
+    public func frozenFeatures(_ input: Tensor) -> [Tensor] { network.backbone(input) }
+    /// The projections, class tokens, guidance, FAFormer and head on the maps: `network.head`.
+    public func trainingLogits(fromFrozen features: [Tensor]) -> Tensor { network.head(features) }
+    public var frozenModule: Module { network.tokens.frozenModule }
+    public var frozenDescription: String {
+        if let lite = network.tokens as? EfficientNetLiteTokens {
+            return "efficientnet-lite blocks \(lite.layers.map { "\($0)" }.joined(separator: ",")) of \(lite.trunk.blocks.count)"
+        }
+        return "\(type(of: network.tokens)) of \(network.tokens.layerCount) layers"
+    }
 }
 
 extension ForgeLensDetector: CLIPBackboneDetector {

@@ -82,13 +82,23 @@ public final class ForgeLensNetwork: Module {
         self.init(tokens: CLIPTokens(encoder: clip, layers: layers, width: config.width), config: config)
     }
 
+    /// The frozen backbone's outputs at the selected layers, off the tape (`ForgeLensTokenSource.frozenOutputs`):
+    /// what `head(_:)` reads, and what `train --feature-cache` stores.
+    public func backbone(_ x: Tensor) -> [Tensor] { tokens.frozenOutputs(x) }
+
     /// The guided tokens of each layer, before the layer embedding: L × [B, 1 + Tₗ, d].
-    public func guidedTokens(_ x: Tensor) -> [Tensor] { tokens.layerTokens(x).map { guidance($0) } }
+    public func guidedTokens(_ x: Tensor) -> [Tensor] { guidedTokens(frozen: backbone(x)) }
+
+    /// The guided tokens from the backbone's outputs.
+    public func guidedTokens(frozen: [Tensor]) -> [Tensor] { tokens.layerTokens(frozen: frozen).map { guidance($0) } }
 
     /// FAFormer's output [B, 1 + Σₗ(1 + Tₗ), d] (the focus token first, then each layer's tokens) and the token counts Tₗ.
-    public func encoded(_ x: Tensor) -> (tokens: Tensor, patchCounts: [Int]) {
-        let guided = guidedTokens(x)
-        let (b, d) = (x.shape[0], config.width)
+    public func encoded(_ x: Tensor) -> (tokens: Tensor, patchCounts: [Int]) { encoded(frozen: backbone(x)) }
+
+    /// FAFormer's output from the backbone's outputs.
+    public func encoded(frozen: [Tensor]) -> (tokens: Tensor, patchCounts: [Int]) {
+        let guided = guidedTokens(frozen: frozen)
+        let (b, d) = (guided[0].shape[0], config.width)
         var sequence = [focusToken.reshaped([1, 1, d]).expand(to: [b, 1, d])]
         for (l, g) in guided.enumerated() {
             sequence.append(g + layerEmbedding.slice(axis: 0, l..<(l + 1)).reshaped([1, 1, d]))
@@ -99,8 +109,11 @@ public final class ForgeLensNetwork: Module {
     }
 
     /// The focus token's output concatenated with the mean of the patch tokens' outputs: [B, 2d].
-    public func features(_ x: Tensor) -> Tensor {
-        let (h, counts) = encoded(x)
+    public func features(_ x: Tensor) -> Tensor { features(frozen: backbone(x)) }
+
+    /// The features from the backbone's outputs.
+    public func features(frozen: [Tensor]) -> Tensor {
+        let (h, counts) = encoded(frozen: frozen)
         var start = 1, patches: [Tensor] = []
         for count in counts {
             patches.append(h.slice(axis: 1, (start + 1)..<(start + 1 + count)))
@@ -110,8 +123,11 @@ public final class ForgeLensNetwork: Module {
         return Tensor.concatenate([focus, Tensor.concatenate(patches, axis: 1).mean(axes: [1])], axis: 1)
     }
 
-    /// One logit per image: [N, 1].
-    public func callAsFunction(_ x: Tensor) -> Tensor { fc(dropout(features(x))) }
+    /// One logit per image from the backbone's outputs (everything that trains): [N, 1].
+    public func head(_ frozen: [Tensor]) -> Tensor { fc(dropout(features(frozen: frozen))) }
+
+    /// One logit per image: `head(backbone(x))`, [N, 1].
+    public func callAsFunction(_ x: Tensor) -> Tensor { head(backbone(x)) }
 
     /// Freezes the backbone (ForgeLens trains only what follows it).
     public func freezeBackbone() { tokens.freezeBackbone() }

@@ -3,16 +3,29 @@ import ForensightNN
 
 /// Where ForgeLens reads its frozen tokens: one token sequence per selected backbone layer, each [B, 1 + Tₗ, d] with
 /// a class token first, already at the head's width d. The backbone is frozen; only what the source adds to it (the
-/// projections, a CNN's class tokens) trains.
+/// projections, a CNN's class tokens) trains. The two halves are apart (`frozenOutputs`, then
+/// `layerTokens(frozen:)`), so the frozen half's outputs can be computed once and cached (`train --feature-cache`).
 public protocol ForgeLensTokenSource: Module {
     /// Width d of the tokens.
     var width: Int { get }
     /// Number of token sequences (selected layers).
     var layerCount: Int { get }
-    /// The tokens of each selected layer, shallowest first: [B, 3, S, S] → L × [B, 1 + Tₗ, d].
+    /// The frozen backbone's outputs at the selected layers, shallowest first, off the tape: [B, 3, S, S] → L tensors
+    /// (a CNN's maps [B, Cₗ, H, W], a ViT's block outputs [B, 1 + T, width]).
+    func frozenOutputs(_ x: Tensor) -> [Tensor]
+    /// The tokens of each selected layer from the frozen outputs, on the tape: L × [B, 1 + Tₗ, d].
+    func layerTokens(frozen: [Tensor]) -> [Tensor]
+    /// The tokens of each selected layer, shallowest first: [B, 3, S, S] → L × [B, 1 + Tₗ, d]; by default
+    /// `layerTokens(frozen: frozenOutputs(x))`.
     func layerTokens(_ x: Tensor) -> [Tensor]
+    /// The frozen part (weights and statistics), whose state dict identifies cached outputs.
+    var frozenModule: Module { get }
     /// Freezes the backbone (weights and statistics): ForgeLens never trains it.
     func freezeBackbone()
+}
+
+extension ForgeLensTokenSource {
+    public func layerTokens(_ x: Tensor) -> [Tensor] { layerTokens(frozen: frozenOutputs(x)) }
 }
 
 /// Frozen EfficientNet-Lite tokens: each selected MBConv block's feature map [B, Cₗ, H, W] flattened to H·W tokens
@@ -44,6 +57,9 @@ public final class EfficientNetLiteTokens: Module, ForgeLensTokenSource {
     public var layerCount: Int { layers.count }
 
     /// The selected blocks' maps [B, Cₗ, H, W], without the tape (the backbone is frozen).
+    public func frozenOutputs(_ x: Tensor) -> [Tensor] { maps(x) }
+
+    /// The selected blocks' maps [B, Cₗ, H, W], without the tape (the backbone is frozen).
     public func maps(_ x: Tensor) -> [Tensor] {
         withoutGrad {
             var h = trunk.convStem.withBatchNorm(trunk.bn0, activation: .relu6, x)
@@ -56,8 +72,9 @@ public final class EfficientNetLiteTokens: Module, ForgeLensTokenSource {
         }
     }
 
-    public func layerTokens(_ x: Tensor) -> [Tensor] {
-        zip(maps(x), proj).enumerated().map { i, pair in
+    /// Each map flattened to tokens, projected, behind its class token.
+    public func layerTokens(frozen maps: [Tensor]) -> [Tensor] {
+        zip(maps, proj).enumerated().map { i, pair in
             let (map, linear) = pair
             let (b, c, hw) = (map.shape[0], map.shape[1], map.shape[2] * map.shape[3])
             let patches = linear(map.reshaped([b, c, hw]).permuted([0, 2, 1]))
@@ -65,6 +82,8 @@ public final class EfficientNetLiteTokens: Module, ForgeLensTokenSource {
             return Tensor.concatenate([cls, patches], axis: 1)
         }
     }
+
+    public var frozenModule: Module { trunk }
 
     public func freezeBackbone() { trunk.freezeStem(blocks: trunk.blocks.count) }
 }
@@ -92,10 +111,16 @@ public final class CLIPTokens: Module, ForgeLensTokenSource {
 
     public var layerCount: Int { layers.count }
 
-    public func layerTokens(_ x: Tensor) -> [Tensor] {
+    /// The selected blocks' outputs [B, 1 + g², width], without the tape.
+    public func frozenOutputs(_ x: Tensor) -> [Tensor] {
         let blocks = withoutGrad { encoder.intermediates(x, layers: Set(layers)) }
-        return layers.map { proj(blocks[$0]!) }
+        return layers.map { blocks[$0]! }
     }
+
+    /// Each block's output through the shared projection.
+    public func layerTokens(frozen outputs: [Tensor]) -> [Tensor] { outputs.map { proj($0) } }
+
+    public var frozenModule: Module { encoder }
 
     public func freezeBackbone() {
         encoder.eval()

@@ -69,6 +69,10 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
     /// Weight of a detector's own extra training term (`AuxiliaryLossDetector.takeAuxiliaryLoss()`, e.g. M2TR's branch
     /// consistency), added to the loss of every step; 0 = off. Ignored by detectors without one.
     public var branchConsistencyWeight: Float = 0
+    /// Augmented (real, fake) pairs per training face whose frozen-backbone features are computed once and cached
+    /// (`train --feature-cache`, `--cache-views`); steps then draw from them and run only the trainable head. 0 = off:
+    /// every step draws fresh pairs and runs the whole network. Only for a `FrozenBackboneDetector`.
+    public var featureCacheViews = 0
 
     public init() {}
 
@@ -100,6 +104,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? "efficientnet-lite0"
         inpainterSHA256 = try c.decodeIfPresent(String.self, forKey: .inpainterSHA256)
         branchConsistencyWeight = try c.decodeIfPresent(Float.self, forKey: .branchConsistencyWeight) ?? 0
+        featureCacheViews = try c.decodeIfPresent(Int.self, forKey: .featureCacheViews) ?? 0
     }
 
     enum CodingKeys: String, CodingKey {
@@ -110,6 +115,7 @@ public struct SelfBlendRecipe: Codable, Sendable, Equatable {
         case partialBlends = "partial_blends", denseMask = "dense_mask", consistencyWeight = "consistency_weight"
         case fakes, simulatorSHA256 = "simulator_sha256", traceHighPassSigma = "trace_high_pass_sigma"
         case architecture, inpainterSHA256 = "inpainter_sha256", branchConsistencyWeight = "branch_consistency_weight"
+        case featureCacheViews = "feature_cache_views"
     }
 }
 

@@ -32,6 +32,8 @@ public final class SelfBlendTrainer: TrainingRecipe {
     private var order: [Int] = []
     /// The training faces' people (`personKey`) numbered from 0 in sorted order, for an `IdentityAwareDetector`.
     let identityNumbers: [String: Int]
+    /// The frozen-backbone features steps read when the recipe has `featureCacheViews` (`prepareFeatureCache`).
+    var featureCache: FeatureCache?
 
     /// - Parameters:
     ///   - detector: the network to train, already holding its initial weights.
@@ -75,7 +77,10 @@ public final class SelfBlendTrainer: TrainingRecipe {
     /// interruption would.
     public func run(resume: Bool, stopAfter: Int? = nil, report: (TrainingEvent<ValidationResult>) -> Void = { _ in }) throws
         -> [EpochRecord<ValidationResult>] {
-        try TrainingLoop(recipe: self, output: output).run(resume: resume, stopAfter: stopAfter, report: report)
+        guard recipe.featureCacheViews == 0 || featureCache != nil else {
+            throw TrainingError("the recipe trains from a feature cache: call prepareFeatureCache(at:) before run")
+        }
+        return try TrainingLoop(recipe: self, output: output).run(resume: resume, stopAfter: stopAfter, report: report)
     }
 
     // MARK: TrainingRecipe
@@ -99,12 +104,19 @@ public final class SelfBlendTrainer: TrainingRecipe {
 
     public func loss(epoch: Int, step: Int) -> Tensor {
         let members = Array(order[(step * recipe.realsPerStep)..<((step + 1) * recipe.realsPerStep)])
-        let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
         if let aware = detector as? any IdentityAwareDetector {
             let (identities, labels) = batchIdentities(members)
             aware.setTrainingBatch(identities: identities, labels: labels)
         }
-        let loss = stepLoss(detector.trainingLogits(input), targets: targets)
+        // From the feature cache (the head alone), or the step's fresh pairs through the whole network.
+        let forward: (logits: Tensor, targets: Tensor)
+        if let featureCache {
+            forward = cachedLogits(members, epoch: epoch, firstPosition: step * recipe.realsPerStep, cache: featureCache)
+        } else {
+            let (input, targets) = batch(members, epoch: epoch, firstPosition: step * recipe.realsPerStep)
+            forward = (detector.trainingLogits(input), targets)
+        }
+        let loss = stepLoss(forward.logits, targets: forward.targets)
         // Always taken, so that a detector does not hold this step's graph into the next one when the weight is 0.
         let extra = (detector as? any AuxiliaryLossDetector)?.takeAuxiliaryLoss()
         // An identity-aware detector weighs its own terms (from its card).

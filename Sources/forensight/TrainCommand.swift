@@ -40,6 +40,8 @@ struct Train: ParsableCommand {
           forensight train --detector sbi --data ffpp/ --out runs/sbi --resume
           forensight train --detector sbi --architecture efficientnet-lite2 --input-size 256 --data ffpp/ --out runs/sbi-lite2
           forensight train --detector sbi --data ffpp/ --out runs/sbi --preview sbi_examples.png
+          forensight train --detector sbi --architecture forgelens-efficientnet-lite0 --data ffpp/ --out runs/forgelens \\
+              --feature-cache runs/forgelens-features --cache-views 4 --epochs 20
         """)
 
     @Option(help: "The recipe: sbi (self-blended images), synthesis (reals against --simulator's reconstructions), trace-simulator (the autoencoders synthesis needs), ensemble (stacking of --member detectors fitted on validation reals, self-blends and --simulator's fakes), mouth-motion (the lip-sync detector: real videos' mouth motion against simulated lip-sync), rffr-inpainter (RFFR stage 1: a block inpainter trained on real faces), rffr (RFFR stage 2: crop and inpainter-residual branches against self-blends; needs --inpainter).")
@@ -177,6 +179,15 @@ struct Train: ParsableCommand {
     @Option(help: "Exported model: the landmarks that align face crops at test time, mtcnn or facemesh (steadier when photos are resized or mirrored).")
     var testLandmarks: LandmarkSource = .mtcnn
 
+    @Option(help: "forgelens-efficientnet-lite0 (any frozen-backbone architecture): before the first epoch, run --cache-views augmented real / self-blend pairs of every training face through the frozen backbone once and keep its features in half precision in this folder; each step then reads its batch from there and trains only the head (1.5× the images/s for ForgeLens measured on a CPU, where its FAFormer is most of a step). A complete cache is reused (--resume too), a killed build continues; validation still runs the whole network. See docs/TRAINING.md.")
+    var featureCache: String?
+
+    @Option(help: "With --feature-cache: augmented (real, self-blend) pairs stored per training face; each step reads one of them, drawn per face. More views, more variety, a longer build and a bigger cache (about 190 KB per pair at 224 px).")
+    var cacheViews = 4
+
+    @Flag(help: "With --feature-cache: replace a cache made for another recipe, other faces or other backbone weights (without it such a cache is refused).")
+    var rebuildFeatureCache = false
+
     @Flag(help: "Continue the run in --out from its last finished epoch.")
     var resume = false
 
@@ -218,6 +229,7 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(architecture) cannot be trained by `forensight train` (trainable: \(DetectorRegistry.trainableArchitectures.joined(separator: ", ")))")
             }
         }
+        if featureCache != nil { try validateFeatureCache() }
         guard detector != .rffr || inpainter != nil else { throw ValidationError("--detector rffr needs --inpainter FILE (train one with --detector rffr-inpainter)") }
         if detector == .rffrInpainter, let problem = inpainterConfig.problem { throw ValidationError("--working-size, --block-size, --mask-passes, --inpainter-width: \(problem)") }
         guard detector != .synthesis || simulator != nil else { throw ValidationError("--detector synthesis needs --simulator FILE (train one with --detector trace-simulator)") }
@@ -233,6 +245,7 @@ struct Train: ParsableCommand {
         recipe.consistencyWeight = consistencyWeight
         recipe.branchConsistencyWeight = branchConsistencyWeight
         recipe.architecture = detector == .rffr ? RFFRDetector.architecture : architecture
+        recipe.featureCacheViews = featureCache == nil ? 0 : cacheViews
         let traceSimulator = try loadSimulator()
         let rffrInpainter = try detector == .rffr ? loadInpainter() : nil
         if detector == .rffr {
@@ -307,6 +320,7 @@ struct Train: ParsableCommand {
             trainer = try SelfBlendTrainer(recipe: recipe, detector: model, train: trainFaces, validation: valFaces, output: out,
                                            simulator: traceSimulator?.model)
         } catch { throw fail("\(error)") }
+        if let featureCache { try prepareFeatureCache(trainer, at: featureCache) }
         note("training: \(trainFaces.count) faces, \(trainer.stepsPerEpoch) steps × \(recipe.epochs) epochs of \(trainer.samplesPerStep) images → \(out)")
         var bar = ProgressBar("train", total: trainer.stepsPerEpoch)
         let history: [EpochRecord<ValidationResult>]
@@ -327,48 +341,6 @@ struct Train: ParsableCommand {
             }
         } catch { throw fail("\(error)") }
         if let export, !history.isEmpty { try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export) }
-    }
-
-    /// --cache, or `$FORENSIGHT_CACHE/faces` (default `~/.cache/forensight/faces`): the face cache, with the motion tracks.
-    var cacheRoot: String {
-        cache ?? ((ProcessInfo.processInfo.environment["FORENSIGHT_CACHE"] ?? NSHomeDirectory() + "/.cache/forensight") + "/faces")
-    }
-
-    /// The 32-frame face cache: --cache (other frame counts: `FaceCache.withFrames`).
-    func openCache() throws -> FaceCache {
-        let root = cacheRoot
-        let detector: MTCNN
-        do { detector = try MTCNN() } catch { throw fail("\(error)") }
-        let reader = MediaFaceReader(detector: detector, extraction: FaceExtractionOptions(selection: .largest),
-                                     cropper: FaceCropper(size: 256, margin: 1.3, mode: .aligned), sampling: .uniform(count: 32))
-        return FaceCache(root: root, reader: reader)
-    }
-
-    /// Cuts (or finds cached) faces for `items` and loads them with their landmarks.
-    func loadFaces(_ items: Manifest, cache: FaceCache, label: String) throws -> [TrainingFace] {
-        var bar = ProgressBar(label, total: items.count)
-        var failures = 0
-        for (i, sample) in items.enumerated() {
-            if case .failed(let reason) = cache.prepare(sample) { failures += 1; if failures <= 5 { note("forensight: \(reason)") } }
-            bar.update(i + 1)
-        }
-        bar.finish()
-        do {
-            return try TrainingFace.load(try cache.faceManifest(for: items))
-        } catch { throw fail("\(error)") }
-    }
-
-    /// The faces with their FaceMesh landmarks (the dense mask), with a count of those FaceMesh rejected.
-    func addingMeshes(_ faces: [TrainingFace], label: String) throws -> [TrainingFace] {
-        let mesh: FaceMesh
-        do { mesh = try FaceMesh() } catch { throw fail("\(error) (or train with --mask five-point)") }
-        var bar = ProgressBar(label, total: faces.count)
-        let (out, meshed) = TrainingFace.addingMeshes(faces, mesh: mesh) { bar.update($0) }
-        bar.finish()
-        let byDataset = Dictionary(grouping: out, by: { $0.sample.dataset }).sorted { $0.key < $1.key }
-            .map { "\($0.key) \($0.value.filter { $0.mesh != nil }.count)/\($0.value.count)" }.joined(separator: ", ")
-        note("\(label): \(meshed) of \(faces.count) faces have a dense mesh (\(byDataset)); the rest blend inside the five-point outline")
-        return out
     }
 }
 
