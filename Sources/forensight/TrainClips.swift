@@ -45,7 +45,7 @@ extension Train {
             }
             let choice = try ClipSelfBlendTrainer.calibrate(best, validation: validation, recipe: recipe)
             (best.card.calibration, best.card.threshold) = (choice.calibration, choice.threshold)
-            note(String(format: "calibration: P = σ(%.4f·z %+.4f); validation clip ECE %.4f → %.4f; threshold %.4f calls %.1f %% of %d real videos FAKE",
+            note(String(format: "calibration: P = σ(%.4f·z %+.4f); validation clip ECE %.4f → %.4f; threshold %.4f calls %.1f %% of %d real videos and photos FAKE",
                         choice.calibration.scale, choice.calibration.bias, choice.eceBefore, choice.eceAfter, choice.threshold,
                         100 * choice.realFlaggedRate, choice.realUnits))
             best.card.notes = "self-blended clips of \(clipLength) frames, seed \(recipe.seed), \(recipe.epochs) epochs; see docs/ZOO.md"
