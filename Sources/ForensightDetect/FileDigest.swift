@@ -1,5 +1,7 @@
 import Foundation
 import Crypto
+import Synchronization
+import ForensightMedia
 
 /// SHA-256 of weights files, to name the exact weights a result came from. The hashing is swift-crypto's; this only
 /// streams a file through it in 1 MB chunks, so a large checkpoint is never held in memory whole.
@@ -10,7 +12,21 @@ public enum FileDigest {
     }
 
     /// Lower-case hex SHA-256 of the file at `path`.
+    ///
+    /// Remembered for the life of the process while the file's device, inode, size and modification time stay the
+    /// same: every member of an ensemble or fusion file is loaded from that one file and names its SHA-256, which would
+    /// otherwise hash the same bytes once per member.
     public static func sha256Hex(ofFile path: String) throws -> String {
+        let key = MediaFiles.identity(of: path)
+        if let key, let known = memo.withLock({ $0[key] }) { return known }
+        let digest = try hashFile(path)
+        if let key { memo.withLock { table in if table.count >= 64 { table.removeAll() }; table[key] = digest } }
+        return digest
+    }
+
+    private static let memo = Mutex<[String: String]>([:])
+
+    private static func hashFile(_ path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
         }

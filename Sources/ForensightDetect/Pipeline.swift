@@ -94,8 +94,45 @@ public struct Pipeline {
     public func analyzeKeepingCrops(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
         let started = DispatchTime.now().uptimeNanoseconds
+        if let fused = detector as? FusedDetector, let parts = memberPipelines() {
+            return try analyzeOverlapped(fused, parts: parts, path: path, started: started, progress: progress)
+        }
         let media = try read(path: path, progress: progress)
         return try score(media, path: path, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, cropTransform: cropTransform)
+    }
+
+    /// A fusion's `analyzeKeepingCrops` with the other members' reads (a mouth read decodes the file again and runs
+    /// FaceMesh on every frame of its windows) on a second thread while the primary member scores its crops, so that
+    /// both cores stay busy. The verdict equals `score(read(path))`'s; its total time is the wall time, not the sum
+    /// of the members' times.
+    func analyzeOverlapped(_ fused: FusedDetector, parts: [Pipeline], path: String, started: UInt64, progress: (Int, Int?) -> Void) throws
+        -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
+        @Sendable func ms(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
+        let primaryMedia = try parts[0].read(path: path, progress: progress)
+        let primaryReadMs = ms(since: started)
+        let region = primaryMedia.motionRegion()
+        // The companions' reads use the shared MTCNN and FaceMesh, which the primary member's scoring does not touch.
+        final class Box: @unchecked Sendable { var reads: Result<[(MediaFaces, Double)], Error> = .success([]) }
+        let box = Box(), group = DispatchGroup()
+        nonisolated(unsafe) let others = Array(parts.dropFirst())
+        DispatchQueue.global(qos: .userInitiated).async(group: group) {
+            box.reads = Result {
+                try others.map { part in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    return (try part.read(path: path, faceRegion: region), ms(since: start))
+                }
+            }
+        }
+        let primary: Result<(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]), Error> =
+            Result { try parts[0].score(primaryMedia, path: path, readMs: primaryReadMs, cropTransform: cropTransform) }
+        group.wait()
+        let (scored, reads) = (try primary.get(), try box.reads.get())
+        let verdicts = try reads.enumerated().map { i, read in
+            try parts[i + 1].score(read.0, path: path, readMs: read.1, cropTransform: cropTransform).verdict
+        }
+        var combined = fused.combine([scored.verdict] + verdicts, model: modelInfo)
+        combined.timingsMs.total = ms(since: started)
+        return (combined, scored.crops)
     }
 
     /// What `score` takes for `path`: its tracked face crops (`reader.read`), or for a whole-image detector its

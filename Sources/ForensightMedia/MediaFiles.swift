@@ -48,3 +48,13 @@ public enum MediaFiles {
         return (files, problems)
     }
 }
+
+extension MediaFiles {
+    /// What tells one unchanged file from any other cheaply: its path, device, inode, size and modification time
+    /// (nil when it cannot be stat'ed). Keys for per-process memos of work on a file's bytes (probes, digests).
+    public static func identity(of path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return "\(path)|\(info.st_dev)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
+}

@@ -37,6 +37,9 @@ final class DetectorTests: XCTestCase {
         let path = dir.appendingPathComponent("a.bin").path
         try Data(repeating: 0x61, count: 1_000_000).write(to: URL(fileURLWithPath: path))
         XCTAssertEqual(try FileDigest.sha256Hex(ofFile: path), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        // Remembered per unchanged file: rewritten at the same path, the file is hashed again.
+        try Data("abc".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try FileDigest.sha256Hex(ofFile: path), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     func testInputTensorResizesAndNormalises() throws {

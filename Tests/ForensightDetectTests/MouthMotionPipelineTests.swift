@@ -83,12 +83,22 @@ final class MouthMotionPipelineTests: XCTestCase {
         let alone = try pipeline(faces).analyze(path: video)
         for (threshold, fires) in [(Float(1), false), (Float(0), true)] {
             mouthCard.threshold = threshold
-            let fused = try FusedDetector(id: "fused", members: [faces, try DetectorRegistry.make(card: mouthCard)])
+            let mouth = try XCTUnwrap(try DetectorRegistry.make(card: mouthCard) as? MouthMotionDetector)
+            mouth.network.eval()
+            let fused = try FusedDetector(id: "fused", members: [faces, mouth])
             let v = try pipeline(fused).analyze(path: video)
             XCTAssertEqual(v.faces, alone.faces, "the primary member's faces")
             XCTAssertEqual(v.members?.count, 2)
             XCTAssertEqual(v.members?[1].faces?.count, 2, "two mouth windows")
             XCTAssertEqual(v.model.id, "fused")
+            // `analyze` reads the mouth on a second thread while the faces are scored: the same record as reading
+            // first and scoring after, but for the times.
+            let sequential = try pipeline(fused).score(try pipeline(fused).read(path: video), path: video).verdict
+            XCTAssertEqual(v.probability, sequential.probability)
+            XCTAssertEqual(v.verdict, sequential.verdict)
+            XCTAssertEqual(v.faces, sequential.faces)
+            XCTAssertEqual(v.members?.map(\.probability), sequential.members?.map(\.probability))
+            XCTAssertEqual(v.members?[1].faces, sequential.members?[1].faces)
             if fires {
                 XCTAssertEqual(v.verdict, .fake)
                 XCTAssertGreaterThanOrEqual(v.probability!, alone.probability!)

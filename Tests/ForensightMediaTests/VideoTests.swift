@@ -46,6 +46,21 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(info.frameBytes, 64 * 48 * 3)
     }
 
+    /// A probe is remembered per unchanged file: a file rewritten at the same path (new inode, size or time) is
+    /// probed again, so a remembered probe never describes other bytes.
+    func testProbeOfARewrittenFileIsNotTheRememberedOne() throws {
+        let copy = Self.directory.appendingPathComponent("memo-\(UUID()).mp4").path
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.copyItem(atPath: try grayVideo(), toPath: copy)
+        let first = try VideoProbe.probe(path: copy)
+        XCTAssertEqual(try VideoProbe.probe(path: copy), first)
+        try FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: try rotatedVideo(), toPath: copy)
+        let second = try VideoProbe.probe(path: copy), rotated = try VideoProbe.probe(path: try rotatedVideo())
+        XCTAssertEqual([second.width, second.height, second.rotation], [rotated.width, rotated.height, rotated.rotation])
+        XCTAssertNotEqual(second.rotation, first.rotation, "the rewritten file's own metadata")
+    }
+
     func testProbeParsesRotationAndFallbacksFromJSON() throws {
         func info(_ stream: String, format: String = #"{"duration": "4.0"}"#) throws -> VideoInfo {
             let json = #"{"streams": [{"index": 0, "codec_type": "audio"}, "# + stream + #"], "format": "# + format + "}"
