@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Every frame's exact timestamp and where a decoder may start, read from the container's index without decoding.
 ///
@@ -6,8 +7,9 @@ import Foundation
 /// presentation order, so sorting undoes B-frame reordering, and real timestamps are kept for variable frame rate.
 /// Keyframes are the packets the container flags `K`: the points `ffmpeg -ss` can start decoding from.
 ///
-/// Built by ``read(info:)`` from `ffprobe -select_streams <i> -show_entries packet=pts,dts,flags`, which demuxes the
-/// file once (reads it, decodes nothing).
+/// Built by ``read(info:)``: from an MP4 or QuickTime file's sample table where ours reads it (`MP4SampleTable`),
+/// otherwise from `ffprobe -select_streams <i> -show_entries packet=pts,flags`, which demuxes the file once (reads
+/// it, decodes nothing).
 public struct VideoFrameIndex: Sendable, Equatable {
     /// The stream's time base: a timestamp `p` is `p × num / den` seconds.
     public let timeBase: (num: Int64, den: Int64)
@@ -79,7 +81,35 @@ extension VideoFrameIndex {
     ///
     /// - Returns: the index, or the reason it cannot be used (the caller then scans).
     /// - Throws: `MediaError` when ffprobe is missing or cannot read the file.
+    ///
+    /// Remembered for the rest of the process per unchanged file (as ``VideoProbe/probe(path:countFrames:)``), so
+    /// the readers of one file in turn (a fusion's face read and mouth read) list its packets once.
     static func read(info: VideoInfo) throws -> Result<VideoFrameIndex, IndexProblem> {
+        let key = MediaFiles.identity(of: info.path).map { "\($0)|\(info.streamIndex)" }
+        if let key, let known = memo.withLock({ $0[key] }) { return known }
+        let index: Result<VideoFrameIndex, IndexProblem>
+        if let table = MP4SampleTable.frameIndex(path: info.path, stream: info.streamIndex) {
+            index = .success(table)
+        } else {
+            index = try listPackets(info: info)
+        }
+        if let key {
+            memo.withLock { table in
+                if table.count >= VideoProbe.memoCapacity { table.removeAll() }
+                table[key] = index
+            }
+        }
+        return index
+    }
+
+    private static let memo = Mutex<[String: Result<VideoFrameIndex, IndexProblem>]>([:])
+
+    /// The index from ffprobe's packet listing alone (nil when that index is unusable), for comparing with the
+    /// sample-table reader.
+    public static func listedByFFprobe(info: VideoInfo) throws -> VideoFrameIndex? { try? listPackets(info: info).get() }
+
+    /// The index from ffprobe's packet listing (demuxes the whole file).
+    static func listPackets(info: VideoInfo) throws -> Result<VideoFrameIndex, IndexProblem> {
         let path = info.path
         let output = try MediaTool.ffprobe.run(
             ["-v", "error", "-select_streams", String(info.streamIndex),
