@@ -6,8 +6,11 @@ import Foundation
 /// Every run is checked: the first frame the decoder produced must be the group's keyframe or an earlier keyframe
 /// (never a point that is not a keyframe, which would give damaged pictures), ffmpeg must have logged no decoding
 /// error, and every piped frame must carry its target's exact timestamp. When a check fails the reader stops and
-/// hands back the frames it has not delivered, for the caller to scan for. The next run's ffmpeg starts as soon as
-/// the current run's last frame is read, so it seeks and decodes while the consumer works on that frame.
+/// hands back the frames it has not delivered, for the caller to scan for.
+///
+/// Two runs are under way at once for frames up to 1080p: the next run's ffmpeg starts with the current one, and
+/// each run's frames are taken off its pipe by a thread of their own (`PrefetchedRun`, at most
+/// ``bufferBytes`` of frames per run), so the next run decodes on the second core while the consumer works.
 final class SeekingFrameReader {
     let info: VideoInfo
     let index: VideoFrameIndex
@@ -31,21 +34,28 @@ final class SeekingFrameReader {
     private var runNumber = 0
     private var groupNumber = 0
     private var targetNumber = 0
-    private var stream: FFmpegFrameStream?
+    /// The run being delivered, and the one after it, already decoding.
+    private var current: PrefetchedRun?
+    private var upcoming: PrefetchedRun?
+    /// Whether a second run may decode beside the current one (frames up to 1920×1080).
+    private let overlapsRuns: Bool
+    /// Frame bytes one run may hold in memory ahead of the consumer.
+    static let bufferBytes = 32 << 20
 
     init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan, region: FrameRegion? = nil) throws {
         (self.info, self.index, self.plan, self.region) = (info, index, plan, region)
         runPlan = plan.runs(framePixels: info.width * info.height)
         executable = try MediaTool.ffmpeg.executableURL(for: info.path)
         fpsMode = FFmpegCapabilities.supportsFpsMode(executable)
+        overlapsRuns = info.width * info.height <= 1920 * 1088
     }
 
     deinit { close() }
 
     /// Frames the decoder produced in all runs so far.
-    var decodedFrames: Int { decodedByFinishedRuns + (stream?.decodedFrames ?? 0) }
+    var decodedFrames: Int { decodedByFinishedRuns + (current?.stream.decodedFrames ?? 0) + (upcoming?.stream.decodedFrames ?? 0) }
     /// The running ffmpeg, if any.
-    var currentStream: FFmpegFrameStream? { stream }
+    var currentStream: FFmpegFrameStream? { current?.stream }
 
     /// The next planned frame, or nil when the plan is done or was abandoned (see ``abandoned``).
     ///
@@ -53,12 +63,13 @@ final class SeekingFrameReader {
     func next() throws -> VideoFrame? {
         guard abandoned == nil, runNumber < runPlan.count else { return nil }
         let run = runPlan[runNumber]
-        if stream == nil { try launch(run) }
-        guard let stream else { return nil }
+        if current == nil { try start(run: runNumber) }
+        guard let current else { return nil }
+        let stream = current.stream
         let group = run[groupNumber]
         let target = group.targets[targetNumber]
         let output = info.output(region)
-        let pixels = stream.readFrame(byteCount: output.bytes)
+        let pixels = current.next()
         guard pixels.count == output.bytes else {
             return abandon(at: target, "ffmpeg ended before frame \(target.index) (\(runEnding(stream)))")
         }
@@ -78,18 +89,19 @@ final class SeekingFrameReader {
         if groupNumber == run.count {
             finishRun()
             (runNumber, groupNumber) = (runNumber + 1, 0)
-            if runNumber < runPlan.count { try launch(runPlan[runNumber]) }
+            if runNumber < runPlan.count { try start(run: runNumber) }
         }
         let time = index.seconds(target.pts) - info.startTime
         return VideoFrame(index: target.index, time: time, image: RGBImage(width: output.width, height: output.height, pixels: pixels))
     }
 
-    /// Stops the running ffmpeg, if any.
+    /// Stops the running ffmpeg runs, if any.
     func close() {
-        guard let stream else { return }
-        stream.close()
-        decodedByFinishedRuns += stream.decodedFrames
-        self.stream = nil
+        for run in [current, upcoming].compactMap({ $0 }) {
+            run.cancel()
+            decodedByFinishedRuns += run.stream.decodedFrames
+        }
+        (current, upcoming) = (nil, nil)
     }
 
     /// Whether a run whose decoder produced `pts` first started where it may: at the group's keyframe, or at an
@@ -101,19 +113,31 @@ final class SeekingFrameReader {
         return pts == group.keyframePTS || index.keyframe(atOrBefore: pts) == pts
     }
 
-    private func launch(_ run: [SeekPlan.Group]) throws {
+    /// Makes run `number` the current one (started already as the upcoming run, or now), and starts the run after it.
+    private func start(run number: Int) throws {
+        current = try upcoming ?? launch(runPlan[number])
+        upcoming = nil
+        if overlapsRuns, number + 1 < runPlan.count { upcoming = try launch(runPlan[number + 1]) }
+    }
+
+    private func launch(_ run: [SeekPlan.Group]) throws -> PrefetchedRun {
         let arguments = plan.arguments(run: run, index: index, info: info, fpsMode: fpsMode, region: region)
-        stream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
+        let stream = try FFmpegFrameStream(executable: executable, arguments: arguments, path: info.path)
         runs += 1
         seeks += run.count
+        let bytes = info.output(region).bytes
+        return PrefetchedRun(stream: stream, frameBytes: bytes, count: run.reduce(0) { $0 + $1.targets.count },
+                             capacity: Self.bufferBytes / max(1, bytes))
     }
 
     /// The group's frames are all in: let ffmpeg exit (it stops after its last frame) and keep its complaints.
     private func finishRun() {
-        guard let stream else { return }
+        guard let current else { return }
+        current.waitForReader()
+        let stream = current.stream
         let ending = stream.finish()
         decodedByFinishedRuns += stream.decodedFrames
-        self.stream = nil
+        self.current = nil
         if ending.failed {
             warnings.append("ffmpeg failed after seeking: \(ending.last)")
         } else if ending.errorCount > 0 {
