@@ -101,9 +101,12 @@ public struct Pipeline {
         return try score(media, path: path, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6, cropTransform: cropTransform)
     }
 
+    /// Frames of at most this many pixels (1920×1088) let a fusion's other reads overlap the primary scoring.
+    static let overlapPixelLimit = 1920 * 1088
+
     /// A fusion's `analyzeKeepingCrops` with the other members' reads (a mouth read decodes the file again and runs
     /// FaceMesh on every frame of its windows) on a second thread while the primary member scores its crops, so that
-    /// both cores stay busy. The verdict equals `score(read(path))`'s; its total time is the wall time, not the sum
+    /// both cores stay busy (for frames up to 1080p; larger ones read after the scoring, to bound memory). The verdict equals `score(read(path))`'s; its total time is the wall time, not the sum
     /// of the members' times.
     func analyzeOverlapped(_ fused: FusedDetector, parts: [Pipeline], path: String, started: UInt64, progress: (Int, Int?) -> Void) throws
         -> (verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]) {
@@ -115,7 +118,7 @@ public struct Pipeline {
         final class Box: @unchecked Sendable { var reads: Result<[(MediaFaces, Double)], Error> = .success([]) }
         let box = Box(), group = DispatchGroup()
         nonisolated(unsafe) let others = Array(parts.dropFirst())
-        DispatchQueue.global(qos: .userInitiated).async(group: group) {
+        let readOthers: @Sendable () -> Void = {
             box.reads = Result {
                 try others.map { part in
                     let start = DispatchTime.now().uptimeNanoseconds
@@ -123,9 +126,12 @@ public struct Pipeline {
                 }
             }
         }
+        // Above 1080p the two at once would hold a large decode and the scoring's memory together: one after the other.
+        let overlap = primaryMedia.frameSize.width * primaryMedia.frameSize.height <= Self.overlapPixelLimit
+        if overlap { DispatchQueue.global(qos: .userInitiated).async(group: group, execute: readOthers) }
         let primary: Result<(verdict: Verdict, crops: [(track: Int, frame: Int, image: RGBImage)]), Error> =
             Result { try parts[0].score(primaryMedia, path: path, readMs: primaryReadMs, cropTransform: cropTransform) }
-        group.wait()
+        if overlap { group.wait() } else { readOthers() }
         let (scored, reads) = (try primary.get(), try box.reads.get())
         let verdicts = try reads.enumerated().map { i, read in
             try parts[i + 1].score(read.0, path: path, readMs: read.1, cropTransform: cropTransform).verdict

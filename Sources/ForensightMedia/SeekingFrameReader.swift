@@ -40,7 +40,7 @@ final class SeekingFrameReader {
     /// Whether a second run may decode beside the current one (frames up to 1920×1080).
     private let overlapsRuns: Bool
     /// Frame bytes one run may hold in memory ahead of the consumer.
-    static let bufferBytes = 32 << 20
+    static let bufferBytes = 8 << 20
 
     init(info: VideoInfo, index: VideoFrameIndex, plan: SeekPlan, region: FrameRegion? = nil) throws {
         (self.info, self.index, self.plan, self.region) = (info, index, plan, region)
