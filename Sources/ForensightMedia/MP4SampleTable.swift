@@ -43,7 +43,7 @@ public enum MP4SampleTable {
             } else if size == 0 {
                 size = fileSize - offset
             }
-            guard size >= header, offset + size <= fileSize else { return nil }
+            guard size >= header, size <= fileSize - offset else { return nil }
             if type == "moov" {
                 guard size - header <= UInt64(moovLimit), (try? handle.seek(toOffset: offset + header)) != nil,
                       let payload = try? handle.read(upToCount: Int(size - header)), payload.count == Int(size - header) else { return nil }
@@ -61,13 +61,14 @@ public enum MP4SampleTable {
         while offset + 8 <= range.upperBound {
             var size = Int(be32(bytes, offset)), header = 8
             if size == 1 {
-                guard offset + 16 <= range.upperBound else { return nil }
-                size = Int(UInt64(be32(bytes, offset + 8)) << 32 | UInt64(be32(bytes, offset + 12)))
+                guard offset + 16 <= range.upperBound,
+                      let large = Int(exactly: UInt64(be32(bytes, offset + 8)) << 32 | UInt64(be32(bytes, offset + 12))) else { return nil }
+                size = large
                 header = 16
             } else if size == 0 {
                 size = range.upperBound - offset
             }
-            guard size >= header, offset + size <= range.upperBound else { return nil }
+            guard size >= header, size <= range.upperBound - offset else { return nil }
             out.append((String(decoding: bytes[(offset + 4)..<(offset + 8)], as: UTF8.self), (offset + header)..<(offset + size)))
             offset += size
         }
@@ -88,7 +89,7 @@ public enum MP4SampleTable {
 
         init?(moov: [UInt8], stream: Int) {
             guard let top = MP4SampleTable.children(moov, 0..<moov.count), !top.contains(where: { $0.type == "mvex" }),
-                  let mvhd = top.first(where: { $0.type == "mvhd" })?.body, mvhd.count >= 20 else { return nil }
+                  let mvhd = top.first(where: { $0.type == "mvhd" })?.body, mvhd.count >= 24 else { return nil }
             let traks = top.filter { $0.type == "trak" }
             guard stream >= 0, stream < traks.count else { return nil }
             bytes = moov
@@ -145,8 +146,8 @@ public enum MP4SampleTable {
                 guard k == pts.count else { return nil }
             }
             // One edit shifting the whole track, or none.
-            if boxes["elst"] != nil {
-                guard let elst = table("elst", width: bytes[boxes["elst"]!.lowerBound] == 1 ? 20 : 12), elst.count == 1 else { return nil }
+            if let edits = boxes["elst"] {
+                guard edits.count >= 8, let elst = table("elst", width: bytes[edits.lowerBound] == 1 ? 20 : 12), elst.count == 1 else { return nil }
                 let v1 = elst.version == 1
                 let duration = v1 ? MP4SampleTable.be64(bytes, elst.start) : UInt64(MP4SampleTable.be32(bytes, elst.start))
                 let mediaTime = v1 ? Int64(bitPattern: MP4SampleTable.be64(bytes, elst.start + 8))

@@ -85,6 +85,31 @@ final class MP4SampleTableTests: XCTestCase {
         XCTAssertNil(MP4SampleTable.frameIndex(path: path, stream: 0), "stream 0 is audio")
     }
 
+    /// Damaged index boxes never crash the reader: every byte of a small file's `moov` set to 0x00, 0xFF or 0x01 in
+    /// turn (sizes, counts, versions, timestamps) gives nil or an index whose frames are in order.
+    func testDamagedIndexBoxesGiveNilOrAnOrderedIndex() throws {
+        let clip = try make("damage.mp4", ["-t", "2", "-i", try source(), "-an", "-vf", "scale=64:36", "-c:v", "libx264",
+                                           "-preset", "veryfast", "-g", "10", "-bf", "2"])
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
+        let moov = try XCTUnwrap((0..<(bytes.count - 4)).last { Array(bytes[$0..<($0 + 4)]) == Array("moov".utf8) }) - 4
+        XCTAssertNotNil(MP4SampleTable.frameIndex(path: clip, stream: 0), "the undamaged file reads")
+        let damaged = Self.directory.appendingPathComponent("damaged.mp4")
+        var answered = 0
+        for position in stride(from: moov, to: bytes.count, by: 3) {
+            for value: UInt8 in [0x00, 0xFF, 0x01] {
+                var copy = bytes
+                copy[position] = value
+                try Data(copy).write(to: damaged)
+                if let index = MP4SampleTable.frameIndex(path: damaged.path, stream: 0) {
+                    answered += 1
+                    XCTAssertEqual(index.framePTS, index.framePTS.sorted(), "byte \(position) = \(value)")
+                    XCTAssertFalse(index.keyframePTS.isEmpty)
+                }
+            }
+        }
+        XCTAssertGreaterThan(answered, 0, "bytes the index does not depend on leave it readable")
+    }
+
     /// Files where ffmpeg's timestamps are not the table's alone, or no MP4 at all: the reader gives nil (and the
     /// caller asks ffprobe).
     func testNoAnswerWhereFFmpegCouldDiffer() throws {
