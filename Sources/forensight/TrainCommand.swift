@@ -236,9 +236,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // A CLIP variant's encoder is read once here (a checkpoint of hundreds of MB), for the input size and the model.
+        var encoder = try clipBackbone()
         var recipe = SelfBlendRecipe()
         (recipe.seed, recipe.epochs, recipe.realsPerStep, recipe.learningRate) = (seed, epochs ?? 5, realsPerStep, learningRate ?? defaultLearningRate)
-        (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, try resolvedInputSize(), stepsPerEpoch)
+        (recipe.frozenBlocks, recipe.inputSize, recipe.stepsPerEpoch) = (frozenBlocks, try resolvedInputSize(clip: encoder), stepsPerEpoch)
         recipe.balanceDatasets = balanceDatasets
         (recipe.pairedAugmentation, recipe.fillPadding, recipe.partialBlends) = (pairedAugmentation, fillPadding, partialBlends)
         recipe.denseMask = mask == .dense
@@ -313,7 +315,8 @@ struct Train: ParsableCommand {
             try exportBest(validation: valFaces, recipe: recipe, simulator: traceSimulator?.model, to: export)
             return
         }
-        let model = try rffrInpainter.map { try initialRFFR(inpainter: $0.model) } ?? initialDetector()
+        let model = try rffrInpainter.map { try initialRFFR(inpainter: $0.model) } ?? initialDetector(clip: encoder)
+        encoder = nil  // the model holds the encoder's weights now
         if let clips = model as? any ClipTrainableDetector { return try trainClips(clips, recipe: recipe, train: trainFaces, validation: valFaces) }
         let trainer: SelfBlendTrainer
         do {

@@ -10,7 +10,7 @@ extension Train {
     /// The encoder of `--clip` as a card spec (the detector's default blocks) and its weights in Forensight's keys; nil
     /// for architectures that do not run on CLIP. A CLIP architecture without `--clip`, `--clip` with another
     /// architecture, or an unreadable checkpoint is a one-line error.
-    func clipBackbone() throws -> (spec: CLIPBackboneSpec, weights: [String: Tensor])? {
+    func clipBackbone() throws -> CLIPBackbone? {
         let variants: [String: any CLIPBackboneDetector.Type] = [
             ForgeLensDetector.clipArchitecture: ForgeLensDetector.self, DFDFCGDetector.clipArchitecture: DFDFCGDetector.self,
             CLIPAdapterDetector.clipArchitecture: CLIPAdapterDetector.self,
@@ -46,20 +46,24 @@ extension Train {
         CLIPAdapterParts(names: adapterParts.split(separator: ",").map(String.init)).map { AdapterSpec(parts: $0.names, identityWeight: identityWeight) }
     }
 
-    /// --input-size, or the input side a fresh detector of the architecture has on its card.
-    func resolvedInputSize() throws -> Int {
-        if let spec = try clipBackbone()?.spec { return spec.imageSize }
+    /// The CLIP encoder `clipBackbone()` read (nil for other architectures), read once per run and handed on.
+    typealias CLIPBackbone = (spec: CLIPBackboneSpec, weights: [String: Tensor])
+
+    /// --input-size, or the input side a fresh detector of the architecture has on its card (the encoder's for a CLIP
+    /// variant, `backbone` being what `clipBackbone()` read).
+    func resolvedInputSize(clip backbone: CLIPBackbone? = nil) throws -> Int {
+        if let spec = backbone?.spec { return spec.imageSize }
         if let inputSize { return inputSize }
         guard detector == .sbi || detector == .synthesis else { return 224 }
         do { return try DetectorRegistry.makeTrainable(card: DetectorCard(id: "probe", architecture: architecture)).card.inputSize } catch { throw fail("\(error)") }
     }
 
-    /// A fresh detector of `--architecture` (its head initialised from the seed) holding its pretrained weights.
-    func initialDetector() throws -> any TrainableDetector {
+    /// A fresh detector of `--architecture` (its head initialised from the seed) holding its pretrained weights: for
+    /// a CLIP variant the encoder `clipBackbone()` read (`clip`).
+    func initialDetector(clip clipBackbone: CLIPBackbone?) throws -> any TrainableDetector {
         var card = DetectorCard(id: (detector == .synthesis ? "synthesis-" : "sbi-") + architecture, architecture: architecture)
-        card.inputSize = try resolvedInputSize()
+        card.inputSize = try resolvedInputSize(clip: clipBackbone)
         if architecture == CLIPAdapterDetector.architecture || architecture == CLIPAdapterDetector.clipArchitecture { card.adapter = adapterSpec }
-        let clipBackbone = try clipBackbone()
         if let clipBackbone { card.useCLIP(clipBackbone.spec) }
         let model: any TrainableDetector
         do { model = try ParameterInit.withSeed(seed) { try DetectorRegistry.makeTrainable(card: card) } } catch { throw fail("\(error)") }
