@@ -39,9 +39,10 @@ struct AnalyzeJob: ParsableCommand {
         // A group of its own, so the server's kill at the timeout reaches the decoders this analysis starts too.
         let ownGroup = setpgid(0, 0) == 0 || getpgrp() == getpid()
         if let parent { Self.endWithParent(parent, removing: out, killingGroup: ownGroup) }
-        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
+        AnalysisPool.apply()
         let output: AnalysisOutput
         do {
+            AnalysisPool.apply(forFile: media)
             let analyzer = try PipelineAnalyzer(modelPath: model, frames: frames)
             output = try analyzer.analyze(path: media, name: name) { done, planned in
                 FileHandle.standardOutput.write(Data(ProcessAnalyzer.progressLine(done: done, planned: planned).utf8))

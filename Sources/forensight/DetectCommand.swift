@@ -64,7 +64,7 @@ struct Detect: ParsableCommand {
     func run() throws {
         // Face detection meets tensors of a new shape in every frame and window: a large reuse pool would only fill
         // up with them (1 GiB by default; docs/ARCHITECTURE.md, "Memory").
-        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
+        AnalysisPool.apply()
         guard let modelPath = model ?? ModelLocations.defaultModel() else {
             throw fail("no detector found: models/\(ModelLocations.defaultModelName) is missing; pass --model FILE or set FORENSIGHT_MODEL")
         }
@@ -98,6 +98,7 @@ struct Detect: ParsableCommand {
             }
         } else {
             for (n, file) in files.enumerated() {
+                AnalysisPool.apply(forFile: file)
                 var bar = ProgressBar("detect \(n + 1)/\(files.count) \((file as NSString).lastPathComponent)", total: nil)
                 let outcome = Result { try pipeline.analyzeKeepingCrops(path: file) { frame, _ in bar.update(frame, detail: "frames") } }
                 bar.finish()

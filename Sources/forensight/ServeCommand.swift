@@ -82,7 +82,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         // Quiet success: the server's log (start, notices, errors) goes to stderr, stdout stays empty.
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
+        AnalysisPool.apply()
         let configuration = serverConfiguration
         let analyzer: any Analyzer
         do { analyzer = try AnalyzeJob.analyzer(model: model, frames: frames, inProcess: inProcess) } catch {

@@ -47,7 +47,7 @@ struct Worker: ParsableCommand {
 
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        TensorMemory.idleLimitBytes = Int(ProcessInfo.processInfo.environment["FORENSIGHT_POOL_MB"] ?? "").map { $0 << 20 } ?? 64 << 20
+        AnalysisPool.apply()
         let analyzer: any Analyzer
         do { analyzer = try AnalyzeJob.analyzer(model: model, frames: frames, inProcess: inProcess) } catch {
             throw fail("\(error) (run scripts/setup/weights.sh)")
