@@ -1,6 +1,5 @@
 import Foundation
 import Crypto
-import Synchronization
 import ForensightMedia
 
 /// SHA-256 of weights files, to name the exact weights a result came from. The hashing is swift-crypto's; this only
@@ -17,14 +16,10 @@ public enum FileDigest {
     /// same: every member of an ensemble or fusion file is loaded from that one file and names its SHA-256, which would
     /// otherwise hash the same bytes once per member.
     public static func sha256Hex(ofFile path: String) throws -> String {
-        let key = MediaFiles.identity(of: path)
-        if let key, let known = memo.withLock({ $0[key] }) { return known }
-        let digest = try hashFile(path)
-        if let key { memo.withLock { table in if table.count >= 64 { table.removeAll() }; table[key] = digest } }
-        return digest
+        try memo.value(for: path) { try hashFile(path) }
     }
 
-    private static let memo = Mutex<[String: String]>([:])
+    private static let memo = FileMemo<String>()
 
     private static func hashFile(_ path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {

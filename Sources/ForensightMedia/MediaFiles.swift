@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Expands command-line inputs (files and folders) into the media files to process.
 public enum MediaFiles {
@@ -49,10 +50,31 @@ public enum MediaFiles {
     }
 }
 
-extension MediaFiles {
-    /// What tells one unchanged file from any other cheaply: its path, device, inode, size and modification time
-    /// (nil when it cannot be stat'ed). Keys for per-process memos of work on a file's bytes (probes, digests).
-    public static func identity(of path: String) -> String? {
+/// Values computed from a file's bytes (a probe, an index, a digest), remembered for the rest of the process while the
+/// file stays the same: same path, device, inode, size and modification time. Readers that open one file in turn (a
+/// fusion's face and mouth reads, an ensemble's members) then do the work once. Only returned values are kept, never
+/// errors; at most `capacity` entries (the table is emptied when full).
+public final class FileMemo<Value: Sendable>: Sendable {
+    private let table = Mutex<[String: Value]>([:])
+    public let capacity: Int
+
+    public init(capacity: Int = 64) { self.capacity = capacity }
+
+    /// The remembered value for `path` (and `variant`, for values that depend on more than the file), or
+    /// `compute()`'s, remembered. A file that cannot be stat'ed is computed every time.
+    public func value(for path: String, variant: String = "", _ compute: () throws -> Value) rethrows -> Value {
+        guard let key = Self.identity(of: path).map({ $0 + "|" + variant }) else { return try compute() }
+        if let known = table.withLock({ $0[key] }) { return known }
+        let value = try compute()
+        table.withLock { table in
+            if table.count >= capacity { table.removeAll() }
+            table[key] = value
+        }
+        return value
+    }
+
+    /// What tells one unchanged file from any other cheaply (nil when it cannot be stat'ed).
+    static func identity(of path: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return "\(path)|\(info.st_dev)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Every frame's exact timestamp and where a decoder may start, read from the container's index without decoding.
 ///
@@ -85,24 +84,13 @@ extension VideoFrameIndex {
     /// Remembered for the rest of the process per unchanged file (as ``VideoProbe/probe(path:countFrames:)``), so
     /// the readers of one file in turn (a fusion's face read and mouth read) list its packets once.
     static func read(info: VideoInfo) throws -> Result<VideoFrameIndex, IndexProblem> {
-        let key = MediaFiles.identity(of: info.path).map { "\($0)|\(info.streamIndex)" }
-        if let key, let known = memo.withLock({ $0[key] }) { return known }
-        let index: Result<VideoFrameIndex, IndexProblem>
-        if let table = MP4SampleTable.frameIndex(path: info.path, stream: info.streamIndex) {
-            index = .success(table)
-        } else {
-            index = try listPackets(info: info)
+        try memo.value(for: info.path, variant: "\(info.streamIndex)") {
+            if let table = MP4SampleTable.frameIndex(path: info.path, stream: info.streamIndex) { return .success(table) }
+            return try listPackets(info: info)
         }
-        if let key {
-            memo.withLock { table in
-                if table.count >= VideoProbe.memoCapacity { table.removeAll() }
-                table[key] = index
-            }
-        }
-        return index
     }
 
-    private static let memo = Mutex<[String: Result<VideoFrameIndex, IndexProblem>]>([:])
+    private static let memo = FileMemo<Result<VideoFrameIndex, IndexProblem>>()
 
     /// The index from ffprobe's packet listing alone (nil when that index is unusable), for comparing with the
     /// sample-table reader.

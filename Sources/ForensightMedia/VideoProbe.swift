@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Reads a video's metadata with `ffprobe` (run as a subprocess).
 ///
@@ -20,25 +19,14 @@ public enum VideoProbe {
     ///   `.toolMissing` (no ffprobe; the hint says how to install it).
     ///
     /// A successful probe is remembered for the rest of the process while the file's device, inode, size and
-    /// modification time stay the same (at most `memoCapacity` files), so readers that open one file in turn (a
+    /// modification time stay the same (`FileMemo`), so readers that open one file in turn (a
     /// fusion's face read and mouth read) run `ffprobe` once.
     public static func probe(path: String, countFrames: Bool = false) throws -> VideoInfo {
         try checkFile(path)
-        let key = MediaFiles.identity(of: path).map { "\($0)|\(countFrames)" }
-        if let key, let known = memo.withLock({ $0[key] }) { return known }
-        let info = try probeUncached(path: path, countFrames: countFrames)
-        if let key {
-            memo.withLock { table in
-                if table.count >= memoCapacity { table.removeAll() }
-                table[key] = info
-            }
-        }
-        return info
+        return try memo.value(for: path, variant: "\(countFrames)") { try probeUncached(path: path, countFrames: countFrames) }
     }
 
-    /// Files whose probes `probe` remembers at most (the table is emptied when full).
-    public static let memoCapacity = 64
-    private static let memo = Mutex<[String: VideoInfo]>([:])
+    private static let memo = FileMemo<VideoInfo>()
 
     private static func probeUncached(path: String, countFrames: Bool) throws -> VideoInfo {
         let output = try MediaTool.ffprobe.run(
