@@ -1,6 +1,7 @@
 import Foundation
 import ForensightMedia
 import ForensightFaces
+import ForensightTensor
 
 /// Reads the faces of a list of files on a background thread, ahead of the caller, so that decoding and face
 /// finding for the next files overlap with scoring the current one (a folder keeps both cores busy). At most `depth`
@@ -64,7 +65,8 @@ public final class ReadAhead: @unchecked Sendable {
                     condition.unlock()
                     if stop { return }
                     let started = DispatchTime.now().uptimeNanoseconds
-                    let result = Result { try reader(paths[index]) }
+                    // One core for reading; the caller's scoring keeps the others (`ComputeThreads.onOneCore`).
+                    let result = Result { try ComputeThreads.onOneCore { try reader(paths[index]) } }
                     let item = Item(path: paths[index], result: result, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
                     condition.lock()
                     ready[index] = item

@@ -94,7 +94,7 @@ public final class EfficientNetLiteInference: @unchecked Sendable {
     /// whole batch's would not. Smaller batches on several threads split every layer over the threads instead.
     func imageByImage(_ x: Tensor, stage: ((Tensor) -> ChannelBlocked)? = nil, _ finish: @escaping (ChannelBlocked) -> Tensor) -> Tensor {
         let run = stage ?? blockedFeatureMap
-        let n = x.shape[0], threads = ComputeThreads.count
+        let n = x.shape[0], threads = ComputeThreads.available
         guard n > 1, threads == 1 || n >= 2 * threads else { return finish(run(x)) }
         var results = [Tensor?](repeating: nil, count: n)
         results.withUnsafeMutableBufferPointer { slots in

@@ -85,15 +85,19 @@ struct Detect: ParsableCommand {
         // faces of the files already read, several files' crops in one batch.
         if files.count > 1 {
             // One reader thread: on two cores a second one (`Pipeline.withOwnFaceDetector`) measured no faster.
-            let readAhead = ReadAhead(paths: files, pipelines: [pipeline], depth: 4)
-            var n = 0
-            while case let group = readAhead.nextGroup(crops: 16), !group.isEmpty {
-                let bar = ProgressBar("detect \(n + group.count)/\(files.count)", total: nil)
-                let outcomes = pipeline.score(group)
-                bar.finish()
-                for (item, outcome) in zip(group, outcomes) {
-                    report(outcome, file: item.path, index: n, pipeline: pipeline, failures: &failures, done: &done)
-                    n += 1
+            // The reader and this thread both call GEMMs: OpenBLAS splitting each over every core as well made a folder
+            // of small photos about 10 % slower on two cores (docs/BENCHMARKS.md); our own loops split the large ones.
+            withSingleThreadedBLAS {
+                let readAhead = ReadAhead(paths: files, pipelines: [pipeline], depth: 4)
+                var n = 0
+                while case let group = readAhead.nextGroup(crops: 16), !group.isEmpty {
+                    let bar = ProgressBar("detect \(n + group.count)/\(files.count)", total: nil)
+                    let outcomes = pipeline.score(group)
+                    bar.finish()
+                    for (item, outcome) in zip(group, outcomes) {
+                        report(outcome, file: item.path, index: n, pipeline: pipeline, failures: &failures, done: &done)
+                        n += 1
+                    }
                 }
             }
         } else {

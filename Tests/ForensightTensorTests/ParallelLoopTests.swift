@@ -65,4 +65,33 @@ final class ParallelLoopTests: XCTestCase {
         XCTAssertEqual(outputs[0], outputs[1])
         XCTAssertEqual(outputs[0], outputs[2])
     }
+
+    /// A thread inside `onOneCore` runs its loops alone and holds one core from the others' loops until it leaves;
+    /// every index is still visited once on both sides.
+    func testOneCoreStageRunsAloneAndHoldsACore() {
+        let before = ComputeThreads.count
+        defer { ComputeThreads.set(before) }
+        ComputeThreads.set(3)
+        XCTAssertEqual(ComputeThreads.available, 3)
+        let inside = NSCondition(), leave = NSCondition()
+        var (entered, mayLeave, seenInside, visitsInside) = (false, false, 0, [Int]())
+        let stage = Thread {
+            ComputeThreads.onOneCore {
+                let v = self.visits(500)
+                ComputeThreads.onOneCore {}   // nesting neither releases nor double-counts the core
+                inside.lock(); (entered, seenInside, visitsInside) = (true, ComputeThreads.available, v); inside.broadcast(); inside.unlock()
+                leave.lock(); while !mayLeave { leave.wait() }; leave.unlock()
+            }
+        }
+        stage.start()
+        inside.lock(); while !entered { inside.wait() }; inside.unlock()
+        XCTAssertEqual(seenInside, 1)
+        XCTAssertEqual(visitsInside, [Int](repeating: 1, count: 500))
+        XCTAssertEqual(ComputeThreads.available, 2, "one core held by the stage")
+        XCTAssertEqual(visits(500), [Int](repeating: 1, count: 500))
+        leave.lock(); mayLeave = true; leave.broadcast(); leave.unlock()
+        let deadline = Date().addingTimeInterval(10)
+        while ComputeThreads.available != 3 && Date() < deadline { usleep(1000) }
+        XCTAssertEqual(ComputeThreads.available, 3, "the core comes back when the stage leaves")
+    }
 }

@@ -35,7 +35,7 @@ extension Tensor {
         let panels = (p + pointwisePanel - 1) / pointwisePanel
         let units = geo.n * panels
         // Few pixel panels (late layers, small images): split the output channels too, so both threads have work.
-        let wanted = 2 * ComputeThreads.count
+        let wanted = 2 * ComputeThreads.available
         let rowGroups = units >= wanted ? 1 : Swift.min(rowBlocks, (wanted + units - 1) / units)
         let flops = 2 * k * m * p * geo.n
         let stripMajor = k >= 2 * pointwiseDepth

@@ -205,7 +205,7 @@ extension Tensor {
     /// OpenBLAS single-threaded inside: convolution GEMMs have few rows (output channels) and many columns (pixels),
     /// a shape where OpenBLAS's own threading hands off more than it gains.
     static func columnParallelSgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
-        let threads = ComputeThreads.count
+        let threads = ComputeThreads.available
         guard threads > 1, n >= 256 * threads, m <= 256 else {
             sgemm(transposeA: false, transposeB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
             return

@@ -108,7 +108,7 @@ extension Tensor {
                         x, 1, beta, out, 1)
             return
         }
-        let threads = ComputeThreads.count
+        let threads = ComputeThreads.available
         guard threads > 1, outFeatures >= 64 * threads, rows * outFeatures * inFeatures >= 1 << 22 else {
             sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
                   b: weight, ldb: inFeatures, beta: beta, c: out, ldc: outFeatures)
