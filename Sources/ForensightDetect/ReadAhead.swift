@@ -65,8 +65,8 @@ public final class ReadAhead: @unchecked Sendable {
                     condition.unlock()
                     if stop { return }
                     let started = DispatchTime.now().uptimeNanoseconds
-                    // One core for reading; the caller's scoring keeps the others (`ComputeThreads.onOneCore`).
-                    let result = Result { try ComputeThreads.onOneCore { try reader(paths[index]) } }
+                    // Reading is one stage, the caller's scoring another: they share the cores while both work.
+                    let result = Result { try ComputeThreads.sharingCores { try reader(paths[index]) } }
                     let item = Item(path: paths[index], result: result, readMs: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
                     condition.lock()
                     ready[index] = item

@@ -92,7 +92,7 @@ struct Detect: ParsableCommand {
                 var n = 0
                 while case let group = readAhead.nextGroup(crops: 16), !group.isEmpty {
                     let bar = ProgressBar("detect \(n + group.count)/\(files.count)", total: nil)
-                    let outcomes = pipeline.score(group)
+                    let outcomes = ComputeThreads.sharingCores { pipeline.score(group) }
                     bar.finish()
                     for (item, outcome) in zip(group, outcomes) {
                         report(outcome, file: item.path, index: n, pipeline: pipeline, failures: &failures, done: &done)

@@ -222,6 +222,9 @@ final class InferencePathTests: XCTestCase {
         assertSame({ $0.maxPool2d(kernel: (2, 2), stride: (2, 2)) }, [2, 2, 8, 40])
         assertSame({ $0.maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true) }, [1, 3, 23, 71])   // vector path + edges
         assertSame({ $0.maxPool2d(kernel: (3, 3), stride: (2, 2)) }, [1, 2, 9, 40])
+        assertSame({ $0.maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true) }, [2, 3, 22, 22])   // R-Net: 8-wide path + tail
+        assertSame({ $0.maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true) }, [1, 2, 46, 45])   // O-Net widths
+        assertSame({ $0.maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true) }, [1, 2, 5, 4])     // edges only
         assertSame({ $0.adaptiveAvgPool2d((5, 3)) }, [2, 3, 13, 10])
         assertSame({ $0.adaptiveAvgPool2d((24, 24)) }, [1, 3, 31, 50])
         assertSame({ $0.prelu(Tensor([0.1, -0.3, 0.5])) }, [2, 3, 4, 5])

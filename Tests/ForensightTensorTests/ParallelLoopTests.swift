@@ -66,32 +66,45 @@ final class ParallelLoopTests: XCTestCase {
         XCTAssertEqual(outputs[0], outputs[2])
     }
 
-    /// A thread inside `onOneCore` runs its loops alone and holds one core from the others' loops until it leaves;
-    /// every index is still visited once on both sides.
-    func testOneCoreStageRunsAloneAndHoldsACore() {
+    /// Stages (`sharingCores`) split the cores between them while they work and give them back when they stop;
+    /// threads outside keep what the stages leave. Every index is still visited once.
+    func testStagesShareTheCores() {
         let before = ComputeThreads.count
         defer { ComputeThreads.set(before) }
-        ComputeThreads.set(3)
-        XCTAssertEqual(ComputeThreads.available, 3)
-        let inside = NSCondition(), leave = NSCondition()
-        var (entered, mayLeave, seenInside, visitsInside) = (false, false, 0, [Int]())
+        ComputeThreads.set(4)
+        XCTAssertEqual(ComputeThreads.available, 4)
+        let entered = DispatchSemaphore(value: 0), mainJoined = DispatchSemaphore(value: 0), measured = DispatchSemaphore(value: 0)
+        let leave = DispatchSemaphore(value: 0), left = DispatchSemaphore(value: 0)
+        final class Seen: @unchecked Sendable { var alone = 0, shared = 0, visits: [Int] = [] }
+        let seen = Seen()
         let stage = Thread {
-            ComputeThreads.onOneCore {
-                let v = self.visits(500)
-                ComputeThreads.onOneCore {}   // nesting neither releases nor double-counts the core
-                inside.lock(); (entered, seenInside, visitsInside) = (true, ComputeThreads.available, v); inside.broadcast(); inside.unlock()
-                leave.lock(); while !mayLeave { leave.wait() }; leave.unlock()
+            ComputeThreads.sharingCores {
+                seen.alone = ComputeThreads.available
+                seen.visits = self.visits(500)
+                ComputeThreads.sharingCores {}   // nesting counts the stage once
+                entered.signal()
+                mainJoined.wait()
+                seen.shared = ComputeThreads.available
+                measured.signal()
+                leave.wait()
             }
+            left.signal()
         }
         stage.start()
-        inside.lock(); while !entered { inside.wait() }; inside.unlock()
-        XCTAssertEqual(seenInside, 1)
-        XCTAssertEqual(visitsInside, [Int](repeating: 1, count: 500))
-        XCTAssertEqual(ComputeThreads.available, 2, "one core held by the stage")
-        XCTAssertEqual(visits(500), [Int](repeating: 1, count: 500))
-        leave.lock(); mayLeave = true; leave.broadcast(); leave.unlock()
-        let deadline = Date().addingTimeInterval(10)
-        while ComputeThreads.available != 3 && Date() < deadline { usleep(1000) }
-        XCTAssertEqual(ComputeThreads.available, 3, "the core comes back when the stage leaves")
+        entered.wait()
+        XCTAssertEqual(seen.alone, 4, "a stage working alone has every core")
+        XCTAssertEqual(seen.visits, [Int](repeating: 1, count: 500))
+        XCTAssertEqual(ComputeThreads.available, 3, "outside, one core is left to the stage")
+        ComputeThreads.sharingCores {
+            XCTAssertEqual(ComputeThreads.available, 2, "two stages: half each")
+            mainJoined.signal()
+            measured.wait()
+            XCTAssertEqual(seen.shared, 2)
+            XCTAssertEqual(visits(500), [Int](repeating: 1, count: 500))
+            leave.signal()
+            left.wait()
+            XCTAssertEqual(ComputeThreads.available, 4, "the other stage stopped: every core again")
+        }
+        XCTAssertEqual(ComputeThreads.available, 4)
     }
 }

@@ -13,36 +13,37 @@ public enum ComputeThreads {
     /// Number of worker threads.
     public static var count: Int { current }
 
-    /// Cores held by threads running inside `onOneCore`.
-    private static let held = Atomic<Int>(0)
-    /// Marks a thread running inside `onOneCore`.
-    private static let oneCoreKey: pthread_key_t = {
+    /// Threads inside `sharingCores` at this moment.
+    private static let stages = Atomic<Int>(0)
+    /// Marks a thread running inside `sharingCores`.
+    private static let stageKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key
     }()
 
-    /// The threads a parallel loop started now on the calling thread may use: 1 inside `onOneCore`, otherwise `count`
-    /// less the cores that threads inside `onOneCore` hold at this moment (at least 1).
+    /// The threads a parallel loop started now on the calling thread may use. With no stage running
+    /// (`sharingCores`), `count`. Inside a stage, the stage's share: `count` divided by the stages running now (at
+    /// least 1). Outside while stages run, what they leave: `count` less one per stage (at least 1).
     public static var available: Int {
-        if pthread_getspecific(oneCoreKey) != nil { return 1 }
-        return Swift.max(1, current - held.load(ordering: .relaxed))
+        let running = stages.load(ordering: .relaxed)
+        guard running > 0 else { return current }
+        if pthread_getspecific(stageKey) != nil { return Swift.max(1, current / running) }
+        return Swift.max(1, current - running)
     }
 
-    /// Runs `body` on the calling thread alone (every parallel loop inside it stays on this thread) and, while it
-    /// runs, keeps one core out of the parallel loops of other threads.
-    ///
-    /// For a stage that runs beside another, such as a folder's reader beside its scorer: on two cores, both
-    /// splitting every layer over both cores made 3 busy threads contend for 2 (a split loop then waits for its
-    /// slower half), and a folder of small photos went 17 % faster with one core each. When the stage waits (its
-    /// queue is full), it is outside `body` and the other stage gets every core back.
-    public static func onOneCore<T>(_ body: () throws -> T) rethrows -> T {
-        if pthread_getspecific(oneCoreKey) != nil { return try body() }
-        pthread_setspecific(oneCoreKey, UnsafeRawPointer(bitPattern: 1))
-        held.add(1, ordering: .relaxed)
+    /// Runs `body` as one of several stages that work at once on different threads (a folder's reader and its
+    /// scorer): while two stages run, each splits its loops over its share of the cores (one each on two cores)
+    /// instead of both splitting every loop over all of them, which made 3 busy threads contend for 2 cores (a split
+    /// loop then waits for its slower half). A stage that waits for the other (its queue empty or full) is outside
+    /// `body`, and the working one gets every core.
+    public static func sharingCores<T>(_ body: () throws -> T) rethrows -> T {
+        if pthread_getspecific(stageKey) != nil { return try body() }
+        pthread_setspecific(stageKey, UnsafeRawPointer(bitPattern: 1))
+        stages.add(1, ordering: .relaxed)
         defer {
-            held.subtract(1, ordering: .relaxed)
-            pthread_setspecific(oneCoreKey, nil)
+            stages.subtract(1, ordering: .relaxed)
+            pthread_setspecific(stageKey, nil)
         }
         return try body()
     }

@@ -277,6 +277,29 @@ extension Tensor {
                 store16(m, orow + x)
                 x += 16
             }
+            // Narrower planes (MTCNN's R-Net and O-Net: 22–46 wide) take 8 outputs per step from 16-wide loads.
+            while x + 8 <= ow && 2 * x + 18 <= w {
+                var m = SIMD8<Float>(repeating: -.infinity)
+                for i in rows {
+                    let p = plane + i * w + 2 * x
+                    let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+                    let b = UnsafeRawPointer(p + 2).loadUnaligned(as: SIMD16<Float>.self)
+                    m = vmax(m, vmax(vmax(a.evenHalf, a.oddHalf), b.evenHalf))
+                }
+                UnsafeMutableRawPointer(orow + x).storeBytes(of: m, as: SIMD8<Float>.self)
+                x += 8
+            }
+            if rows.count == 3 {
+                let (r0, r1, r2) = (plane + rows.lowerBound * w, plane + (rows.lowerBound + 1) * w, plane + (rows.lowerBound + 2) * w)
+                while 2 * x + 3 <= w && x < ow {
+                    let j = 2 * x
+                    let m0 = Swift.max(Swift.max(r0[j], r0[j + 1]), r0[j + 2])
+                    let m1 = Swift.max(Swift.max(r1[j], r1[j + 1]), r1[j + 2])
+                    let m2 = Swift.max(Swift.max(r2[j], r2[j + 1]), r2[j + 2])
+                    orow[x] = Swift.max(Swift.max(m0, m1), m2)
+                    x += 1
+                }
+            }
             while x < ow {
                 var m = -Float.infinity
                 for i in rows { let r = plane + i * w; for j in (2 * x)..<Swift.min(2 * x + 3, w) { m = Swift.max(m, r[j]) } }
