@@ -13,7 +13,8 @@ extension Tensor {
         let alpha = scale ?? 1 / Float(d).squareRoot()
         let heads = b * h
         let recording = GradMode.isEnabled && (q.requiresGrad || k.requiresGrad || v.requiresGrad)
-        if !recording && heads >= ComputeThreads.available && ComputeThreads.available > 1 {
+        let threads = ComputeThreads.available
+        if !recording && heads >= threads && threads > 1 {
             return attentionHeadsInParallel(q, k, v, mask: mask, alpha: alpha)
         }
         let probs = Tensor(uninitializedShape: [b, h, l, s])
